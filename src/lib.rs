@@ -1,0 +1,8 @@
+//! tagsync keeps customer-tag taxonomies in step across SCRM platforms.
+//!
+//! The flow: tag files → [`model::Desired`] → `planner::plan` → `Plan` → `apply` → the mirror.
+//! See ARCHITECTURE.md for the map of modules and the invariants between them.
+
+pub mod model;
+pub mod sim;
+pub mod store;

@@ -1,0 +1,500 @@
+//! Tag files (SPEC §1): their YAML shape, and validation into a [`Desired`].
+//!
+//! Parsing is two passes. serde-saphyr turns each file into the located types below, stopping that
+//! file at its first syntax or type error (nothing after it can be trusted). Then every semantic
+//! rule runs over all files that parsed, collecting every violation with the place it comes from,
+//! so `tagsync validate` lists everything to fix in one go.
+//!
+//! The same types generate `schema/tags.schema.json` (schemars), so editors check files as they
+//! are typed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+use serde_saphyr::Spanned;
+
+use super::diag::{Diagnostic, Diagnostics, Origin, from_yaml_error};
+use super::{Desired, DesiredGroup, DesiredTag, MAX_NAME_CHARS, normalize_name};
+
+/// The largest order any platform accepts (`[0, 2^32)`).
+pub const MAX_ORDER: i64 = u32::MAX as i64;
+
+/// One tag file as written.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "tagsync tag file", description = "Tag groups and tags to keep in step across platforms.")]
+pub struct TagFile {
+    /// The tag groups this file declares.
+    #[schemars(with = "Vec<GroupSpec>")]
+    pub groups: Vec<Spanned<GroupSpec>>,
+}
+
+/// A tag group as written.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    /// The group's name: 1 to 30 characters, no leading or trailing spaces, unique per platform.
+    #[schemars(with = "String", length(min = 1, max = 30))]
+    pub name: Spanned<String>,
+    /// A stable identity that survives renames; defaults to the name.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub key: Option<Spanned<String>>,
+    /// Earlier names: a remote group found under one of them is renamed in place.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub was: Vec<Spanned<String>>,
+    /// An exact order to enforce (bigger sorts first); by default, the position in the files.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub order: Option<Spanned<i64>>,
+    /// The platforms this group is kept on; by default every platform that can write.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub platforms: Option<Vec<Spanned<String>>>,
+    /// Delete remote tags of this group that no file declares; by default the config's `prune`.
+    #[serde(default)]
+    pub prune: Option<bool>,
+    /// The group's tags: at least one (no platform can create an empty group).
+    #[serde(default)]
+    #[schemars(with = "Vec<TagEntry>", length(min = 1))]
+    pub tags: Option<Spanned<Vec<Spanned<TagEntry>>>>,
+}
+
+/// A tag as written: a bare name, or a mapping.
+#[derive(Debug)]
+pub enum TagEntry {
+    Name(String),
+    Full(TagSpec),
+}
+
+/// A tag written as a mapping.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagSpec {
+    /// The tag's name: 1 to 30 characters, no leading or trailing spaces, unique in its group.
+    #[schemars(with = "String", length(min = 1, max = 30))]
+    pub name: Spanned<String>,
+    /// A stable identity that survives renames; defaults to the name.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub key: Option<Spanned<String>>,
+    /// Earlier names: a remote tag found under one of them is renamed in place.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub was: Vec<Spanned<String>>,
+    /// An exact order to enforce (bigger sorts first); by default, the position in the group.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub order: Option<Spanned<i64>>,
+}
+
+// A hand-written visitor instead of `#[serde(untagged)]`: untagged enums buffer their input and lose
+// every location inside them, and a tag's name, order and `was` must keep theirs.
+impl<'de> Deserialize<'de> for TagEntry {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TagEntry;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a tag name (a string) or a mapping with `name`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<TagEntry, E> {
+                Ok(TagEntry::Name(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TagEntry, A::Error> {
+                TagSpec::deserialize(de::value::MapAccessDeserializer::new(map)).map(TagEntry::Full)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for TagEntry {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TagEntry".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let spec = generator.subschema_for::<TagSpec>();
+        schemars::json_schema!({
+            "description": "A tag: its name, or a mapping with its name and options.",
+            "oneOf": [
+                { "type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS },
+                spec
+            ]
+        })
+    }
+}
+
+/// The JSON Schema of a tag file, as checked in at `schema/tags.schema.json`.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(TagFile);
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serialises");
+    text.push('\n');
+    text
+}
+
+/// One tag file's text and the name to report it under (its path as the user gave it).
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+/// What validation needs to know from the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// Every configured platform name.
+    pub known_platforms: BTreeSet<String>,
+    /// The platforms a group goes to when it names none: every configured platform that can write.
+    pub default_platforms: BTreeSet<String>,
+    /// The config's `prune`, for groups that do not say.
+    pub prune_default: bool,
+}
+
+/// Parses and validates tag files into the desired state, reporting every problem found.
+pub fn parse(sources: &[Source], ctx: &Context) -> Result<Desired, Diagnostics> {
+    let mut diags = Vec::new();
+    let mut raw = Vec::new();
+    for src in sources {
+        match parse_one(src) {
+            Ok(file) => raw.push((src.name.as_str(), file)),
+            Err(d) => diags.push(d),
+        }
+    }
+    let mut groups = Vec::new();
+    for (file, tf) in raw {
+        for g in tf.groups {
+            if let Some(g) = check_group(file, g, ctx, &mut diags) {
+                groups.push(g);
+            }
+        }
+    }
+    check_across_groups(&groups, &mut diags);
+    match Diagnostics::from_vec(diags) {
+        Some(d) => Err(d),
+        None => Ok(Desired::new(groups)),
+    }
+}
+
+fn parse_one(src: &Source) -> Result<TagFile, Diagnostic> {
+    if src.text.trim().is_empty() || is_only_comments(&src.text) {
+        return Err(Diagnostic::new(Origin::file(&src.name), "the tag file is empty")
+            .hint("declare `groups:` with at least one group, or delete the file"));
+    }
+    serde_saphyr::from_str::<TagFile>(&src.text).map_err(|e| from_yaml_error(&src.name, &e))
+}
+
+fn is_only_comments(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .all(|l| l.is_empty() || l.starts_with('#') || l == "---")
+}
+
+fn at<T>(file: &str, s: &Spanned<T>) -> Origin {
+    Origin::new(file, s.referenced.line() as u32, s.referenced.column() as u32)
+}
+
+/// Checks a name (group or tag) and returns it NFC-normalised.
+fn check_name(what: &str, file: &str, s: &Spanned<String>, diags: &mut Vec<Diagnostic>) -> String {
+    let name = normalize_name(&s.value);
+    let chars = name.chars().count();
+    if chars == 0 {
+        diags.push(
+            Diagnostic::new(at(file, s), format!("{what} is empty"))
+                .hint("give it 1 to 30 characters"),
+        );
+    } else if name.trim() != name {
+        diags.push(
+            Diagnostic::new(at(file, s), format!("{what} {name:?} has leading or trailing spaces"))
+                .hint("names are compared exactly; remove the spaces"),
+        );
+    } else if chars > MAX_NAME_CHARS {
+        diags.push(
+            Diagnostic::new(
+                at(file, s),
+                format!("{what} {name:?} is {chars} characters long; the limit is {MAX_NAME_CHARS}"),
+            )
+            .hint("every platform rejects longer names; shorten it"),
+        );
+    } else if name.chars().any(char::is_control) {
+        diags.push(
+            Diagnostic::new(at(file, s), format!("{what} {name:?} contains a control character"))
+                .hint("remove the tab or line break"),
+        );
+    }
+    name
+}
+
+fn check_key(file: &str, s: &Spanned<String>, diags: &mut Vec<Diagnostic>) -> String {
+    let key = normalize_name(&s.value);
+    if key.is_empty() || key.trim() != key || key.chars().count() > 64 {
+        diags.push(
+            Diagnostic::new(at(file, s), format!("key {key:?} is not valid"))
+                .hint("a key is 1 to 64 characters with no leading or trailing spaces"),
+        );
+    }
+    key
+}
+
+fn check_order(file: &str, s: &Option<Spanned<i64>>, diags: &mut Vec<Diagnostic>) -> Option<u32> {
+    let s = s.as_ref()?;
+    match u32::try_from(s.value) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            diags.push(
+                Diagnostic::new(
+                    at(file, s),
+                    format!("order {} is out of range 0..=4294967295", s.value),
+                )
+                .hint("platforms store the order as an unsigned 32-bit number; bigger sorts first"),
+            );
+            None
+        }
+    }
+}
+
+fn check_was(
+    what: &str,
+    file: &str,
+    name: &str,
+    was: &[Spanned<String>],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in was {
+        let old = check_name(&format!("earlier {what} name"), file, w, diags);
+        if old == name {
+            diags.push(
+                Diagnostic::new(at(file, w), format!("`was` repeats the current name {old:?}"))
+                    .hint("list only earlier names in `was`"),
+            );
+        } else if out.contains(&old) {
+            diags.push(
+                Diagnostic::new(at(file, w), format!("`was` lists {old:?} twice"))
+                    .hint("list each earlier name once"),
+            );
+        } else {
+            out.push(old);
+        }
+    }
+    out
+}
+
+fn check_group(
+    file: &str,
+    g: Spanned<GroupSpec>,
+    ctx: &Context,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<DesiredGroup> {
+    let origin = at(file, &g);
+    let spec = g.value;
+    let name = check_name("group name", file, &spec.name, diags);
+    let key = match &spec.key {
+        Some(k) => check_key(file, k, diags),
+        None => name.clone(),
+    };
+    let was = check_was("group", file, &name, &spec.was, diags);
+    let order = check_order(file, &spec.order, diags);
+    let platforms = match &spec.platforms {
+        None => ctx.default_platforms.clone(),
+        Some(list) => {
+            let mut set = BTreeSet::new();
+            if list.is_empty() {
+                diags.push(
+                    Diagnostic::new(at(file, &spec.name), format!("group {name:?} lists no platforms"))
+                        .hint("remove `platforms:` to sync the group everywhere, or name at least one platform"),
+                );
+            }
+            for p in list {
+                if !ctx.known_platforms.contains(&p.value) {
+                    let known = ctx.known_platforms.iter().cloned().collect::<Vec<_>>().join(", ");
+                    diags.push(
+                        Diagnostic::new(at(file, p), format!("unknown platform {:?}", p.value))
+                            .hint(format!("configured platforms: {known}")),
+                    );
+                } else if !set.insert(p.value.clone()) {
+                    diags.push(
+                        Diagnostic::new(at(file, p), format!("platform {:?} is listed twice", p.value))
+                            .hint("list each platform once"),
+                    );
+                }
+            }
+            set
+        }
+    };
+    let mut tags = Vec::new();
+    match &spec.tags {
+        None => diags.push(
+            Diagnostic::new(origin.clone(), format!("group {name:?} declares no tags"))
+                .hint("no platform can create an empty group; add at least one tag under `tags:`"),
+        ),
+        Some(list) if list.value.is_empty() => diags.push(
+            Diagnostic::new(at(file, list), format!("group {name:?} declares no tags"))
+                .hint("no platform can create an empty group; add at least one tag"),
+        ),
+        Some(list) => {
+            for t in &list.value {
+                tags.push(check_tag(file, t, diags));
+            }
+        }
+    }
+    check_tags_in_group(&name, &tags, diags);
+    Some(DesiredGroup {
+        key,
+        name,
+        was,
+        order,
+        platforms,
+        prune: spec.prune.unwrap_or(ctx.prune_default),
+        tags,
+        origin,
+    })
+}
+
+fn check_tag(file: &str, t: &Spanned<TagEntry>, diags: &mut Vec<Diagnostic>) -> DesiredTag {
+    match &t.value {
+        TagEntry::Name(raw) => {
+            let spanned = Spanned {
+                value: raw.clone(),
+                referenced: t.referenced,
+                defined: t.defined,
+            };
+            let name = check_name("tag name", file, &spanned, diags);
+            DesiredTag {
+                key: name.clone(),
+                name,
+                was: Vec::new(),
+                order: None,
+                origin: at(file, t),
+            }
+        }
+        TagEntry::Full(spec) => {
+            let name = check_name("tag name", file, &spec.name, diags);
+            let key = match &spec.key {
+                Some(k) => check_key(file, k, diags),
+                None => name.clone(),
+            };
+            DesiredTag {
+                key,
+                was: check_was("tag", file, &name, &spec.was, diags),
+                order: check_order(file, &spec.order, diags),
+                name,
+                origin: at(file, &spec.name),
+            }
+        }
+    }
+}
+
+/// Within one group: tag names, keys and `was` names must not collide.
+fn check_tags_in_group(group: &str, tags: &[DesiredTag], diags: &mut Vec<Diagnostic>) {
+    let mut names: BTreeMap<&str, &DesiredTag> = BTreeMap::new();
+    let mut keys: BTreeMap<&str, &DesiredTag> = BTreeMap::new();
+    for t in tags {
+        if let Some(first) = names.insert(&t.name, t) {
+            diags.push(
+                Diagnostic::new(
+                    t.origin.clone(),
+                    format!("tag {:?} is declared twice in group {group:?}; first at {}", t.name, first.origin),
+                )
+                .hint("a group's tags must have distinct names; remove one"),
+            );
+        } else if let Some(first) = keys.insert(&t.key, t) {
+            diags.push(
+                Diagnostic::new(
+                    t.origin.clone(),
+                    format!("tag key {:?} is used twice in group {group:?}; first at {}", t.key, first.origin),
+                )
+                .hint("keys identify tags; give each its own"),
+            );
+        }
+    }
+    report_was_collisions("tag", tags.iter().map(|t| (&t.name, &t.was, &t.origin)), diags);
+}
+
+/// A `was` name that is also a declared name, or the `was` of two objects, makes matching ambiguous.
+fn report_was_collisions<'a>(
+    what: &str,
+    items: impl Iterator<Item = (&'a String, &'a Vec<String>, &'a Origin)> + Clone,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let declared: BTreeMap<&str, &Origin> = items.clone().map(|(n, _, o)| (n.as_str(), o)).collect();
+    let mut seen_was: BTreeMap<&str, (&str, &Origin)> = BTreeMap::new();
+    for (name, was, origin) in items {
+        for old in was {
+            if let Some(other) = declared.get(old.as_str()) {
+                diags.push(
+                    Diagnostic::new(
+                        origin.clone(),
+                        format!("{what} {name:?} was once called {old:?}, but {old:?} is also declared at {other}"),
+                    )
+                    .hint(format!("a {what} cannot be renamed to a name that is still declared; remove {old:?} from `was` or rename the other one")),
+                );
+            } else if let Some((first, first_at)) = seen_was.insert(old, (name, origin)) {
+                diags.push(
+                    Diagnostic::new(
+                        origin.clone(),
+                        format!("{what}s {first:?} (at {first_at}) and {name:?} both list {old:?} in `was`"),
+                    )
+                    .hint("an earlier name can belong to only one of them"),
+                );
+            }
+        }
+    }
+}
+
+/// Across groups: keys are unique; names and `was` names are unique per platform.
+fn check_across_groups(groups: &[DesiredGroup], diags: &mut Vec<Diagnostic>) {
+    let mut keys: BTreeMap<&str, &DesiredGroup> = BTreeMap::new();
+    for g in groups {
+        if let Some(first) = keys.insert(&g.key, g) {
+            let msg = if g.key == g.name && first.key == first.name {
+                format!("group {:?} is declared twice; first at {}", g.name, first.origin)
+            } else {
+                format!("group key {:?} is used twice; first at {}", g.key, first.origin)
+            };
+            diags.push(
+                Diagnostic::new(g.origin.clone(), msg)
+                    .hint("declare each group once; several files are merged into one set"),
+            );
+        }
+    }
+    // Names must be unique on each platform; two groups of one name on disjoint platforms are fine.
+    let mut per_platform: BTreeMap<&str, Vec<&DesiredGroup>> = BTreeMap::new();
+    for g in groups {
+        for p in &g.platforms {
+            per_platform.entry(p).or_default().push(g);
+        }
+    }
+    let mut reported = BTreeSet::new();
+    for list in per_platform.values() {
+        let mut names: BTreeMap<&str, &DesiredGroup> = BTreeMap::new();
+        for g in list {
+            if let Some(first) = names.insert(&g.name, g)
+                && first.key != g.key
+                && reported.insert((&g.origin, "name"))
+            {
+                diags.push(
+                    Diagnostic::new(
+                        g.origin.clone(),
+                        format!("group name {:?} is declared twice; first at {}", g.name, first.origin),
+                    )
+                    .hint("group names must be unique on each platform"),
+                );
+            }
+        }
+        let mut was_diags = Vec::new();
+        report_was_collisions("group", list.iter().map(|g| (&g.name, &g.was, &g.origin)), &mut was_diags);
+        for d in was_diags {
+            if !diags.contains(&d) {
+                diags.push(d);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! The platform simulators (see issue 4).

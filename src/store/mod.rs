@@ -1,0 +1,1 @@
+//! The mirror: one store over SQLite and PostgreSQL.
