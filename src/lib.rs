@@ -3,6 +3,8 @@
 //! The flow: tag files → [`model::Desired`] → `planner::plan` → `Plan` → `apply` → the mirror.
 //! See ARCHITECTURE.md for the map of modules and the invariants between them.
 
+pub mod cli;
 pub mod model;
+pub mod settings;
 pub mod sim;
 pub mod store;

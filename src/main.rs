@@ -1,1 +1,56 @@
-fn main(){}
+//! The `tagsync` binary: parse, run, map the outcome to an exit code (SPEC §3).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tagsync::cli::{self, Failure, Success};
+
+fn main() -> ExitCode {
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            // clap's own exit codes: 0 for --help/--version, 2 for bad arguments.
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(cli::run(args)) {
+        Ok(Success::Done) => ExitCode::SUCCESS,
+        Ok(Success::ChangesPending) => ExitCode::from(3),
+        Err(Failure::Invalid(msg)) => {
+            anstream::eprintln!("{msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(e)) => {
+            anstream::eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Logs go to stderr (stdout carries plans and JSON); `TAGSYNC_LOG` filters, `TAGSYNC_LOG_FORMAT=json`
+/// switches to one JSON object per line for log collectors.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("TAGSYNC_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let json = std::env::var("TAGSYNC_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -25,7 +25,10 @@ pub const MAX_ORDER: i64 = u32::MAX as i64;
 /// One tag file as written.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "tagsync tag file", description = "Tag groups and tags to keep in step across platforms.")]
+#[schemars(
+    title = "tagsync tag file",
+    description = "Tag groups and tags to keep in step across platforms."
+)]
 pub struct TagFile {
     /// The tag groups this file declares.
     #[schemars(with = "Vec<GroupSpec>")]
@@ -182,8 +185,10 @@ pub fn parse(sources: &[Source], ctx: &Context) -> Result<Desired, Diagnostics> 
 
 fn parse_one(src: &Source) -> Result<TagFile, Diagnostic> {
     if src.text.trim().is_empty() || is_only_comments(&src.text) {
-        return Err(Diagnostic::new(Origin::file(&src.name), "the tag file is empty")
-            .hint("declare `groups:` with at least one group, or delete the file"));
+        return Err(
+            Diagnostic::new(Origin::file(&src.name), "the tag file is empty")
+                .hint("declare `groups:` with at least one group, or delete the file"),
+        );
     }
     serde_saphyr::from_str::<TagFile>(&src.text).map_err(|e| from_yaml_error(&src.name, &e))
 }
@@ -195,7 +200,11 @@ fn is_only_comments(text: &str) -> bool {
 }
 
 fn at<T>(file: &str, s: &Spanned<T>) -> Origin {
-    Origin::new(file, s.referenced.line() as u32, s.referenced.column() as u32)
+    Origin::new(
+        file,
+        s.referenced.line() as u32,
+        s.referenced.column() as u32,
+    )
 }
 
 /// Checks a name (group or tag) and returns it NFC-normalised.
@@ -209,21 +218,29 @@ fn check_name(what: &str, file: &str, s: &Spanned<String>, diags: &mut Vec<Diagn
         );
     } else if name.trim() != name {
         diags.push(
-            Diagnostic::new(at(file, s), format!("{what} {name:?} has leading or trailing spaces"))
-                .hint("names are compared exactly; remove the spaces"),
+            Diagnostic::new(
+                at(file, s),
+                format!("{what} {name:?} has leading or trailing spaces"),
+            )
+            .hint("names are compared exactly; remove the spaces"),
         );
     } else if chars > MAX_NAME_CHARS {
         diags.push(
             Diagnostic::new(
                 at(file, s),
-                format!("{what} {name:?} is {chars} characters long; the limit is {MAX_NAME_CHARS}"),
+                format!(
+                    "{what} {name:?} is {chars} characters long; the limit is {MAX_NAME_CHARS}"
+                ),
             )
             .hint("every platform rejects longer names; shorten it"),
         );
     } else if name.chars().any(char::is_control) {
         diags.push(
-            Diagnostic::new(at(file, s), format!("{what} {name:?} contains a control character"))
-                .hint("remove the tab or line break"),
+            Diagnostic::new(
+                at(file, s),
+                format!("{what} {name:?} contains a control character"),
+            )
+            .hint("remove the tab or line break"),
         );
     }
     name
@@ -269,8 +286,11 @@ fn check_was(
         let old = check_name(&format!("earlier {what} name"), file, w, diags);
         if old == name {
             diags.push(
-                Diagnostic::new(at(file, w), format!("`was` repeats the current name {old:?}"))
-                    .hint("list only earlier names in `was`"),
+                Diagnostic::new(
+                    at(file, w),
+                    format!("`was` repeats the current name {old:?}"),
+                )
+                .hint("list only earlier names in `was`"),
             );
         } else if out.contains(&old) {
             diags.push(
@@ -311,15 +331,23 @@ fn check_group(
             }
             for p in list {
                 if !ctx.known_platforms.contains(&p.value) {
-                    let known = ctx.known_platforms.iter().cloned().collect::<Vec<_>>().join(", ");
+                    let known = ctx
+                        .known_platforms
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     diags.push(
                         Diagnostic::new(at(file, p), format!("unknown platform {:?}", p.value))
                             .hint(format!("configured platforms: {known}")),
                     );
                 } else if !set.insert(p.value.clone()) {
                     diags.push(
-                        Diagnostic::new(at(file, p), format!("platform {:?} is listed twice", p.value))
-                            .hint("list each platform once"),
+                        Diagnostic::new(
+                            at(file, p),
+                            format!("platform {:?} is listed twice", p.value),
+                        )
+                        .hint("list each platform once"),
                     );
                 }
             }
@@ -398,7 +426,10 @@ fn check_tags_in_group(group: &str, tags: &[DesiredTag], diags: &mut Vec<Diagnos
             diags.push(
                 Diagnostic::new(
                     t.origin.clone(),
-                    format!("tag {:?} is declared twice in group {group:?}; first at {}", t.name, first.origin),
+                    format!(
+                        "tag {:?} is declared twice in group {group:?}; first at {}",
+                        t.name, first.origin
+                    ),
                 )
                 .hint("a group's tags must have distinct names; remove one"),
             );
@@ -406,13 +437,20 @@ fn check_tags_in_group(group: &str, tags: &[DesiredTag], diags: &mut Vec<Diagnos
             diags.push(
                 Diagnostic::new(
                     t.origin.clone(),
-                    format!("tag key {:?} is used twice in group {group:?}; first at {}", t.key, first.origin),
+                    format!(
+                        "tag key {:?} is used twice in group {group:?}; first at {}",
+                        t.key, first.origin
+                    ),
                 )
                 .hint("keys identify tags; give each its own"),
             );
         }
     }
-    report_was_collisions("tag", tags.iter().map(|t| (&t.name, &t.was, &t.origin)), diags);
+    report_was_collisions(
+        "tag",
+        tags.iter().map(|t| (&t.name, &t.was, &t.origin)),
+        diags,
+    );
 }
 
 /// A `was` name that is also a declared name, or the `was` of two objects, makes matching ambiguous.
@@ -421,7 +459,8 @@ fn report_was_collisions<'a>(
     items: impl Iterator<Item = (&'a String, &'a Vec<String>, &'a Origin)> + Clone,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let declared: BTreeMap<&str, &Origin> = items.clone().map(|(n, _, o)| (n.as_str(), o)).collect();
+    let declared: BTreeMap<&str, &Origin> =
+        items.clone().map(|(n, _, o)| (n.as_str(), o)).collect();
     let mut seen_was: BTreeMap<&str, (&str, &Origin)> = BTreeMap::new();
     for (name, was, origin) in items {
         for old in was {
@@ -452,9 +491,15 @@ fn check_across_groups(groups: &[DesiredGroup], diags: &mut Vec<Diagnostic>) {
     for g in groups {
         if let Some(first) = keys.insert(&g.key, g) {
             let msg = if g.key == g.name && first.key == first.name {
-                format!("group {:?} is declared twice; first at {}", g.name, first.origin)
+                format!(
+                    "group {:?} is declared twice; first at {}",
+                    g.name, first.origin
+                )
             } else {
-                format!("group key {:?} is used twice; first at {}", g.key, first.origin)
+                format!(
+                    "group key {:?} is used twice; first at {}",
+                    g.key, first.origin
+                )
             };
             diags.push(
                 Diagnostic::new(g.origin.clone(), msg)
@@ -480,14 +525,21 @@ fn check_across_groups(groups: &[DesiredGroup], diags: &mut Vec<Diagnostic>) {
                 diags.push(
                     Diagnostic::new(
                         g.origin.clone(),
-                        format!("group name {:?} is declared twice; first at {}", g.name, first.origin),
+                        format!(
+                            "group name {:?} is declared twice; first at {}",
+                            g.name, first.origin
+                        ),
                     )
                     .hint("group names must be unique on each platform"),
                 );
             }
         }
         let mut was_diags = Vec::new();
-        report_was_collisions("group", list.iter().map(|g| (&g.name, &g.was, &g.origin)), &mut was_diags);
+        report_was_collisions(
+            "group",
+            list.iter().map(|g| (&g.name, &g.was, &g.origin)),
+            &mut was_diags,
+        );
         for d in was_diags {
             if !diags.contains(&d) {
                 diags.push(d);

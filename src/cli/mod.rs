@@ -1,0 +1,79 @@
+//! The command line (SPEC §3): arguments are parsed and turned into typed settings before any I/O,
+//! and every failure is classified so that `main` can map it to an exit code.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::model::Diagnostics;
+use crate::settings::{self, Settings};
+
+mod validate;
+
+/// tagsync keeps tag groups and tags in step across SCRM platforms.
+#[derive(Debug, Parser)]
+#[command(name = "tagsync", version, about, long_about = None)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(long, global = true, env = "TAGSYNC_CONFIG", default_value = settings::DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the configuration and every tag file; makes no network call and needs no secret.
+    Validate,
+    /// Print the JSON Schema of tag files (the one checked in at schema/tags.schema.json).
+    Schema,
+}
+
+/// How a command ended, for the exit code (SPEC §3).
+#[derive(Debug)]
+pub enum Failure {
+    /// Invalid input: arguments, configuration or tag files. Exit 2.
+    Invalid(String),
+    /// A platform or the database failed. Exit 1.
+    Runtime(anyhow::Error),
+}
+
+impl From<Diagnostics> for Failure {
+    fn from(d: Diagnostics) -> Self {
+        let n = d.len();
+        Failure::Invalid(format!("{d}\n{n} error{}", if n == 1 { "" } else { "s" }))
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Runtime(e)
+    }
+}
+
+/// What a successful command reports: plain success, or (for `plan --detailed-exitcode`) that
+/// there are operations to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Success {
+    Done,
+    ChangesPending,
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> Result<Success, Failure> {
+    match cli.command {
+        Command::Validate => validate::run(&cli.config),
+        Command::Schema => {
+            print!("{}", crate::model::tagfile::json_schema());
+            Ok(Success::Done)
+        }
+    }
+}
+
+/// Loads the configuration and the tag files, reporting every problem in both.
+pub fn load_inputs(config: &std::path::Path) -> Result<(Settings, crate::model::Desired), Failure> {
+    let settings = settings::load(config)?;
+    let sources = settings::read_tag_sources(&settings.tags)?;
+    let desired = crate::model::tagfile::parse(&sources, &settings.tag_context())?;
+    Ok((settings, desired))
+}

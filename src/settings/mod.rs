@@ -1,0 +1,721 @@
+//! The daemon configuration (SPEC §2): a YAML file, overridden by `TAGSYNC_…` environment variables.
+//!
+//! Loading runs in three steps so that every mistake points at its place:
+//! 1. serde-saphyr reads the file into a [`located::Node`] tree, which remembers the line and column
+//!    of every key and value (and reports YAML syntax errors with theirs);
+//! 2. figment merges the file with the environment (`TAGSYNC_MAX_DELETES=5`,
+//!    `TAGSYNC_PLATFORMS__CRM__BASE_URL=…`: nested keys with `__`) and extracts the typed values,
+//!    rejecting unknown keys and wrong types;
+//! 3. semantic checks (platform kinds and their fields, URLs, cron, limits) run on the merged values.
+//!
+//! Errors from steps 2 and 3 are located through the tree, or name the environment variable that
+//! supplied the value. Secrets are never read here: [`SecretSource`] only says where a secret lives,
+//! and [`SecretSource::read`] is called by commands that talk to a platform, before their first call.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::model::diag::{Diagnostic, Diagnostics, Origin, from_yaml_error};
+use crate::model::tagfile;
+
+mod located;
+
+pub use located::Node;
+
+/// The default location of the configuration file.
+pub const DEFAULT_CONFIG: &str = "config/tagsync.yaml";
+/// The environment variable prefix for overrides.
+pub const ENV_PREFIX: &str = "TAGSYNC_";
+/// `TAGSYNC_` variables that are not configuration keys (the CLI and the test suite read them).
+const ENV_RESERVED: &[&str] = &["config", "log", "log_format", "test_database_url"];
+
+/// The platform kinds tagsync speaks to.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Wecom,
+    Juzibot,
+    Yzj,
+    Dustess,
+    WechatCrm,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Wecom,
+        Kind::Juzibot,
+        Kind::Yzj,
+        Kind::Dustess,
+        Kind::WechatCrm,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Wecom => "wecom",
+            Kind::Juzibot => "juzibot",
+            Kind::Yzj => "yzj",
+            Kind::Dustess => "dustess",
+            Kind::WechatCrm => "wechat_crm",
+        }
+    }
+
+    /// Whether tagsync may create groups there, i.e. whether groups go there by default.
+    pub fn can_write(self) -> bool {
+        !matches!(self, Kind::WechatCrm)
+    }
+
+    /// The kind-specific keys this kind requires and accepts.
+    fn fields(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            Kind::Wecom => (&["corp_id"], &["corp_id", "strategy_id"]),
+            Kind::Yzj => (&["app_id"], &["app_id"]),
+            Kind::Juzibot | Kind::Dustess | Kind::WechatCrm => (&[], &[]),
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether tagsync writes to a platform or only mirrors it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    Enforce,
+    Observe,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Observe => "observe",
+        }
+    }
+}
+
+/// Requests per second and burst for one platform's rate limiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// Where a platform's one secret lives. Reading it is deferred to the commands that need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Env(String),
+    File(PathBuf),
+}
+
+/// A secret that could not be read, with the place to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// The environment variable is unset or empty.
+    #[error("platform {platform:?}: environment variable {var} is not set")]
+    MissingEnv { platform: String, var: String },
+    /// The file cannot be read.
+    #[error("platform {platform:?}: cannot read secret_file {path}: {reason}")]
+    File {
+        platform: String,
+        path: String,
+        reason: String,
+    },
+    /// The file is empty.
+    #[error("platform {platform:?}: secret_file {path} is empty")]
+    EmptyFile { platform: String, path: String },
+}
+
+impl SecretSource {
+    /// Reads the secret. Whitespace around it (a trailing newline in a file) is dropped.
+    pub fn read(&self, platform: &str) -> Result<SecretString, SecretError> {
+        match self {
+            SecretSource::Env(var) => match std::env::var(var) {
+                Ok(v) if !v.trim().is_empty() => Ok(SecretString::from(v.trim().to_owned())),
+                _ => Err(SecretError::MissingEnv {
+                    platform: platform.into(),
+                    var: var.clone(),
+                }),
+            },
+            SecretSource::File(path) => {
+                let shown = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|e| SecretError::File {
+                    platform: platform.into(),
+                    path: shown.clone(),
+                    reason: e.kind().to_string(),
+                })?;
+                if text.trim().is_empty() {
+                    return Err(SecretError::EmptyFile {
+                        platform: platform.into(),
+                        path: shown,
+                    });
+                }
+                Ok(SecretString::from(text.trim().to_owned()))
+            }
+        }
+    }
+}
+
+/// One configured platform, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlatformSettings {
+    pub name: String,
+    pub kind: Kind,
+    pub base_url: reqwest::Url,
+    pub mode: Mode,
+    pub rate_limit: Option<RateLimit>,
+    pub schedule: Option<String>,
+    pub secret: SecretSource,
+    pub corp_id: Option<String>,
+    pub strategy_id: Option<u64>,
+    pub app_id: Option<String>,
+    /// Per-request timeout.
+    pub timeout: std::time::Duration,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The file the settings came from, as given.
+    pub path: PathBuf,
+    pub database_url: String,
+    pub tags: PathBuf,
+    pub schedule: String,
+    pub listen: SocketAddr,
+    pub prune: bool,
+    pub max_deletes: u32,
+    pub platforms: BTreeMap<String, PlatformSettings>,
+}
+
+impl Settings {
+    /// What tag-file validation needs to know from the configuration.
+    pub fn tag_context(&self) -> tagfile::Context {
+        tagfile::Context {
+            known_platforms: self.platforms.keys().cloned().collect(),
+            default_platforms: self
+                .platforms
+                .values()
+                .filter(|p| p.kind.can_write())
+                .map(|p| p.name.clone())
+                .collect(),
+            prune_default: self.prune,
+        }
+    }
+
+    /// Selects platforms by name (all when `names` is empty); an unknown name is an input error.
+    pub fn select(&self, names: &[String]) -> Result<Vec<&PlatformSettings>, String> {
+        if names.is_empty() {
+            return Ok(self.platforms.values().collect());
+        }
+        names
+            .iter()
+            .map(|n| {
+                self.platforms.get(n).ok_or_else(|| {
+                    let known: Vec<&str> = self.platforms.keys().map(String::as_str).collect();
+                    format!("unknown platform {n:?}; configured: {}", known.join(", "))
+                })
+            })
+            .collect()
+    }
+}
+
+// The typed shape of the file and the environment, merged by figment.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    database_url: Option<String>,
+    tags: Option<String>,
+    schedule: Option<String>,
+    listen: Option<String>,
+    #[serde(default)]
+    prune: bool,
+    max_deletes: Option<u32>,
+    #[serde(default)]
+    platforms: BTreeMap<String, RawPlatform>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlatform {
+    kind: Kind,
+    base_url: Option<String>,
+    #[serde(default)]
+    mode: Mode,
+    rate_limit: Option<RateLimit>,
+    schedule: Option<String>,
+    secret_env: Option<String>,
+    secret_file: Option<String>,
+    corp_id: Option<String>,
+    strategy_id: Option<u64>,
+    app_id: Option<String>,
+    timeout_seconds: Option<u64>,
+}
+
+/// Loads and validates the configuration at `path`, with `TAGSYNC_…` environment overrides.
+pub fn load(path: &Path) -> Result<Settings, Diagnostics> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostics::one(
+            Diagnostic::new(
+                Origin::file(&shown),
+                format!("cannot read the configuration: {}", e.kind()),
+            )
+            .hint(
+                "pass --config PATH or set TAGSYNC_CONFIG; config/tagsync.example.yaml is a start",
+            ),
+        )
+    })?;
+    load_str(&shown, &text)
+}
+
+/// Validates configuration text reported as `file`, with the process environment as overrides.
+pub fn load_str(file: &str, text: &str) -> Result<Settings, Diagnostics> {
+    let tree: located::Node = if text.trim().is_empty() {
+        located::Node::empty()
+    } else {
+        serde_saphyr::from_str(text).map_err(|e| Diagnostics::one(from_yaml_error(file, &e)))?
+    };
+    let env_vars: Vec<String> = std::env::vars()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with(ENV_PREFIX) && !is_reserved(&k[ENV_PREFIX.len()..]))
+        .collect();
+    let locate = Locator {
+        file,
+        tree: &tree,
+        env_vars: &env_vars,
+    };
+    let figment = Figment::new()
+        .merge(serde_saphyr::figment::Yaml::string(text))
+        .merge(
+            Env::prefixed(ENV_PREFIX)
+                .split("__")
+                .filter(|k| !is_reserved(k.as_str())),
+        );
+    let raw: RawConfig = figment.extract().map_err(|e| {
+        let all: Vec<Diagnostic> = e.into_iter().map(|e| locate.figment_error(&e)).collect();
+        Diagnostics::from_vec(all).expect("figment errors are never empty")
+    })?;
+    validate(file, raw, &locate)
+}
+
+fn is_reserved(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ENV_RESERVED.contains(&key.as_str()) || key.starts_with("test_")
+}
+
+/// Finds where a configuration key came from: a line and column in the file, or an env variable.
+struct Locator<'a> {
+    file: &'a str,
+    tree: &'a located::Node,
+    /// The `TAGSYNC_…` variables that override keys.
+    env_vars: &'a [String],
+}
+
+impl Locator<'_> {
+    fn env_var(&self, path: &[&str]) -> Option<String> {
+        let wanted = format!("{ENV_PREFIX}{}", path.join("__")).to_ascii_uppercase();
+        self.env_vars
+            .iter()
+            .find(|k| k.to_ascii_uppercase() == wanted)
+            .cloned()
+    }
+
+    /// The value at `path`, or the nearest ancestor the file has.
+    fn value(&self, path: &[&str]) -> Origin {
+        if let Some(var) = self.env_var(path) {
+            return Origin::new(format!("environment variable {var}"), 0, 0);
+        }
+        let (line, column) = self.tree.value_position(path);
+        Origin::new(self.file, line, column)
+    }
+
+    /// The key at `path` itself (for unknown and misplaced keys).
+    fn key(&self, path: &[&str]) -> Origin {
+        if let Some(var) = self.env_var(path) {
+            return Origin::new(format!("environment variable {var}"), 0, 0);
+        }
+        let (line, column) = self.tree.key_position(path);
+        Origin::new(self.file, line, column)
+    }
+
+    fn figment_error(&self, e: &figment::Error) -> Diagnostic {
+        use figment::error::Kind as K;
+        let path: Vec<&str> = e.path.iter().map(String::as_str).collect();
+        let dotted = e.path.join(".");
+        match &e.kind {
+            K::UnknownField(field, expected) => {
+                // figment puts the unknown key at the end of the path already.
+                let mut full = path.clone();
+                if full.last().copied() != Some(field.as_ref()) {
+                    full.push(field);
+                }
+                let hint = match closest(field, expected) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("accepted keys here: {}", expected.join(", ")),
+                };
+                Diagnostic::new(self.key(&full), format!("unknown key `{}`", full.join(".")))
+                    .hint(hint)
+            }
+            K::MissingField(field) => {
+                let mut full = path.clone();
+                if full.last().copied() != Some(field.as_ref()) {
+                    full.push(field);
+                }
+                Diagnostic::new(self.key(&path), format!("missing key `{}`", full.join(".")))
+                    .hint("see config/tagsync.example.yaml")
+            }
+            K::InvalidType(actual, expected) => Diagnostic::new(
+                self.value(&path),
+                format!("`{dotted}` has the wrong type: found {actual}, expected {expected}"),
+            ),
+            K::InvalidValue(actual, expected) => Diagnostic::new(
+                self.value(&path),
+                format!("`{dotted}` has an invalid value: found {actual}, expected {expected}"),
+            ),
+            K::UnknownVariant(v, expected) => {
+                Diagnostic::new(self.value(&path), format!("`{dotted}` cannot be {v:?}"))
+                    .hint(format!("one of: {}", expected.join(", ")))
+            }
+            other => Diagnostic::new(self.value(&path), format!("`{dotted}`: {other}")),
+        }
+    }
+}
+
+/// The accepted key closest to a typo, if it is close enough to be the likely intent.
+fn closest<'a>(typo: &str, accepted: &[&'a str]) -> Option<&'a str> {
+    accepted
+        .iter()
+        .map(|a| (edit_distance(typo, a), *a))
+        .filter(|(d, a)| *d <= 2.max(a.len() / 4))
+        .min()
+        .map(|(_, a)| a)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn validate(file: &str, raw: RawConfig, at: &Locator) -> Result<Settings, Diagnostics> {
+    let mut diags = Vec::new();
+    let database_url = raw
+        .database_url
+        .unwrap_or_else(|| "sqlite://tagsync.db?mode=rwc".into());
+    let db_scheme = database_url.split(':').next().unwrap_or("");
+    if !matches!(db_scheme, "sqlite" | "postgres" | "postgresql") {
+        diags.push(
+            Diagnostic::new(
+                at.value(&["database_url"]),
+                "`database_url` must start with sqlite: or postgres:",
+            )
+            .hint("e.g. sqlite://tagsync.db?mode=rwc or postgres://tagsync@localhost/tagsync"),
+        );
+    }
+    let schedule = raw.schedule.unwrap_or_else(|| "0 */5 * * * *".into());
+    check_cron(&schedule, at.value(&["schedule"]), &mut diags);
+    let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:9187".into());
+    let listen = match listen_text.parse::<SocketAddr>() {
+        Ok(a) => a,
+        Err(_) => {
+            diags.push(
+                Diagnostic::new(
+                    at.value(&["listen"]),
+                    format!("`listen` {listen_text:?} is not an address with a port"),
+                )
+                .hint("e.g. 127.0.0.1:9187"),
+            );
+            SocketAddr::from(([127, 0, 0, 1], 9187))
+        }
+    };
+    if raw.platforms.is_empty() {
+        diags.push(
+            Diagnostic::new(at.key(&["platforms"]), "no platform is configured")
+                .hint("add at least one entry under `platforms:`; see config/tagsync.example.yaml"),
+        );
+    }
+    let mut platforms = BTreeMap::new();
+    for (name, p) in raw.platforms {
+        if let Some(ps) = validate_platform(&name, p, at, &mut diags) {
+            platforms.insert(name, ps);
+        }
+    }
+    if let Some(d) = Diagnostics::from_vec(diags) {
+        return Err(d);
+    }
+    Ok(Settings {
+        path: PathBuf::from(file),
+        database_url,
+        tags: PathBuf::from(raw.tags.unwrap_or_else(|| "config/tags".into())),
+        schedule,
+        listen,
+        prune: raw.prune,
+        max_deletes: raw.max_deletes.unwrap_or(20),
+        platforms,
+    })
+}
+
+fn check_cron(expr: &str, origin: Origin, diags: &mut Vec<Diagnostic>) {
+    let parser = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .build();
+    if let Err(e) = parser.parse(expr) {
+        diags.push(
+            Diagnostic::new(
+                origin,
+                format!("schedule {expr:?} is not a valid cron expression: {e}"),
+            )
+            .hint(
+                "six fields with seconds first, in UTC: \"0 */5 * * * *\" runs every five minutes",
+            ),
+        );
+    }
+}
+
+fn validate_platform(
+    name: &str,
+    p: RawPlatform,
+    at: &Locator,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<PlatformSettings> {
+    let before = diags.len();
+    let here = |k: &str| at.value(&["platforms", name, k]);
+    let key_at = |k: &str| at.key(&["platforms", name, k]);
+    if name.is_empty()
+        || name.len() > 40
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        diags.push(
+            Diagnostic::new(
+                at.key(&["platforms", name]),
+                format!("platform name {name:?} is not valid"),
+            )
+            .hint("use 1 to 40 ASCII letters, digits, `-` or `_`"),
+        );
+    }
+    let base_url = match &p.base_url {
+        None => {
+            diags.push(
+                Diagnostic::new(
+                    at.key(&["platforms", name]),
+                    format!("platform {name:?} has no `base_url`"),
+                )
+                .hint("every platform needs its API's base URL, e.g. https://hub.juzibot.com"),
+            );
+            None
+        }
+        Some(u) => match reqwest::Url::parse(u) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                Some(url)
+            }
+            _ => {
+                diags.push(
+                    Diagnostic::new(
+                        here("base_url"),
+                        format!("`base_url` {u:?} is not an http(s) URL"),
+                    )
+                    .hint("e.g. https://qyapi.weixin.qq.com"),
+                );
+                None
+            }
+        },
+    };
+    let secret = match (&p.secret_env, &p.secret_file) {
+        (Some(var), None) => {
+            let valid = !var.is_empty()
+                && !var.starts_with(|c: char| c.is_ascii_digit())
+                && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                diags.push(
+                    Diagnostic::new(here("secret_env"), format!("`secret_env` {var:?} is not an environment variable name"))
+                        .hint("name the variable that holds the secret, e.g. WECOM_HQ_SECRET; never the secret itself"),
+                );
+            }
+            Some(SecretSource::Env(var.clone()))
+        }
+        (None, Some(path)) if !path.is_empty() => Some(SecretSource::File(PathBuf::from(path))),
+        (Some(_), Some(_)) => {
+            diags.push(
+                Diagnostic::new(
+                    key_at("secret_file"),
+                    format!("platform {name:?} sets both `secret_env` and `secret_file`"),
+                )
+                .hint("keep one: a platform has exactly one secret"),
+            );
+            None
+        }
+        _ => {
+            diags.push(
+                Diagnostic::new(at.key(&["platforms", name]), format!("platform {name:?} has no secret"))
+                    .hint("add `secret_env: VARIABLE` or `secret_file: /path`; secrets are never written in the config"),
+            );
+            None
+        }
+    };
+    let (required, accepted) = p.kind.fields();
+    let given: [(&str, bool); 3] = [
+        ("corp_id", p.corp_id.is_some()),
+        ("strategy_id", p.strategy_id.is_some()),
+        ("app_id", p.app_id.is_some()),
+    ];
+    for (field, is_set) in given {
+        if is_set && !accepted.contains(&field) {
+            diags.push(
+                Diagnostic::new(
+                    key_at(field),
+                    format!("`{field}` does not apply to kind {}", p.kind),
+                )
+                .hint(format!(
+                    "remove it; {} is a setting of {}",
+                    field,
+                    kinds_accepting(field)
+                )),
+            );
+        }
+    }
+    for field in required {
+        let present = given.iter().any(|(f, set)| f == field && *set);
+        if !present {
+            diags.push(
+                Diagnostic::new(
+                    at.key(&["platforms", name]),
+                    format!("platform {name:?} of kind {} needs `{field}`", p.kind),
+                )
+                .hint("see config/tagsync.example.yaml"),
+            );
+        }
+    }
+    for (field, value) in [("corp_id", &p.corp_id), ("app_id", &p.app_id)] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            diags.push(Diagnostic::new(here(field), format!("`{field}` is empty")));
+        }
+    }
+    if let Some(rl) = p.rate_limit
+        && (rl.per_second == 0 || rl.burst == 0)
+    {
+        diags.push(
+            Diagnostic::new(
+                here("rate_limit"),
+                "`rate_limit` needs per_second and burst of at least 1",
+            )
+            .hint("e.g. { per_second: 10, burst: 10 }"),
+        );
+    }
+    if let Some(s) = &p.schedule {
+        check_cron(s, here("schedule"), diags);
+    }
+    if p.timeout_seconds == Some(0) {
+        diags.push(Diagnostic::new(
+            here("timeout_seconds"),
+            "`timeout_seconds` must be at least 1",
+        ));
+    }
+    if diags.len() > before {
+        return None;
+    }
+    Some(PlatformSettings {
+        name: name.to_owned(),
+        kind: p.kind,
+        base_url: base_url?,
+        mode: p.mode,
+        rate_limit: p.rate_limit,
+        schedule: p.schedule,
+        secret: secret?,
+        corp_id: p.corp_id,
+        strategy_id: p.strategy_id,
+        app_id: p.app_id,
+        timeout: std::time::Duration::from_secs(p.timeout_seconds.unwrap_or(15)),
+    })
+}
+
+fn kinds_accepting(field: &str) -> String {
+    Kind::ALL
+        .iter()
+        .filter(|k| k.fields().1.contains(&field))
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads every tag file of `path` (a file, or a directory searched recursively for `*.yaml` and
+/// `*.yml`, sorted by path so that position-based order is stable).
+pub fn read_tag_sources(path: &Path) -> Result<Vec<tagfile::Source>, Diagnostics> {
+    let shown = path.display().to_string();
+    let unreadable = |p: &Path, e: std::io::Error| {
+        Diagnostic::new(
+            Origin::file(p.display().to_string()),
+            format!("cannot read tag files: {}", e.kind()),
+        )
+        .hint("`tags:` in the configuration names a file or a directory of *.yaml files")
+    };
+    let meta = std::fs::metadata(path).map_err(|e| Diagnostics::one(unreadable(path, e)))?;
+    let mut files = Vec::new();
+    if meta.is_dir() {
+        collect_yaml(path, &mut files).map_err(|e| Diagnostics::one(unreadable(path, e)))?;
+        files.sort();
+        if files.is_empty() {
+            return Err(Diagnostics::one(
+                Diagnostic::new(
+                    Origin::file(&shown),
+                    "no tag files (*.yaml, *.yml) in this directory",
+                )
+                .hint("declare your groups in a file such as config/tags/customers.yaml"),
+            ));
+        }
+    } else {
+        files.push(path.to_path_buf());
+    }
+    let mut out = Vec::new();
+    let mut diags = Vec::new();
+    for f in files {
+        match std::fs::read_to_string(&f) {
+            Ok(text) => out.push(tagfile::Source {
+                name: f.display().to_string(),
+                text,
+            }),
+            Err(e) => diags.push(unreadable(&f, e)),
+        }
+    }
+    match Diagnostics::from_vec(diags) {
+        Some(d) => Err(d),
+        None => Ok(out),
+    }
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_yaml(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
