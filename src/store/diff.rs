@@ -1,0 +1,238 @@
+//! The pure half of [`Store::record_snapshot`](super::Store::record_snapshot): what a listing changes
+//! in the mirror, as the events to record. No SQL and no clock, so it is tested on its own.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::Snapshot;
+
+use super::{EventKind, NewEvent, Object, PullSummary};
+
+/// What the mirror holds about one remote object, as far as events are concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Known {
+    pub name: String,
+    pub order: Option<i64>,
+    /// `deleted_at IS NULL`.
+    pub live: bool,
+}
+
+/// The events a listing causes, in a deterministic order (listing order, each group followed by
+/// its tags, then deletions by remote id, groups first), and their counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Diff {
+    pub events: Vec<NewEvent>,
+    pub summary: PullSummary,
+}
+
+/// Compares a listing with what the mirror knows.
+///
+/// An object new to the mirror, or back after it had been marked deleted, gets `created` (new value:
+/// its name). A known object whose name or order differs from the mirror's gets `renamed` and/or
+/// `reordered` (old and new values), also when it comes back. When `complete` is true, a live
+/// object absent from the listing gets `deleted` (old value: its last name). An id listed twice is
+/// compared the second time with what the first occurrence made of it, so it causes no spurious
+/// events.
+pub(super) fn diff(
+    groups: &BTreeMap<String, Known>,
+    tags: &BTreeMap<String, Known>,
+    snapshot: &Snapshot,
+    complete: bool,
+) -> Diff {
+    let mut groups = groups.clone();
+    let mut tags = tags.clone();
+    let mut seen_groups = BTreeSet::new();
+    let mut seen_tags = BTreeSet::new();
+    let mut events = Vec::new();
+
+    for group in &snapshot.groups {
+        let order = group.order.map(i64::from);
+        observe(&mut groups, Object::Group, &group.id, &group.name, order, &mut events);
+        seen_groups.insert(group.id.as_str());
+        for tag in &group.tags {
+            let order = tag.order.map(i64::from);
+            observe(&mut tags, Object::Tag, &tag.id, &tag.name, order, &mut events);
+            seen_tags.insert(tag.id.as_str());
+        }
+    }
+
+    if complete {
+        for (object, known, seen) in [
+            (Object::Group, &groups, &seen_groups),
+            (Object::Tag, &tags, &seen_tags),
+        ] {
+            for (id, k) in known {
+                if k.live && !seen.contains(id.as_str()) {
+                    events.push(event(object, id, EventKind::Deleted, Some(&k.name), None));
+                }
+            }
+        }
+    }
+
+    let count = |kind| events.iter().filter(|e| e.kind == kind).count();
+    let summary = PullSummary {
+        groups_seen: seen_groups.len(),
+        tags_seen: seen_tags.len(),
+        created: count(EventKind::Created),
+        renamed: count(EventKind::Renamed),
+        reordered: count(EventKind::Reordered),
+        deleted: count(EventKind::Deleted),
+    };
+    Diff { events, summary }
+}
+
+fn observe(
+    known: &mut BTreeMap<String, Known>,
+    object: Object,
+    id: &str,
+    name: &str,
+    order: Option<i64>,
+    events: &mut Vec<NewEvent>,
+) {
+    let Some(k) = known.get_mut(id) else {
+        events.push(event(object, id, EventKind::Created, None, Some(name)));
+        let new = Known { name: name.to_owned(), order, live: true };
+        known.insert(id.to_owned(), new);
+        return;
+    };
+    if !k.live {
+        events.push(event(object, id, EventKind::Created, None, Some(name)));
+        k.live = true;
+    }
+    if k.name != name {
+        events.push(event(object, id, EventKind::Renamed, Some(&k.name), Some(name)));
+        k.name = name.to_owned();
+    }
+    if k.order != order {
+        let (old, new) = (k.order.map(|o| o.to_string()), order.map(|o| o.to_string()));
+        events.push(event(object, id, EventKind::Reordered, old.as_deref(), new.as_deref()));
+        k.order = order;
+    }
+}
+
+fn event(
+    object: Object,
+    id: &str,
+    kind: EventKind,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> NewEvent {
+    NewEvent {
+        object,
+        remote_id: id.to_owned(),
+        kind,
+        old_value: old.map(str::to_owned),
+        new_value: new.map(str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{RemoteGroup, RemoteTag};
+
+    /// `(id, name, order)` of a tag.
+    type TagLine<'a> = (&'a str, &'a str, Option<u32>);
+    /// `(id, name, order, tags)` of a group.
+    type GroupLine<'a> = (&'a str, &'a str, Option<u32>, &'a [TagLine<'a>]);
+
+    fn snapshot(groups: &[GroupLine]) -> Snapshot {
+        Snapshot {
+            groups: groups
+                .iter()
+                .map(|(id, name, order, tags)| RemoteGroup {
+                    id: (*id).into(),
+                    name: (*name).into(),
+                    order: *order,
+                    created_at: None,
+                    tags: tags
+                        .iter()
+                        .map(|(id, name, order)| RemoteTag {
+                            id: (*id).into(),
+                            name: (*name).into(),
+                            order: *order,
+                            created_at: None,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    fn known(rows: &[(&str, &str, Option<i64>, bool)]) -> BTreeMap<String, Known> {
+        rows.iter()
+            .map(|(id, name, order, live)| {
+                let k = Known { name: (*name).into(), order: *order, live: *live };
+                ((*id).into(), k)
+            })
+            .collect()
+    }
+
+    /// One line per event: `object kind id old -> new`.
+    fn render(diff: &Diff) -> Vec<String> {
+        diff.events
+            .iter()
+            .map(|e| {
+                let v = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                let (old, new) = (v(&e.old_value), v(&e.new_value));
+                format!("{} {} {} {old} -> {new}", e.object, e.kind, e.remote_id)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn first_listing_creates_everything() {
+        let s = snapshot(&[("g1", "级别", Some(5), &[("t1", "重要", None), ("t2", "普通", None)])]);
+        let d = diff(&known(&[]), &known(&[]), &s, true);
+        assert_eq!(
+            render(&d),
+            ["group created g1 - -> 级别", "tag created t1 - -> 重要", "tag created t2 - -> 普通"]
+        );
+        let expected = PullSummary { groups_seen: 1, tags_seen: 2, created: 3, ..Default::default() };
+        assert_eq!(d.summary, expected);
+    }
+
+    #[test]
+    fn unchanged_listing_causes_nothing() {
+        let s = snapshot(&[("g1", "A", Some(5), &[("t1", "a", None)])]);
+        let d = diff(&known(&[("g1", "A", Some(5), true)]), &known(&[("t1", "a", None, true)]), &s, true);
+        assert!(d.events.is_empty(), "{:?}", render(&d));
+    }
+
+    #[test]
+    fn rename_reorder_vanish_reappear() {
+        let groups = known(&[("g1", "A", Some(1), true), ("g2", "B", None, true)]);
+        let tags = known(&[("t1", "a", None, true), ("t2", "b", Some(7), false)]);
+        let s = snapshot(&[("g1", "A2", Some(2), &[("t2", "b2", Some(7))])]);
+        let d = diff(&groups, &tags, &s, true);
+        assert_eq!(
+            render(&d),
+            [
+                "group renamed g1 A -> A2",
+                "group reordered g1 1 -> 2",
+                "tag created t2 - -> b2",
+                "tag renamed t2 b -> b2",
+                "group deleted g2 B -> -",
+                "tag deleted t1 a -> -",
+            ]
+        );
+        assert_eq!(
+            d.summary,
+            PullSummary { groups_seen: 1, tags_seen: 1, created: 1, renamed: 2, reordered: 1, deleted: 2 }
+        );
+    }
+
+    #[test]
+    fn incomplete_listing_never_deletes() {
+        let groups = known(&[("g1", "A", None, true), ("g2", "B", None, true)]);
+        let s = snapshot(&[("g1", "A", None, &[])]);
+        assert!(diff(&groups, &known(&[]), &s, false).events.is_empty());
+    }
+
+    #[test]
+    fn an_id_listed_twice_is_compared_with_its_first_occurrence() {
+        let s = snapshot(&[("g1", "A", None, &[]), ("g1", "A", None, &[])]);
+        let d = diff(&known(&[]), &known(&[]), &s, true);
+        assert_eq!(render(&d), ["group created g1 - -> A"]);
+        assert_eq!(d.summary.groups_seen, 1);
+    }
+}
