@@ -8,3 +8,4 @@ pub mod model;
 pub mod settings;
 pub mod sim;
 pub mod store;
+pub mod planner;

@@ -6,6 +6,7 @@
 //! ([`tagfile::parse`]), so everything downstream may rely on its invariants: names are NFC, 1..=30
 //! characters with no surrounding spaces; keys are unique; every group has at least one tag.
 
+pub mod capabilities;
 pub mod diag;
 pub mod tagfile;
 
@@ -14,6 +15,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use capabilities::{Batch, Capabilities, MarkStyle};
 pub use diag::{Diagnostic, Diagnostics, Origin};
 
 /// The longest group or tag name any platform accepts, in characters.

@@ -1,0 +1,203 @@
+//! Rendering a plan: terraform-like text for people, JSON for scripts.
+//!
+//! Text is styled with ANSI codes; print it through `anstream`, which strips them when stdout is
+//! not a terminal or `NO_COLOR` is set.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use super::{Action, DriftCause, Op, PlatformPlan, Reason};
+
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const RED: &str = "\x1b[31m";
+const MAGENTA: &str = "\x1b[35m";
+const DIM: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+/// Counts of a plan, for the summary line and the JSON form.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// API calls the plan sends.
+    pub calls: usize,
+    pub create: usize,
+    pub change: usize,
+    pub delete: usize,
+    /// `!` lines: differences no call can fix.
+    pub drift: usize,
+}
+
+impl Summary {
+    pub fn of(p: &PlatformPlan) -> Self {
+        let mut s = Summary { calls: p.ops.len(), drift: p.drift.len(), ..Summary::default() };
+        for op in &p.ops {
+            match &op.action {
+                Action::CreateGroup { tags, .. } => s.create += 1 + tags.len(),
+                Action::AddTags { tags, .. } => s.create += tags.len(),
+                Action::EditGroup { .. } | Action::EditTag { .. } => s.change += 1,
+                Action::DeleteTags { tags } => s.delete += tags.len(),
+            }
+        }
+        s
+    }
+
+    pub fn add(&mut self, o: Summary) {
+        self.calls += o.calls;
+        self.create += o.create;
+        self.change += o.change;
+        self.delete += o.delete;
+        self.drift += o.drift;
+    }
+}
+
+/// The plans of several platforms as text.
+pub fn render_text(plans: &[PlatformPlan]) -> String {
+    let mut out = String::new();
+    let mut total = Summary::default();
+    for p in plans {
+        let s = Summary::of(p);
+        total.add(s);
+        let _ = writeln!(
+            out,
+            "{BOLD}{}{RESET}: {} call{}: {} to create, {} to change, {} to delete; {} drift",
+            p.platform,
+            s.calls,
+            plural(s.calls),
+            s.create,
+            s.change,
+            s.delete,
+            s.drift
+        );
+        for note in &p.notes {
+            let _ = writeln!(out, "  {DIM}note: {note}{RESET}");
+        }
+        for op in &p.ops {
+            let _ = writeln!(out, "  {}", op_line(op));
+        }
+        for d in &p.drift {
+            let object = match &d.tag {
+                Some(t) => format!("tag {}", quoted(&format!("{}/{t}", d.group))),
+                None => format!("group {}", quoted(&d.group)),
+            };
+            let cause = match d.cause {
+                DriftCause::NotSupported => "not supported here",
+                DriftCause::NotOurs => "not ours",
+                DriftCause::Conflict => "conflict",
+            };
+            let _ = writeln!(out, "  {MAGENTA}!{RESET} {object}: {} {DIM}({cause}){RESET}", d.what);
+        }
+        if p.ops.is_empty() && p.drift.is_empty() {
+            let _ = writeln!(out, "  {DIM}in step: nothing to do{RESET}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nPlan: {} call{}: {} to create, {} to change, {} to delete; {} drift that no call can fix.",
+        total.calls,
+        plural(total.calls),
+        total.create,
+        total.change,
+        total.delete,
+        total.drift
+    );
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn quoted(s: &str) -> String {
+    format!("\"{s}\"")
+}
+
+fn names(tags: impl Iterator<Item = String>) -> String {
+    tags.collect::<Vec<_>>().join(", ")
+}
+
+fn op_line(op: &Op) -> String {
+    let why = reason_text(&op.reason);
+    let line = match &op.action {
+        Action::CreateGroup { name, order, tags, .. } => format!(
+            "{GREEN}+{RESET} group {}{} with {} tag{}: {}",
+            quoted(name),
+            order.map(|o| format!(" (order {o})")).unwrap_or_default(),
+            tags.len(),
+            plural(tags.len()),
+            names(tags.iter().map(|t| t.name.clone()))
+        ),
+        Action::AddTags { group_name, tags, .. } => format!(
+            "{GREEN}+{RESET} tag{} in {}: {}",
+            plural(tags.len()),
+            quoted(group_name),
+            names(tags.iter().map(|t| match t.order {
+                Some(o) => format!("{} (order {o})", t.name),
+                None => t.name.clone(),
+            }))
+        ),
+        Action::EditGroup { group_key, name, order, .. } => {
+            let what = edits(name.as_ref(), order.as_ref());
+            let shown = name.as_ref().and_then(|n| n.from.clone()).unwrap_or_else(|| group_key.clone());
+            format!("{YELLOW}~{RESET} group {}: {what}", quoted(&shown))
+        }
+        Action::EditTag { group_name, tag_key, name, order, .. } => {
+            let what = edits(name.as_ref(), order.as_ref());
+            let shown = name
+                .as_ref()
+                .and_then(|n| n.from.clone())
+                .or_else(|| tag_key.clone())
+                .unwrap_or_default();
+            format!("{YELLOW}~{RESET} tag {}: {what}", quoted(&format!("{group_name}/{shown}")))
+        }
+        Action::DeleteTags { tags } => format!(
+            "{RED}-{RESET} tag{} {}",
+            plural(tags.len()),
+            names(tags.iter().map(|t| quoted(&format!("{}/{}", t.group_name, t.name))))
+        ),
+    };
+    format!("{line}  {DIM}# {why}{RESET}")
+}
+
+fn edits(name: Option<&super::Change<String>>, order: Option<&super::Change<u32>>) -> String {
+    let mut parts = Vec::new();
+    if let Some(n) = name {
+        parts.push(format!("rename → {}", quoted(&n.to)));
+    }
+    if let Some(o) = order {
+        match o.from {
+            Some(f) => parts.push(format!("order {f} → {}", o.to)),
+            None => parts.push(format!("order → {}", o.to)),
+        }
+    }
+    parts.join(", ")
+}
+
+fn reason_text(r: &Reason) -> String {
+    match r {
+        Reason::Missing => "declared, missing here".into(),
+        Reason::RenamedViaWas { old } => format!("found under its earlier name {}", quoted(old)),
+        Reason::NameDiffers => "bound, but its name differs (renamed on the platform or in the file)".into(),
+        Reason::OrderDrifted => "order drifted".into(),
+        Reason::OrderOfNew => "order of a new object (the create call cannot set it)".into(),
+        Reason::Undeclared => "undeclared, and the group prunes".into(),
+        Reason::FreeName => "moved aside to free its name for a swap".into(),
+    }
+}
+
+/// The plans of several platforms as one JSON document.
+pub fn render_json(plans: &[PlatformPlan]) -> serde_json::Value {
+    let mut total = Summary::default();
+    let platforms: Vec<serde_json::Value> = plans
+        .iter()
+        .map(|p| {
+            let s = Summary::of(p);
+            total.add(s);
+            let mut v = serde_json::to_value(p).expect("a plan serialises");
+            v["summary"] = serde_json::to_value(s).expect("a summary serialises");
+            v
+        })
+        .collect();
+    serde_json::json!({ "platforms": platforms, "summary": total })
+}
