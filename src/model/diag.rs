@@ -121,25 +121,136 @@ impl fmt::Display for Diagnostics {
     }
 }
 
+/// The serde-saphyr options for every user file: YAML 1.2 booleans only, so that `prune: no` or
+/// `secret_env: Y` is not silently read as a boolean (the YAML 1.1 "Norway problem"); the JSON
+/// Schema that editors check against says the same.
+pub fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        strict_booleans: true,
+    }
+}
+
 /// Turns a serde-saphyr error into a located diagnostic for `file`.
 ///
 /// Syntax and type errors stop the parse of one file, so each file yields at most one of these; the
-/// semantic checks that follow still run on every other file.
-pub fn from_yaml_error(file: &str, err: &serde_saphyr::Error) -> Diagnostic {
-    let (line, column) = err
+/// semantic checks that follow still run on every other file. serde-saphyr words its messages for
+/// Rust developers ("invalid i64", "expected sequence start"); the common ones are reworded here for
+/// the people who write the files. `text` is the file's content, to correct a location the parser
+/// gets wrong.
+pub fn from_yaml_error(file: &str, text: &str, err: &serde_saphyr::Error) -> Diagnostic {
+    use serde_saphyr::Error as E;
+    let (mut line, mut column) = err
         .location()
         .filter(|l| l.line() > 0)
         .map(|l| (l.line() as u32, l.column() as u32))
         .unwrap_or((1, 1));
-    let opts = serde_saphyr::render_options! {
-        snippets: serde_saphyr::SnippetMode::Off,
+    let type_hint = "check the value's type against the reference in README.md";
+    let (message, hint): (String, Option<String>) = match err.without_snippet() {
+        E::Unexpected { expected, .. } => match *expected {
+            "string scalar" | "scalar" => (
+                "wrong type: expected a single value (text) here, found a list or a mapping".into(),
+                Some(type_hint.into()),
+            ),
+            "sequence start" => (
+                "wrong type: expected a list here".into(),
+                Some("write a list as `[a, b]` or as lines starting with `- `".into()),
+            ),
+            "mapping start" => (
+                "wrong type: expected a mapping (`key: value` lines) here".into(),
+                Some(type_hint.into()),
+            ),
+            other => (format!("expected {other}"), None),
+        },
+        E::InvalidScalar { ty, .. } => (
+            format!("wrong type: expected {}", plain_type(ty)),
+            Some(type_hint.into()),
+        ),
+        E::InvalidBooleanStrict { .. } => (
+            "wrong type: expected true or false".into(),
+            Some("write `true` or `false`; YAML 1.1 spellings such as yes/no/on/off are not booleans".into()),
+        ),
+        E::NullIntoString { .. } => (
+            "a value is missing here".into(),
+            Some("write the value after the colon".into()),
+        ),
+        E::SerdeInvalidType {
+            unexpected,
+            expected,
+            ..
+        } => (
+            format!("wrong type: found {unexpected}, expected {expected}"),
+            Some(type_hint.into()),
+        ),
+        E::SerdeUnknownField {
+            field, expected, ..
+        } => (
+            format!(
+                "unknown field `{field}`, expected one of {}",
+                expected.join(", ")
+            ),
+            Some(match closest(field, expected) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => {
+                    "check the spelling; see the reference in README.md for the accepted keys"
+                        .into()
+                }
+            }),
+        ),
+        E::DuplicateMappingKey { key, .. } => (
+            match key {
+                Some(k) => format!("key `{k}` appears twice in this mapping"),
+                None => "a key appears twice in this mapping".into(),
+            },
+            Some("a key may appear only once in a mapping; remove one".into()),
+        ),
+        _ => {
+            let opts = serde_saphyr::render_options! {
+                snippets: serde_saphyr::SnippetMode::Off,
+                formatter: &serde_saphyr::UserMessageFormatter,
+            };
+            let mut message = strip_location_suffix(&err.render_with_options(opts));
+            if message.contains("tab") {
+                // The scanner reports a tab where it gave up (often the end of the line before);
+                // point at the tab itself.
+                if let Some(tab) = first_indenting_tab(text, line) {
+                    (line, column) = tab;
+                    message = "a tab is used for indentation".into();
+                }
+            }
+            let hint = syntax_hint(&message);
+            (message, hint)
+        }
     };
-    let message = strip_location_suffix(&err.render_with_options(opts));
-    let hint = yaml_hint(&message);
     let d = Diagnostic::new(Origin::new(file, line, column), message);
     match hint {
         Some(h) => d.hint(h),
         None => d,
+    }
+}
+
+/// The first tab in the indentation of a line at or after `from_line`, as (line, column).
+fn first_indenting_tab(text: &str, from_line: u32) -> Option<(u32, u32)> {
+    text.lines()
+        .zip(1u32..)
+        .skip(from_line.saturating_sub(1) as usize)
+        .find_map(|(l, n)| {
+            let indent = l.len() - l.trim_start_matches([' ', '\t', '-']).len();
+            l[..indent]
+                .chars()
+                .position(|c| c == '\t')
+                .map(|i| (n, i as u32 + 1))
+        })
+}
+
+/// A Rust scalar type name as the writer of a YAML file knows it.
+fn plain_type(ty: &str) -> &str {
+    match ty {
+        "i8" | "i16" | "i32" | "i64" | "i128" | "u8" | "u16" | "u32" | "u64" | "u128" => {
+            "an integer"
+        }
+        "boolean" => "true or false",
+        "floating point" => "a number",
+        other => other,
     }
 }
 
@@ -152,14 +263,39 @@ fn strip_location_suffix(msg: &str) -> String {
     }
 }
 
-fn yaml_hint(message: &str) -> Option<String> {
-    if message.contains("unknown field") {
-        Some("check the spelling; see the reference in README.md for the accepted keys".into())
-    } else if message.contains("invalid type") {
-        Some("check the value's type against the reference in README.md".into())
-    } else if message.contains("duplicate") {
-        Some("a key may appear only once in a mapping".into())
+/// Hints for the YAML syntax errors people make most.
+fn syntax_hint(message: &str) -> Option<String> {
+    if message.contains("mapping values are not allowed") {
+        Some("check this line's indentation, or quote a value that contains `: `".into())
+    } else if message.contains("unclosed") {
+        Some("close it; a quote or bracket opened here is never closed".into())
+    } else if message.contains("tab") {
+        Some("indent with spaces; YAML does not allow tabs for indentation".into())
     } else {
         None
     }
+}
+
+/// The accepted key closest to a typo, if it is close enough to be the likely intent.
+pub fn closest<'a>(typo: &str, accepted: &[&'a str]) -> Option<&'a str> {
+    accepted
+        .iter()
+        .map(|a| (edit_distance(typo, a), *a))
+        .filter(|(d, a)| *d <= 2.max(a.len() / 4))
+        .min()
+        .map(|(_, a)| a)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }

@@ -21,7 +21,7 @@ use figment::providers::{Env, Format};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::model::diag::{Diagnostic, Diagnostics, Origin, from_yaml_error};
+use crate::model::diag::{Diagnostic, Diagnostics, Origin, closest, from_yaml_error, yaml_options};
 use crate::model::tagfile;
 
 mod located;
@@ -278,15 +278,22 @@ pub fn load(path: &Path) -> Result<Settings, Diagnostics> {
             ),
         )
     })?;
-    load_str(&shown, &text)
+    load_text(&shown, &text, true)
 }
 
 /// Validates configuration text reported as `file`, with the process environment as overrides.
+///
+/// Unlike [`load`], it does not look at the file system: `tags` need not exist.
 pub fn load_str(file: &str, text: &str) -> Result<Settings, Diagnostics> {
+    load_text(file, text, false)
+}
+
+fn load_text(file: &str, text: &str, check_paths: bool) -> Result<Settings, Diagnostics> {
     let tree: located::Node = if text.trim().is_empty() {
         located::Node::empty()
     } else {
-        serde_saphyr::from_str(text).map_err(|e| Diagnostics::one(from_yaml_error(file, &e)))?
+        serde_saphyr::from_str_with_options(text, yaml_options())
+            .map_err(|e| Diagnostics::one(from_yaml_error(file, text, &e)))?
     };
     let env_vars: Vec<String> = std::env::vars()
         .map(|(k, _)| k)
@@ -298,7 +305,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Settings, Diagnostics> {
         env_vars: &env_vars,
     };
     let figment = Figment::new()
-        .merge(serde_saphyr::figment::Yaml::string(text))
+        .merge(StrictYaml::string(text))
         .merge(
             Env::prefixed(ENV_PREFIX)
                 .split("__")
@@ -308,7 +315,20 @@ pub fn load_str(file: &str, text: &str) -> Result<Settings, Diagnostics> {
         let all: Vec<Diagnostic> = e.into_iter().map(|e| locate.figment_error(&e)).collect();
         Diagnostics::from_vec(all).expect("figment errors are never empty")
     })?;
-    validate(file, raw, &locate)
+    validate(file, raw, &locate, check_paths)
+}
+
+/// serde-saphyr's figment provider with [`yaml_options`]: its own reads `Y`, `yes` and `on` as
+/// booleans (YAML 1.1), so `secret_env: Y` would fail with a baffling "found bool true".
+struct StrictYaml;
+
+impl figment::providers::Format for StrictYaml {
+    type Error = serde_saphyr::Error;
+    const NAME: &'static str = "YAML";
+
+    fn from_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Self::Error> {
+        serde_saphyr::from_str_with_options(text, yaml_options())
+    }
 }
 
 fn is_reserved(key: &str) -> bool {
@@ -377,14 +397,30 @@ impl Locator<'_> {
                 Diagnostic::new(self.key(&path), format!("missing key `{}`", full.join(".")))
                     .hint("see config/tagsync.example.yaml")
             }
-            K::InvalidType(actual, expected) => Diagnostic::new(
-                self.value(&path),
-                format!("`{dotted}` has the wrong type: found {actual}, expected {expected}"),
-            ),
-            K::InvalidValue(actual, expected) => Diagnostic::new(
-                self.value(&path),
-                format!("`{dotted}` has an invalid value: found {actual}, expected {expected}"),
-            ),
+            K::InvalidType(actual, expected) => {
+                let origin = self.value(&path);
+                let hint = type_hint(&origin, expected);
+                Diagnostic::new(
+                    origin,
+                    format!(
+                        "`{dotted}` has the wrong type: found {actual}, expected {}",
+                        plain_expected(expected)
+                    ),
+                )
+                .hint(hint)
+            }
+            K::InvalidValue(actual, expected) => {
+                let origin = self.value(&path);
+                let hint = type_hint(&origin, expected);
+                Diagnostic::new(
+                    origin,
+                    format!(
+                        "`{dotted}` has an invalid value: found {actual}, expected {}",
+                        plain_expected(expected)
+                    ),
+                )
+                .hint(hint)
+            }
             K::UnknownVariant(v, expected) => {
                 Diagnostic::new(self.value(&path), format!("`{dotted}` cannot be {v:?}"))
                     .hint(format!("one of: {}", expected.join(", ")))
@@ -394,32 +430,61 @@ impl Locator<'_> {
     }
 }
 
-/// The accepted key closest to a typo, if it is close enough to be the likely intent.
-fn closest<'a>(typo: &str, accepted: &[&'a str]) -> Option<&'a str> {
-    accepted
-        .iter()
-        .map(|a| (edit_distance(typo, a), *a))
-        .filter(|(d, a)| *d <= 2.max(a.len() / 4))
-        .min()
-        .map(|(_, a)| a)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
+/// serde's name for an expected type ("u32", "struct RateLimit"), as a config writer knows it.
+fn plain_expected(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" => format!(
+            "a whole number from 0 to {}",
+            match expected {
+                "u8" => u64::from(u8::MAX),
+                "u16" => u64::from(u16::MAX),
+                _ => u64::from(u32::MAX),
+            }
+        ),
+        "u64" => "a whole number (0 or more)".into(),
+        "a map" => "a mapping (`key: value` lines)".into(),
+        e if e.starts_with("struct ") => "a mapping (`key: value` lines)".into(),
+        e => e.into(),
     }
-    prev[b.len()]
 }
 
-fn validate(file: &str, raw: RawConfig, at: &Locator) -> Result<Settings, Diagnostics> {
+fn type_hint(origin: &Origin, expected: &str) -> String {
+    // Line 0: the value came from an environment variable, where nothing is quoted.
+    if origin.line == 0 {
+        return format!(
+            "set the variable to {}, or unset it",
+            plain_expected(expected)
+        );
+    }
+    let hint = match expected {
+        "a boolean" => "write `true` or `false` (unquoted)",
+        "a string" => "quote the value if it looks like a number or a boolean",
+        e if e.starts_with('u') => "write a number without quotes",
+        _ => "see config/tagsync.example.yaml",
+    };
+    hint.into()
+}
+
+fn validate(
+    file: &str,
+    raw: RawConfig,
+    at: &Locator,
+    check_paths: bool,
+) -> Result<Settings, Diagnostics> {
     let mut diags = Vec::new();
+    let tags = PathBuf::from(raw.tags.as_deref().unwrap_or("config/tags"));
+    // Checked here rather than when the tag files are read, so that the error points at the
+    // setting to fix.
+    if check_paths && !tags.exists() {
+        let message = match &raw.tags {
+            Some(t) => format!("`tags` names {t:?}, which does not exist"),
+            None => "`tags` is not set, and the default \"config/tags\" does not exist".into(),
+        };
+        diags.push(Diagnostic::new(at.value(&["tags"]), message).hint(
+            "name a tag file or a directory of them; a relative path is taken from the \
+             directory tagsync runs in, not from the configuration file's",
+        ));
+    }
     let database_url = raw
         .database_url
         .unwrap_or_else(|| "sqlite://tagsync.db?mode=rwc".into());
@@ -467,7 +532,7 @@ fn validate(file: &str, raw: RawConfig, at: &Locator) -> Result<Settings, Diagno
     Ok(Settings {
         path: PathBuf::from(file),
         database_url,
-        tags: PathBuf::from(raw.tags.unwrap_or_else(|| "config/tags".into())),
+        tags,
         schedule,
         listen,
         prune: raw.prune,
@@ -664,9 +729,10 @@ fn kinds_accepting(field: &str) -> String {
 /// `*.yml`, sorted by path so that position-based order is stable).
 pub fn read_tag_sources(path: &Path) -> Result<Vec<tagfile::Source>, Diagnostics> {
     let shown = path.display().to_string();
+    // Line 0: the path alone, as no line of a directory or an unreadable file is to blame.
     let unreadable = |p: &Path, e: std::io::Error| {
         Diagnostic::new(
-            Origin::file(p.display().to_string()),
+            Origin::new(p.display().to_string(), 0, 0),
             format!("cannot read tag files: {}", e.kind()),
         )
         .hint("`tags:` in the configuration names a file or a directory of *.yaml files")
@@ -679,7 +745,7 @@ pub fn read_tag_sources(path: &Path) -> Result<Vec<tagfile::Source>, Diagnostics
         if files.is_empty() {
             return Err(Diagnostics::one(
                 Diagnostic::new(
-                    Origin::file(&shown),
+                    Origin::new(&shown, 0, 0),
                     "no tag files (*.yaml, *.yml) in this directory",
                 )
                 .hint("declare your groups in a file such as config/tags/customers.yaml"),

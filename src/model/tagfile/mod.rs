@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use super::diag::{Diagnostic, Diagnostics, Origin, from_yaml_error};
+use super::diag::{Diagnostic, Diagnostics, Origin, from_yaml_error, yaml_options};
 use super::{Desired, DesiredGroup, DesiredTag, MAX_NAME_CHARS, normalize_name};
 
 /// The largest order any platform accepts (`[0, 2^32)`).
@@ -53,14 +53,15 @@ pub struct GroupSpec {
     /// An exact order to enforce (bigger sorts first); by default, the position in the files.
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
-    pub order: Option<Spanned<i64>>,
+    pub order: Option<Spanned<Scalar>>,
     /// The platforms this group is kept on; by default every platform that can write.
     #[serde(default)]
     #[schemars(with = "Option<Vec<String>>")]
-    pub platforms: Option<Vec<Spanned<String>>>,
+    pub platforms: Option<Spanned<Vec<Spanned<String>>>>,
     /// Delete remote tags of this group that no file declares; by default the config's `prune`.
     #[serde(default)]
-    pub prune: Option<bool>,
+    #[schemars(with = "Option<bool>")]
+    pub prune: Option<Spanned<Scalar>>,
     /// The group's tags: at least one (no platform can create an empty group).
     #[serde(default)]
     #[schemars(with = "Vec<TagEntry>", length(min = 1))]
@@ -92,7 +93,7 @@ pub struct TagSpec {
     /// An exact order to enforce (bigger sorts first); by default, the position in the group.
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
-    pub order: Option<Spanned<i64>>,
+    pub order: Option<Spanned<Scalar>>,
 }
 
 // A hand-written visitor instead of `#[serde(untagged)]`: untagged enums buffer their input and lose
@@ -110,6 +111,89 @@ impl<'de> Deserialize<'de> for TagEntry {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TagEntry, A::Error> {
                 TagSpec::deserialize(de::value::MapAccessDeserializer::new(map)).map(TagEntry::Full)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A scalar field as written, whatever its type. `order` and `prune` are read this way and their
+/// type is checked with the other rules, for two reasons: serde-saphyr would read `order: "5"` as 5
+/// and `prune: "true"` as true, where YAML (and the JSON Schema editors check against) says they
+/// are strings; and an error raised while deserialising would point at the key, not at the value,
+/// and stop the rest of the file from being checked.
+// `Serialize` only so that schemars sees the (null) default of the fields, as for a plain `Option`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    Int(i128),
+    Float(f64),
+    Bool(bool),
+    Str(String),
+    Null,
+    List,
+    Mapping,
+}
+
+impl Scalar {
+    fn describe(&self) -> String {
+        match self {
+            Scalar::Int(v) => format!("the integer {v}"),
+            Scalar::Float(v) => format!("the number {v}"),
+            Scalar::Bool(v) => format!("the boolean {v}"),
+            Scalar::Str(v) => format!("the string {v:?}"),
+            Scalar::Null => "nothing".into(),
+            Scalar::List => "a list".into(),
+            Scalar::Mapping => "a mapping".into(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any YAML value")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v.into()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v.into()))
+            }
+            fn visit_i128<E: de::Error>(self, v: i128) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v))
+            }
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<Scalar, E> {
+                Ok(Scalar::Int(i128::try_from(v).unwrap_or(i128::MAX)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar::Float(v))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar::Bool(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Str(v.to_owned()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Scalar::List)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Scalar::Mapping)
             }
         }
         d.deserialize_any(V)
@@ -171,15 +255,13 @@ pub fn parse(sources: &[Source], ctx: &Context) -> Result<Desired, Diagnostics> 
     let mut groups = Vec::new();
     for (file, tf) in raw {
         for g in tf.groups {
-            if let Some(g) = check_group(file, g, ctx, &mut diags) {
-                groups.push(g);
-            }
+            groups.push(check_group(file, g, ctx, &mut diags));
         }
     }
     check_across_groups(&groups, &mut diags);
     match Diagnostics::from_vec(diags) {
         Some(d) => Err(d),
-        None => Ok(Desired::new(groups)),
+        None => Ok(Desired::new(groups.into_iter().map(|g| g.item).collect())),
     }
 }
 
@@ -190,7 +272,15 @@ fn parse_one(src: &Source) -> Result<TagFile, Diagnostic> {
                 .hint("declare `groups:` with at least one group, or delete the file"),
         );
     }
-    serde_saphyr::from_str::<TagFile>(&src.text).map_err(|e| from_yaml_error(&src.name, &e))
+    serde_saphyr::from_str_with_options::<TagFile>(&src.text, yaml_options())
+        .map_err(|e| from_yaml_error(&src.name, &src.text, &e))
+}
+
+/// A checked group or tag, with where each of its `was` names is written (for collisions, which are
+/// found later and must point at the `was` entry, not at the object).
+struct Checked<T> {
+    item: T,
+    was_at: Vec<Origin>,
 }
 
 fn is_only_comments(text: &str) -> bool {
@@ -257,17 +347,59 @@ fn check_key(file: &str, s: &Spanned<String>, diags: &mut Vec<Diagnostic>) -> St
     key
 }
 
-fn check_order(file: &str, s: &Option<Spanned<i64>>, diags: &mut Vec<Diagnostic>) -> Option<u32> {
+fn check_order(
+    file: &str,
+    s: &Option<Spanned<Scalar>>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<u32> {
     let s = s.as_ref()?;
-    match u32::try_from(s.value) {
-        Ok(v) => Some(v),
-        Err(_) => {
+    let range = "platforms store the order as an unsigned 32-bit number; bigger sorts first";
+    match &s.value {
+        Scalar::Int(v) => match u32::try_from(*v) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                diags.push(
+                    Diagnostic::new(
+                        at(file, s),
+                        format!("order {v} is out of range 0..=4294967295"),
+                    )
+                    .hint(range),
+                );
+                None
+            }
+        },
+        Scalar::Null => None,
+        other => {
             diags.push(
                 Diagnostic::new(
                     at(file, s),
-                    format!("order {} is out of range 0..=4294967295", s.value),
+                    format!(
+                        "wrong type: `order` must be an integer, found {}",
+                        other.describe()
+                    ),
                 )
-                .hint("platforms store the order as an unsigned 32-bit number; bigger sorts first"),
+                .hint("write a number from 0 to 4294967295 without quotes"),
+            );
+            None
+        }
+    }
+}
+
+fn check_prune(file: &str, s: &Option<Spanned<Scalar>>, diags: &mut Vec<Diagnostic>) -> Option<bool> {
+    let s = s.as_ref()?;
+    match &s.value {
+        Scalar::Bool(v) => Some(*v),
+        Scalar::Null => None,
+        other => {
+            diags.push(
+                Diagnostic::new(
+                    at(file, s),
+                    format!(
+                        "wrong type: `prune` must be true or false, found {}",
+                        other.describe()
+                    ),
+                )
+                .hint("write `true` or `false` without quotes (yes/no/on/off are not booleans)"),
             );
             None
         }
@@ -280,8 +412,9 @@ fn check_was(
     name: &str,
     was: &[Spanned<String>],
     diags: &mut Vec<Diagnostic>,
-) -> Vec<String> {
+) -> (Vec<String>, Vec<Origin>) {
     let mut out: Vec<String> = Vec::new();
+    let mut out_at = Vec::new();
     for w in was {
         let old = check_name(&format!("earlier {what} name"), file, w, diags);
         if old == name {
@@ -299,9 +432,10 @@ fn check_was(
             );
         } else {
             out.push(old);
+            out_at.push(at(file, w));
         }
     }
-    out
+    (out, out_at)
 }
 
 fn check_group(
@@ -309,7 +443,7 @@ fn check_group(
     g: Spanned<GroupSpec>,
     ctx: &Context,
     diags: &mut Vec<Diagnostic>,
-) -> Option<DesiredGroup> {
+) -> Checked<DesiredGroup> {
     let origin = at(file, &g);
     let spec = g.value;
     let name = check_name("group name", file, &spec.name, diags);
@@ -317,19 +451,20 @@ fn check_group(
         Some(k) => check_key(file, k, diags),
         None => name.clone(),
     };
-    let was = check_was("group", file, &name, &spec.was, diags);
+    let (was, was_at) = check_was("group", file, &name, &spec.was, diags);
     let order = check_order(file, &spec.order, diags);
+    let prune = check_prune(file, &spec.prune, diags).unwrap_or(ctx.prune_default);
     let platforms = match &spec.platforms {
         None => ctx.default_platforms.clone(),
         Some(list) => {
             let mut set = BTreeSet::new();
-            if list.is_empty() {
+            if list.value.is_empty() {
                 diags.push(
-                    Diagnostic::new(at(file, &spec.name), format!("group {name:?} lists no platforms"))
+                    Diagnostic::new(at(file, list), format!("group {name:?} lists no platforms"))
                         .hint("remove `platforms:` to sync the group everywhere, or name at least one platform"),
                 );
             }
-            for p in list {
+            for p in &list.value {
                 if !ctx.known_platforms.contains(&p.value) {
                     let known = ctx
                         .known_platforms
@@ -371,19 +506,22 @@ fn check_group(
         }
     }
     check_tags_in_group(&name, &tags, diags);
-    Some(DesiredGroup {
-        key,
-        name,
-        was,
-        order,
-        platforms,
-        prune: spec.prune.unwrap_or(ctx.prune_default),
-        tags,
-        origin,
-    })
+    Checked {
+        item: DesiredGroup {
+            key,
+            name,
+            was,
+            order,
+            platforms,
+            prune,
+            tags: tags.into_iter().map(|t| t.item).collect(),
+            origin,
+        },
+        was_at,
+    }
 }
 
-fn check_tag(file: &str, t: &Spanned<TagEntry>, diags: &mut Vec<Diagnostic>) -> DesiredTag {
+fn check_tag(file: &str, t: &Spanned<TagEntry>, diags: &mut Vec<Diagnostic>) -> Checked<DesiredTag> {
     match &t.value {
         TagEntry::Name(raw) => {
             let spanned = Spanned {
@@ -392,12 +530,15 @@ fn check_tag(file: &str, t: &Spanned<TagEntry>, diags: &mut Vec<Diagnostic>) -> 
                 defined: t.defined,
             };
             let name = check_name("tag name", file, &spanned, diags);
-            DesiredTag {
-                key: name.clone(),
-                name,
-                was: Vec::new(),
-                order: None,
-                origin: at(file, t),
+            Checked {
+                item: DesiredTag {
+                    key: name.clone(),
+                    name,
+                    was: Vec::new(),
+                    order: None,
+                    origin: at(file, t),
+                },
+                was_at: Vec::new(),
             }
         }
         TagEntry::Full(spec) => {
@@ -406,22 +547,26 @@ fn check_tag(file: &str, t: &Spanned<TagEntry>, diags: &mut Vec<Diagnostic>) -> 
                 Some(k) => check_key(file, k, diags),
                 None => name.clone(),
             };
-            DesiredTag {
-                key,
-                was: check_was("tag", file, &name, &spec.was, diags),
-                order: check_order(file, &spec.order, diags),
-                name,
-                origin: at(file, &spec.name),
+            let (was, was_at) = check_was("tag", file, &name, &spec.was, diags);
+            Checked {
+                item: DesiredTag {
+                    key,
+                    was,
+                    order: check_order(file, &spec.order, diags),
+                    name,
+                    origin: at(file, &spec.name),
+                },
+                was_at,
             }
         }
     }
 }
 
 /// Within one group: tag names, keys and `was` names must not collide.
-fn check_tags_in_group(group: &str, tags: &[DesiredTag], diags: &mut Vec<Diagnostic>) {
+fn check_tags_in_group(group: &str, tags: &[Checked<DesiredTag>], diags: &mut Vec<Diagnostic>) {
     let mut names: BTreeMap<&str, &DesiredTag> = BTreeMap::new();
     let mut keys: BTreeMap<&str, &DesiredTag> = BTreeMap::new();
-    for t in tags {
+    for t in tags.iter().map(|t| &t.item) {
         if let Some(first) = names.insert(&t.name, t) {
             diags.push(
                 Diagnostic::new(
@@ -431,7 +576,10 @@ fn check_tags_in_group(group: &str, tags: &[DesiredTag], diags: &mut Vec<Diagnos
                         t.name, first.origin
                     ),
                 )
-                .hint("a group's tags must have distinct names; remove one"),
+                .hint(format!(
+                    "a group's tags must have distinct names; remove one{}",
+                    nfc_note(&t.name)
+                )),
             );
         } else if let Some(first) = keys.insert(&t.key, t) {
             diags.push(
@@ -448,35 +596,47 @@ fn check_tags_in_group(group: &str, tags: &[DesiredTag], diags: &mut Vec<Diagnos
     }
     report_was_collisions(
         "tag",
-        tags.iter().map(|t| (&t.name, &t.was, &t.origin)),
+        tags.iter().map(|t| (&t.item.name, &t.item.was, &t.was_at)),
+        tags.iter().map(|t| (t.item.name.as_str(), &t.item.origin)),
         diags,
     );
 }
 
+/// For a duplicate name that Unicode normalisation may have made: why two spellings are one name.
+fn nfc_note(name: &str) -> &'static str {
+    use unicode_normalization::UnicodeNormalization;
+    if name.nfd().ne(name.chars()) {
+        " (names are compared after Unicode NFC normalisation, so composed and decomposed accents are the same name)"
+    } else {
+        ""
+    }
+}
+
 /// A `was` name that is also a declared name, or the `was` of two objects, makes matching ambiguous.
+/// Each is reported at the `was` entry that causes it.
 fn report_was_collisions<'a>(
     what: &str,
-    items: impl Iterator<Item = (&'a String, &'a Vec<String>, &'a Origin)> + Clone,
+    items: impl Iterator<Item = (&'a String, &'a Vec<String>, &'a Vec<Origin>)>,
+    declared: impl Iterator<Item = (&'a str, &'a Origin)>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let declared: BTreeMap<&str, &Origin> =
-        items.clone().map(|(n, _, o)| (n.as_str(), o)).collect();
+    let declared: BTreeMap<&str, &Origin> = declared.collect();
     let mut seen_was: BTreeMap<&str, (&str, &Origin)> = BTreeMap::new();
-    for (name, was, origin) in items {
-        for old in was {
+    for (name, was, was_at) in items {
+        for (old, here) in was.iter().zip(was_at) {
             if let Some(other) = declared.get(old.as_str()) {
                 diags.push(
                     Diagnostic::new(
-                        origin.clone(),
+                        here.clone(),
                         format!("{what} {name:?} was once called {old:?}, but {old:?} is also declared at {other}"),
                     )
                     .hint(format!("a {what} cannot be renamed to a name that is still declared; remove {old:?} from `was` or rename the other one")),
                 );
-            } else if let Some((first, first_at)) = seen_was.insert(old, (name, origin)) {
+            } else if let Some((first, first_at)) = seen_was.insert(old, (name, here)) {
                 diags.push(
                     Diagnostic::new(
-                        origin.clone(),
-                        format!("{what}s {first:?} (at {first_at}) and {name:?} both list {old:?} in `was`"),
+                        here.clone(),
+                        format!("{what}s {first:?} and {name:?} both list {old:?} in `was`; first at {first_at}"),
                     )
                     .hint("an earlier name can belong to only one of them"),
                 );
@@ -486,9 +646,9 @@ fn report_was_collisions<'a>(
 }
 
 /// Across groups: keys are unique; names and `was` names are unique per platform.
-fn check_across_groups(groups: &[DesiredGroup], diags: &mut Vec<Diagnostic>) {
+fn check_across_groups(groups: &[Checked<DesiredGroup>], diags: &mut Vec<Diagnostic>) {
     let mut keys: BTreeMap<&str, &DesiredGroup> = BTreeMap::new();
-    for g in groups {
+    for g in groups.iter().map(|g| &g.item) {
         if let Some(first) = keys.insert(&g.key, g) {
             let msg = if g.key == g.name && first.key == first.name {
                 format!(
@@ -502,22 +662,24 @@ fn check_across_groups(groups: &[DesiredGroup], diags: &mut Vec<Diagnostic>) {
                 )
             };
             diags.push(
-                Diagnostic::new(g.origin.clone(), msg)
-                    .hint("declare each group once; several files are merged into one set"),
+                Diagnostic::new(g.origin.clone(), msg).hint(format!(
+                    "declare each group once; several files are merged into one set{}",
+                    nfc_note(&g.name)
+                )),
             );
         }
     }
     // Names must be unique on each platform; two groups of one name on disjoint platforms are fine.
-    let mut per_platform: BTreeMap<&str, Vec<&DesiredGroup>> = BTreeMap::new();
+    let mut per_platform: BTreeMap<&str, Vec<&Checked<DesiredGroup>>> = BTreeMap::new();
     for g in groups {
-        for p in &g.platforms {
+        for p in &g.item.platforms {
             per_platform.entry(p).or_default().push(g);
         }
     }
     let mut reported = BTreeSet::new();
     for list in per_platform.values() {
         let mut names: BTreeMap<&str, &DesiredGroup> = BTreeMap::new();
-        for g in list {
+        for g in list.iter().map(|g| &g.item) {
             if let Some(first) = names.insert(&g.name, g)
                 && first.key != g.key
                 && reported.insert((&g.origin, "name"))
@@ -530,14 +692,18 @@ fn check_across_groups(groups: &[DesiredGroup], diags: &mut Vec<Diagnostic>) {
                             g.name, first.origin
                         ),
                     )
-                    .hint("group names must be unique on each platform"),
+                    .hint(format!(
+                        "group names must be unique on each platform{}",
+                        nfc_note(&g.name)
+                    )),
                 );
             }
         }
         let mut was_diags = Vec::new();
         report_was_collisions(
             "group",
-            list.iter().map(|g| (&g.name, &g.was, &g.origin)),
+            list.iter().map(|g| (&g.item.name, &g.item.was, &g.was_at)),
+            list.iter().map(|g| (g.item.name.as_str(), &g.item.origin)),
             &mut was_diags,
         );
         for d in was_diags {
