@@ -9,3 +9,4 @@ pub mod settings;
 pub mod sim;
 pub mod store;
 pub mod planner;
+pub mod platforms;

@@ -1,0 +1,298 @@
+//! The HTTP layer every platform shares: one reqwest client with timeouts, a per-platform rate
+//! limiter (governor), retries with exponential backoff and jitter for transient outcomes only
+//! (backon), call counting, and a tracing span per request with the credential redacted.
+//!
+//! Each adapter classifies its own responses ([`Verdict`]); this layer decides what a verdict means
+//! for a retry, which depends on whether the request is idempotent:
+//! - the platform said it did not process the request (rate limited, busy): retry any request;
+//! - the outcome is unknown (timeout after sending, 5xx, reset): retry only idempotent requests; a
+//!   create gets [`Error::Indeterminate`] and the caller re-reads the platform instead.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use super::Error;
+use crate::settings::PlatformSettings;
+
+/// Retry budget for transient failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// A cap on the whole call, retries and waits included.
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 6,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            max_elapsed: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Short waits, for tests and the demo against local simulators.
+    pub fn fast() -> Self {
+        Self {
+            max_retries: 8,
+            min_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(50),
+            max_elapsed: Duration::from_secs(20),
+        }
+    }
+}
+
+/// What an adapter makes of one HTTP response.
+#[derive(Debug)]
+pub enum Verdict<T> {
+    Ok(T),
+    /// The platform did not process the request (rate limited, busy): safe to repeat.
+    Refused(String),
+    /// The request may have been processed (5xx and the like).
+    Unknown(String),
+    /// The credential is expired or invalid: refresh it, then retry once.
+    CredentialExpired(String),
+    NotOurs { errcode: i64, message: String },
+    Rejected { errcode: i64, message: String },
+    Protocol(String),
+}
+
+/// A request, without its credential (which the adapter adds where its document puts it).
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub endpoint: &'static str,
+    pub method: Method,
+    pub url: reqwest::Url,
+    pub query: Vec<(&'static str, String)>,
+    pub body: Option<serde_json::Value>,
+    /// Safe to send twice (reads, edits to a value, deletes).
+    pub idempotent: bool,
+}
+
+/// Where the credential goes on the wire.
+#[derive(Clone)]
+pub enum Credential {
+    Query(&'static str, SecretString),
+    Header(&'static str, SecretString),
+    /// Already part of the body (the adapter put it there; it is redacted from logs by construction).
+    None,
+}
+
+/// The shared client of one platform.
+pub struct Http {
+    client: reqwest::Client,
+    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    calls: AtomicU64,
+    platform: String,
+    retry: RetryPolicy,
+}
+
+enum Attempt {
+    Refused(String),
+    Unknown(String),
+    Final(Error),
+}
+
+impl Http {
+    pub fn new(settings: &PlatformSettings, retry: RetryPolicy) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("tagsync/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let limiter = settings.rate_limit.map(|rl| {
+            let per_second = NonZeroU32::new(rl.per_second).unwrap_or(NonZeroU32::MIN);
+            let burst = NonZeroU32::new(rl.burst).unwrap_or(NonZeroU32::MIN);
+            Arc::new(RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)))
+        });
+        Ok(Self {
+            client,
+            limiter,
+            calls: AtomicU64::new(0),
+            platform: settings.name.clone(),
+            retry,
+        })
+    }
+
+    pub fn api_calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    pub fn platform(&self) -> &str {
+        &self.platform
+    }
+
+    /// Sends `req` (adding `cred`), classifies each response with `classify`, and retries as the
+    /// module docs describe.
+    pub async fn send<T, W>(
+        &self,
+        req: &Request,
+        cred: &Credential,
+        classify: impl Fn(reqwest::StatusCode, W) -> Verdict<T>,
+    ) -> Result<T, Error>
+    where
+        W: DeserializeOwned,
+    {
+        let attempts = AtomicU32::new(0);
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.retry.min_delay)
+            .with_max_delay(self.retry.max_delay)
+            .with_max_times(self.retry.max_retries)
+            .with_jitter();
+        let once = || async {
+            let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            match self.attempt(req, cred, attempt, &classify).await {
+                Ok(v) => Ok(v),
+                Err(Attempt::Unknown(detail)) if !req.idempotent => Err(Attempt::Final(Error::Indeterminate {
+                    endpoint: req.endpoint,
+                    detail,
+                })),
+                Err(e) => Err(e),
+            }
+        };
+        let retried = once
+            .retry(backoff)
+            .when(|e| matches!(e, Attempt::Refused(_) | Attempt::Unknown(_)))
+            .notify(|e, wait| {
+                let why = match e {
+                    Attempt::Refused(s) | Attempt::Unknown(s) => s.as_str(),
+                    Attempt::Final(_) => "",
+                };
+                tracing::debug!(message = "Retrying after a transient failure.", platform = %self.platform, endpoint = req.endpoint, error = why, wait_ms = wait.as_millis() as u64);
+            });
+        let result = match tokio::time::timeout(self.retry.max_elapsed, retried).await {
+            Ok(r) => r,
+            Err(_) => Err(Attempt::Unknown(format!("gave up after {:?}", self.retry.max_elapsed))),
+        };
+        result.map_err(|e| match e {
+            Attempt::Final(e) => e,
+            Attempt::Refused(last) => Error::Exhausted {
+                endpoint: req.endpoint,
+                attempts: attempts.load(Ordering::Relaxed),
+                last,
+            },
+            Attempt::Unknown(last) if req.idempotent => Error::Exhausted {
+                endpoint: req.endpoint,
+                attempts: attempts.load(Ordering::Relaxed),
+                last,
+            },
+            Attempt::Unknown(detail) => Error::Indeterminate {
+                endpoint: req.endpoint,
+                detail,
+            },
+        })
+    }
+
+    async fn attempt<T, W>(
+        &self,
+        req: &Request,
+        cred: &Credential,
+        attempt: u32,
+        classify: &impl Fn(reqwest::StatusCode, W) -> Verdict<T>,
+    ) -> Result<T, Attempt>
+    where
+        W: DeserializeOwned,
+    {
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+        let span = tracing::debug_span!(
+            "request",
+            platform = %self.platform,
+            endpoint = req.endpoint,
+            attempt,
+            status = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        async {
+            let mut url = req.url.clone();
+            {
+                let mut pairs = url.query_pairs_mut();
+                for (k, v) in &req.query {
+                    pairs.append_pair(k, v);
+                }
+                if let Credential::Query(k, secret) = cred {
+                    pairs.append_pair(k, secret.expose_secret());
+                }
+            }
+            let mut builder = self.client.request(req.method.clone(), url);
+            if let Credential::Header(name, secret) = cred {
+                builder = builder.header(*name, secret.expose_secret());
+            }
+            if let Some(body) = &req.body {
+                builder = builder.json(body);
+            }
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            let started = Instant::now();
+            let sent = builder.send().await;
+            let span = tracing::Span::current();
+            span.record("latency_ms", started.elapsed().as_millis() as u64);
+            let response = match sent {
+                Ok(r) => r,
+                // Nothing reached the platform: any request may be repeated.
+                Err(e) if e.is_connect() => return Err(Attempt::Refused(format!("cannot connect: {}", without_url(&e)))),
+                Err(e) if e.is_timeout() => return Err(Attempt::Unknown("timed out".into())),
+                Err(e) => return Err(Attempt::Unknown(format!("connection failed: {}", without_url(&e)))),
+            };
+            let status = response.status();
+            span.record("status", status.as_u16());
+            if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                return Err(Attempt::Refused("HTTP 429 Too Many Requests".into()));
+            }
+            if status.is_server_error() {
+                return Err(Attempt::Unknown(format!("HTTP {status}")));
+            }
+            let bytes = match response.bytes().await {
+                Ok(b) => b,
+                Err(e) if e.is_timeout() => return Err(Attempt::Unknown("timed out reading the response".into())),
+                Err(e) => return Err(Attempt::Unknown(format!("response cut off: {}", without_url(&e)))),
+            };
+            let wire: W = match serde_json::from_slice(&bytes) {
+                Ok(w) => w,
+                Err(e) => {
+                    return Err(Attempt::Final(Error::Protocol {
+                        endpoint: req.endpoint,
+                        detail: format!("HTTP {status}, body does not match the document: {e}"),
+                    }));
+                }
+            };
+            match classify(status, wire) {
+                Verdict::Ok(v) => Ok(v),
+                Verdict::Refused(why) => Err(Attempt::Refused(why)),
+                Verdict::Unknown(why) => Err(Attempt::Unknown(why)),
+                Verdict::CredentialExpired(message) => Err(Attempt::Final(Error::Credential { endpoint: req.endpoint, message })),
+                Verdict::NotOurs { errcode, message } => Err(Attempt::Final(Error::NotOurs { endpoint: req.endpoint, errcode, message })),
+                Verdict::Rejected { errcode, message } => Err(Attempt::Final(Error::Rejected { endpoint: req.endpoint, errcode, message })),
+                Verdict::Protocol(detail) => Err(Attempt::Final(Error::Protocol { endpoint: req.endpoint, detail })),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// A reqwest error's text without its URL, which carries the credential on some platforms.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    let mut last = None;
+    while let Some(s) = source {
+        last = Some(s.to_string());
+        source = s.source();
+    }
+    last.unwrap_or_else(|| "transport error".into())
+}
