@@ -46,11 +46,25 @@ pub(super) fn diff(
 
     for group in &snapshot.groups {
         let order = group.order.map(i64::from);
-        observe(&mut groups, Object::Group, &group.id, &group.name, order, &mut events);
+        observe(
+            &mut groups,
+            Object::Group,
+            &group.id,
+            &group.name,
+            order,
+            &mut events,
+        );
         seen_groups.insert(group.id.as_str());
         for tag in &group.tags {
             let order = tag.order.map(i64::from);
-            observe(&mut tags, Object::Tag, &tag.id, &tag.name, order, &mut events);
+            observe(
+                &mut tags,
+                Object::Tag,
+                &tag.id,
+                &tag.name,
+                order,
+                &mut events,
+            );
             seen_tags.insert(tag.id.as_str());
         }
     }
@@ -90,7 +104,11 @@ fn observe(
 ) {
     let Some(k) = known.get_mut(id) else {
         events.push(event(object, id, EventKind::Created, None, Some(name)));
-        let new = Known { name: name.to_owned(), order, live: true };
+        let new = Known {
+            name: name.to_owned(),
+            order,
+            live: true,
+        };
         known.insert(id.to_owned(), new);
         return;
     };
@@ -99,12 +117,24 @@ fn observe(
         k.live = true;
     }
     if k.name != name {
-        events.push(event(object, id, EventKind::Renamed, Some(&k.name), Some(name)));
+        events.push(event(
+            object,
+            id,
+            EventKind::Renamed,
+            Some(&k.name),
+            Some(name),
+        ));
         k.name = name.to_owned();
     }
     if k.order != order {
         let (old, new) = (k.order.map(|o| o.to_string()), order.map(|o| o.to_string()));
-        events.push(event(object, id, EventKind::Reordered, old.as_deref(), new.as_deref()));
+        events.push(event(
+            object,
+            id,
+            EventKind::Reordered,
+            old.as_deref(),
+            new.as_deref(),
+        ));
         k.order = order;
     }
 }
@@ -161,7 +191,11 @@ mod tests {
     fn known(rows: &[(&str, &str, Option<i64>, bool)]) -> BTreeMap<String, Known> {
         rows.iter()
             .map(|(id, name, order, live)| {
-                let k = Known { name: (*name).into(), order: *order, live: *live };
+                let k = Known {
+                    name: (*name).into(),
+                    order: *order,
+                    live: *live,
+                };
                 ((*id).into(), k)
             })
             .collect()
@@ -181,20 +215,39 @@ mod tests {
 
     #[test]
     fn first_listing_creates_everything() {
-        let s = snapshot(&[("g1", "级别", Some(5), &[("t1", "重要", None), ("t2", "普通", None)])]);
+        let s = snapshot(&[(
+            "g1",
+            "级别",
+            Some(5),
+            &[("t1", "重要", None), ("t2", "普通", None)],
+        )]);
         let d = diff(&known(&[]), &known(&[]), &s, true);
         assert_eq!(
             render(&d),
-            ["group created g1 - -> 级别", "tag created t1 - -> 重要", "tag created t2 - -> 普通"]
+            [
+                "group created g1 - -> 级别",
+                "tag created t1 - -> 重要",
+                "tag created t2 - -> 普通"
+            ]
         );
-        let expected = PullSummary { groups_seen: 1, tags_seen: 2, created: 3, ..Default::default() };
+        let expected = PullSummary {
+            groups_seen: 1,
+            tags_seen: 2,
+            created: 3,
+            ..Default::default()
+        };
         assert_eq!(d.summary, expected);
     }
 
     #[test]
     fn unchanged_listing_causes_nothing() {
         let s = snapshot(&[("g1", "A", Some(5), &[("t1", "a", None)])]);
-        let d = diff(&known(&[("g1", "A", Some(5), true)]), &known(&[("t1", "a", None, true)]), &s, true);
+        let d = diff(
+            &known(&[("g1", "A", Some(5), true)]),
+            &known(&[("t1", "a", None, true)]),
+            &s,
+            true,
+        );
         assert!(d.events.is_empty(), "{:?}", render(&d));
     }
 
@@ -217,7 +270,14 @@ mod tests {
         );
         assert_eq!(
             d.summary,
-            PullSummary { groups_seen: 1, tags_seen: 1, created: 1, renamed: 2, reordered: 1, deleted: 2 }
+            PullSummary {
+                groups_seen: 1,
+                tags_seen: 1,
+                created: 1,
+                renamed: 2,
+                reordered: 1,
+                deleted: 2
+            }
         );
     }
 

@@ -11,7 +11,9 @@ use super::{MarkId, OperationId, RunId};
 pub enum Error {
     /// The database URL names no backend the store speaks (only `sqlite:`, `postgres:` and
     /// `postgresql:` are known).
-    #[error("unsupported database URL scheme {scheme:?}: expected sqlite:, postgres: or postgresql:")]
+    #[error(
+        "unsupported database URL scheme {scheme:?}: expected sqlite:, postgres: or postgresql:"
+    )]
     UnsupportedUrl { scheme: String },
 
     /// The URL could not be parsed, or the database could not be reached or created.

@@ -109,13 +109,16 @@ macro_rules! in_tx {
 /// Fails with [`Error::UnknownPlatform`] unless `platforms` has the platform.
 macro_rules! ensure_platform {
     ($tx:ident, $platform:expr, $what:expr) => {
-        let found: Option<String> = sqlx::query_scalar("SELECT name FROM platforms WHERE name = $1")
-            .bind($platform)
-            .fetch_optional(&mut *$tx)
-            .await
-            .ctx($what)?;
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT name FROM platforms WHERE name = $1")
+                .bind($platform)
+                .fetch_optional(&mut *$tx)
+                .await
+                .ctx($what)?;
         if found.is_none() {
-            return Err(Error::UnknownPlatform { platform: $platform.to_owned() });
+            return Err(Error::UnknownPlatform {
+                platform: $platform.to_owned(),
+            });
         }
     };
 }
@@ -148,7 +151,9 @@ macro_rules! select_operations {
 impl fmt::Debug for Store {
     /// Names the backend only: pool options are nobody's business in a log line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend_name()).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend_name())
+            .finish()
     }
 }
 
@@ -165,8 +170,14 @@ impl Store {
     #[tracing::instrument(skip_all, fields(database = %url::describe(database_url)))]
     pub async fn open(database_url: &str) -> Result<Store, Error> {
         let target = url::describe(database_url);
-        let open = |source| Error::Open { target: target.clone(), source };
-        let migrate = |source| Error::Migrate { target: target.clone(), source };
+        let open = |source| Error::Open {
+            target: target.clone(),
+            source,
+        };
+        let migrate = |source| Error::Migrate {
+            target: target.clone(),
+            source,
+        };
         let backend = match url::scheme(database_url) {
             "sqlite" => {
                 let options = SqliteConnectOptions::from_str(database_url)
@@ -178,7 +189,10 @@ impl Store {
                 let mut pool = SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
                 if database_url.contains(":memory:") || database_url.contains("mode=memory") {
                     // An in-memory database lives as long as one of its connections: keep one.
-                    pool = pool.min_connections(1).idle_timeout(None).max_lifetime(None);
+                    pool = pool
+                        .min_connections(1)
+                        .idle_timeout(None)
+                        .max_lifetime(None);
                 }
                 let pool = pool.connect_with(options).await.map_err(open)?;
                 SQLITE_MIGRATIONS.run(&pool).await.map_err(migrate)?;
@@ -194,10 +208,17 @@ impl Store {
                 POSTGRES_MIGRATIONS.run(&pool).await.map_err(migrate)?;
                 Backend::Postgres(pool)
             }
-            scheme => return Err(Error::UnsupportedUrl { scheme: scheme.to_owned() }),
+            scheme => {
+                return Err(Error::UnsupportedUrl {
+                    scheme: scheme.to_owned(),
+                });
+            }
         };
         let store = Store { backend };
-        tracing::debug!(message = "Opened the mirror.", backend = store.backend_name());
+        tracing::debug!(
+            message = "Opened the mirror.",
+            backend = store.backend_name()
+        );
         Ok(store)
     }
 
@@ -211,7 +232,11 @@ impl Store {
 
     /// Checks that the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<(), Error> {
-        on_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(drop)).ctx("ping")
+        on_pool!(self, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(drop))
+        .ctx("ping")
     }
 
     /// Closes every connection, waiting for calls in flight. Later calls fail.
@@ -247,7 +272,9 @@ impl Store {
         })
         .ctx("record a platform error")?;
         if updated == 0 {
-            return Err(Error::UnknownPlatform { platform: name.to_owned() });
+            return Err(Error::UnknownPlatform {
+                platform: name.to_owned(),
+            });
         }
         Ok(())
     }
@@ -281,16 +308,19 @@ impl Store {
         let now = ts(now);
         let summary = in_tx!(self, WHAT, |tx| {
             // A write first, so that on PostgreSQL two pulls of one platform queue up here.
-            let updated =
-                sqlx::query("UPDATE platforms SET last_pull_at = $2, updated_at = $2 WHERE name = $1")
-                    .bind(platform)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .ctx(WHAT)?
-                    .rows_affected();
+            let updated = sqlx::query(
+                "UPDATE platforms SET last_pull_at = $2, updated_at = $2 WHERE name = $1",
+            )
+            .bind(platform)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .ctx(WHAT)?
+            .rows_affected();
             if updated == 0 {
-                return Err(Error::UnknownPlatform { platform: platform.to_owned() });
+                return Err(Error::UnknownPlatform {
+                    platform: platform.to_owned(),
+                });
             }
             if let Some(run) = run {
                 ensure_run!(tx, run, platform, WHAT);
@@ -374,7 +404,10 @@ impl Store {
                             "UPDATE tags SET deleted_at = $3 WHERE platform = $1 AND remote_id = $2"
                         }
                     };
-                    let query = sqlx::query(sql).bind(platform).bind(&event.remote_id).bind(now);
+                    let query = sqlx::query(sql)
+                        .bind(platform)
+                        .bind(&event.remote_id)
+                        .bind(now);
                     query.execute(&mut *tx).await.ctx(WHAT)?;
                 }
                 sqlx::query(INSERT_EVENT)
@@ -447,7 +480,9 @@ impl Store {
                 tags,
             });
         }
-        snapshot.groups.sort_by(|a, b| display_order(a.order, &a.id, b.order, &b.id));
+        snapshot
+            .groups
+            .sort_by(|a, b| display_order(a.order, &a.id, b.order, &b.id));
         Ok(snapshot)
     }
 
@@ -455,9 +490,11 @@ impl Store {
     #[tracing::instrument(skip_all, fields(platform = %platform))]
     pub async fn bindings(&self, platform: &str) -> Result<Bindings, Error> {
         let sql = "SELECT object, group_key, tag_key, remote_id FROM bindings WHERE platform = $1";
-        let rows: Vec<rows::Binding> =
-            on_pool!(self, |pool| sqlx::query_as(sql).bind(platform).fetch_all(pool).await)
-                .ctx("read bindings")?;
+        let rows: Vec<rows::Binding> = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(platform)
+            .fetch_all(pool)
+            .await)
+        .ctx("read bindings")?;
         let mut bindings = Bindings::default();
         for r in rows {
             match Object::from_column("bindings.object", &r.object)? {
@@ -484,7 +521,8 @@ impl Store {
         remote_id: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        self.bind(platform, Object::Group, group_key, "", remote_id, ts(now)).await
+        self.bind(platform, Object::Group, group_key, "", remote_id, ts(now))
+            .await
     }
 
     /// Binds a tag key (within its group key) to a remote tag id, replacing the key's earlier
@@ -498,7 +536,15 @@ impl Store {
         remote_id: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        self.bind(platform, Object::Tag, group_key, tag_key, remote_id, ts(now)).await
+        self.bind(
+            platform,
+            Object::Tag,
+            group_key,
+            tag_key,
+            remote_id,
+            ts(now),
+        )
+        .await
     }
 
     async fn bind(
@@ -549,11 +595,19 @@ impl Store {
 
     /// Forgets a tag key's binding (nothing happens if there is none).
     #[tracing::instrument(skip_all, fields(platform = %platform))]
-    pub async fn unbind_tag(&self, platform: &str, group_key: &str, tag_key: &str) -> Result<(), Error> {
+    pub async fn unbind_tag(
+        &self,
+        platform: &str,
+        group_key: &str,
+        tag_key: &str,
+    ) -> Result<(), Error> {
         let sql = "DELETE FROM bindings
                    WHERE platform = $1 AND object = 'tag' AND group_key = $2 AND tag_key = $3";
         on_pool!(self, |pool| {
-            let query = sqlx::query(sql).bind(platform).bind(group_key).bind(tag_key);
+            let query = sqlx::query(sql)
+                .bind(platform)
+                .bind(group_key)
+                .bind(tag_key);
             query.execute(pool).await.map(drop)
         })
         .ctx("remove a binding")
@@ -609,7 +663,12 @@ impl Store {
 
     /// Starts a run (status 'running') and returns its id.
     #[tracing::instrument(skip_all, fields(platform = %platform))]
-    pub async fn start_run(&self, platform: &str, trigger: &str, now: DateTime<Utc>) -> Result<RunId, Error> {
+    pub async fn start_run(
+        &self,
+        platform: &str,
+        trigger: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RunId, Error> {
         const WHAT: &str = "start a run";
         let now = ts(now);
         let run = in_tx!(self, WHAT, |tx| {
@@ -635,7 +694,12 @@ impl Store {
     /// # Errors
     /// [`Error::UnknownRun`].
     #[tracing::instrument(skip_all, fields(run = run))]
-    pub async fn finish_run(&self, run: RunId, outcome: &RunOutcome, now: DateTime<Utc>) -> Result<(), Error> {
+    pub async fn finish_run(
+        &self,
+        run: RunId,
+        outcome: &RunOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
         const WHAT: &str = "finish a run";
         let now = ts(now);
         in_tx!(self, WHAT, |tx| {
@@ -735,8 +799,16 @@ impl Store {
                    WHERE id = $1";
         let now = ts(now);
         let updated = on_pool!(self, |pool| {
-            let query = sqlx::query(sql).bind(op).bind(status.as_str()).bind(attempts);
-            query.bind(error).bind(now).execute(pool).await.map(|r| r.rows_affected())
+            let query = sqlx::query(sql)
+                .bind(op)
+                .bind(status.as_str())
+                .bind(attempts);
+            query
+                .bind(error)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
         })
         .ctx("record an operation's outcome")?;
         if updated == 0 {
@@ -749,10 +821,15 @@ impl Store {
     /// each may or may not have reached the platform.
     #[tracing::instrument(skip_all, fields(platform = %platform))]
     pub async fn pending_intents(&self, platform: &str) -> Result<Vec<OperationRow>, Error> {
-        let sql = concat!(select_operations!(), " WHERE platform = $1 AND status = 'intent' ORDER BY id");
-        let rows: Vec<rows::Operation> =
-            on_pool!(self, |pool| sqlx::query_as(sql).bind(platform).fetch_all(pool).await)
-                .ctx("read pending operations")?;
+        let sql = concat!(
+            select_operations!(),
+            " WHERE platform = $1 AND status = 'intent' ORDER BY id"
+        );
+        let rows: Vec<rows::Operation> = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(platform)
+            .fetch_all(pool)
+            .await)
+        .ctx("read pending operations")?;
         rows.into_iter().map(OperationRow::try_from).collect()
     }
 
@@ -760,9 +837,11 @@ impl Store {
     #[tracing::instrument(skip_all, fields(run = run))]
     pub async fn operations(&self, run: RunId) -> Result<Vec<OperationRow>, Error> {
         let sql = concat!(select_operations!(), " WHERE run_id = $1 ORDER BY seq, id");
-        let rows: Vec<rows::Operation> =
-            on_pool!(self, |pool| sqlx::query_as(sql).bind(run).fetch_all(pool).await)
-                .ctx("read operations")?;
+        let rows: Vec<rows::Operation> = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(run)
+            .fetch_all(pool)
+            .await)
+        .ctx("read operations")?;
         rows.into_iter().map(OperationRow::try_from).collect()
     }
 
@@ -773,7 +852,11 @@ impl Store {
                             applied, failed, api_calls, error
                      FROM sync_runs WHERE platform = $1 ORDER BY id DESC LIMIT $2"#;
         let rows: Vec<rows::Run> = on_pool!(self, |pool| {
-            sqlx::query_as(sql).bind(platform).bind(limit).fetch_all(pool).await
+            sqlx::query_as(sql)
+                .bind(platform)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
         })
         .ctx("read runs")?;
         rows.into_iter().map(RunRow::try_from).collect()
@@ -827,9 +910,11 @@ impl Store {
     pub async fn drift(&self, platform: &str) -> Result<Vec<DesiredStateRow>, Error> {
         let sql = "SELECT group_key, tag_key, group_name, tag_name, status, detail FROM v_drift
                    WHERE platform = $1 ORDER BY group_key, tag_key";
-        let rows: Vec<rows::Drift> =
-            on_pool!(self, |pool| sqlx::query_as(sql).bind(platform).fetch_all(pool).await)
-                .ctx("read the drift")?;
+        let rows: Vec<rows::Drift> = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(platform)
+            .fetch_all(pool)
+            .await)
+        .ctx("read the drift")?;
         Ok(rows
             .into_iter()
             .map(|r| DesiredStateRow {
@@ -849,9 +934,11 @@ impl Store {
         let sql = "SELECT id, platform, object, remote_id, kind, old_value, new_value, source,
                           run_id, at
                    FROM tag_events WHERE platform = $1 ORDER BY id";
-        let rows: Vec<rows::Event> =
-            on_pool!(self, |pool| sqlx::query_as(sql).bind(platform).fetch_all(pool).await)
-                .ctx("read events")?;
+        let rows: Vec<rows::Event> = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(platform)
+            .fetch_all(pool)
+            .await)
+        .ctx("read events")?;
         rows.into_iter().map(EventRow::try_from).collect()
     }
 
@@ -867,7 +954,12 @@ impl Store {
 
     /// Queues a customer mark, due at once, and returns its id.
     #[tracing::instrument(skip_all, fields(platform = %platform))]
-    pub async fn queue_mark(&self, platform: &str, mark: &NewMark, now: DateTime<Utc>) -> Result<MarkId, Error> {
+    pub async fn queue_mark(
+        &self,
+        platform: &str,
+        mark: &NewMark,
+        now: DateTime<Utc>,
+    ) -> Result<MarkId, Error> {
         const WHAT: &str = "queue a mark";
         let now = ts(now);
         let add = json_list(&mark.add_tags);
@@ -895,7 +987,12 @@ impl Store {
 
     /// The platform's queued marks due at `now`, oldest due first, at most `limit`.
     #[tracing::instrument(skip_all, fields(platform = %platform))]
-    pub async fn due_marks(&self, platform: &str, now: DateTime<Utc>, limit: i64) -> Result<Vec<MarkRow>, Error> {
+    pub async fn due_marks(
+        &self,
+        platform: &str,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<MarkRow>, Error> {
         let sql = "SELECT id, platform, contact, user_id, add_tags, remove_tags, status, attempts,
                           next_attempt_at, last_error, created_at, updated_at
                    FROM mark_requests
@@ -903,7 +1000,12 @@ impl Store {
                    ORDER BY next_attempt_at, id LIMIT $3";
         let now = ts(now);
         let rows: Vec<rows::Mark> = on_pool!(self, |pool| {
-            sqlx::query_as(sql).bind(platform).bind(now).bind(limit).fetch_all(pool).await
+            sqlx::query_as(sql)
+                .bind(platform)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
         })
         .ctx("read due marks")?;
         rows.into_iter().map(MarkRow::try_from).collect()
@@ -929,8 +1031,16 @@ impl Store {
                    WHERE id = $1";
         let (next, now) = (next_attempt_at.map(ts), ts(now));
         let updated = on_pool!(self, |pool| {
-            let query = sqlx::query(sql).bind(mark).bind(status.as_str()).bind(error);
-            query.bind(next).bind(now).execute(pool).await.map(|r| r.rows_affected())
+            let query = sqlx::query(sql)
+                .bind(mark)
+                .bind(status.as_str())
+                .bind(error);
+            query
+                .bind(next)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
         })
         .ctx("record a mark attempt")?;
         if updated == 0 {
@@ -956,7 +1066,12 @@ fn json_list(items: &[String]) -> String {
 
 fn order_from_column(column: &'static str, order: Option<i64>) -> Result<Option<u32>, Error> {
     order
-        .map(|o| u32::try_from(o).map_err(|_| Error::Corrupt { column, value: o.to_string() }))
+        .map(|o| {
+            u32::try_from(o).map_err(|_| Error::Corrupt {
+                column,
+                value: o.to_string(),
+            })
+        })
         .transpose()
 }
 
@@ -972,13 +1087,19 @@ mod tests {
     #[test]
     fn times_keep_microseconds() {
         let t = DateTime::parse_from_rfc3339("2025-01-02T03:04:05.123456789Z").unwrap();
-        assert_eq!(ts(t.to_utc()).to_rfc3339(), "2025-01-02T03:04:05.123456+00:00");
+        assert_eq!(
+            ts(t.to_utc()).to_rfc3339(),
+            "2025-01-02T03:04:05.123456+00:00"
+        );
     }
 
     #[test]
     fn display_order_puts_unordered_last() {
         let mut v = [(None, "a"), (Some(1), "b"), (Some(9), "c"), (Some(1), "a")];
         v.sort_by(|x, y| display_order(x.0, x.1, y.0, y.1));
-        assert_eq!(v, [(Some(9), "c"), (Some(1), "a"), (Some(1), "b"), (None, "a")]);
+        assert_eq!(
+            v,
+            [(Some(9), "c"), (Some(1), "a"), (Some(1), "b"), (None, "a")]
+        );
     }
 }

@@ -217,8 +217,10 @@ impl TryFrom<Mark> for MarkRow {
 
     fn try_from(r: Mark) -> Result<Self, Error> {
         let tags = |column, text: &str| {
-            serde_json::from_str::<Vec<String>>(text)
-                .map_err(|_| Error::Corrupt { column, value: text.to_owned() })
+            serde_json::from_str::<Vec<String>>(text).map_err(|_| Error::Corrupt {
+                column,
+                value: text.to_owned(),
+            })
         };
         Ok(MarkRow {
             id: r.id,

@@ -6,7 +6,9 @@ pub(super) fn scheme(url: &str) -> &str {
     match url.split_once(':') {
         Some((scheme, _))
             if !scheme.is_empty()
-                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
         {
             scheme
         }
@@ -24,7 +26,11 @@ pub(super) fn describe(url: &str) -> String {
     let rest = &url[scheme.len() + 1..];
     if scheme == "sqlite" {
         // SQLite URLs hold no credentials; the file is what a reader needs to know.
-        let file = rest.trim_start_matches("//").split(['?', '#']).next().unwrap_or("");
+        let file = rest
+            .trim_start_matches("//")
+            .split(['?', '#'])
+            .next()
+            .unwrap_or("");
         return format!("sqlite:{file}");
     }
     // Drop everything up to the last '@' first: a password may itself contain '/', '?' or '#'.
@@ -42,11 +48,20 @@ mod tests {
     fn describes_without_credentials() {
         let cases = [
             ("sqlite://tagsync.db?mode=rwc", "sqlite:tagsync.db"),
-            ("sqlite:/var/lib/tagsync/mirror.db", "sqlite:/var/lib/tagsync/mirror.db"),
+            (
+                "sqlite:/var/lib/tagsync/mirror.db",
+                "sqlite:/var/lib/tagsync/mirror.db",
+            ),
             ("sqlite::memory:", "sqlite::memory:"),
             ("postgres://u:secret@db:5432/tagsync", "postgres://db:5432"),
-            ("postgresql://u:s/e?c#r@et@db/x?options=-c", "postgresql://db"),
-            ("postgres:///tagsync?host=/run/postgresql&password=secret", "postgres://"),
+            (
+                "postgresql://u:s/e?c#r@et@db/x?options=-c",
+                "postgresql://db",
+            ),
+            (
+                "postgres:///tagsync?host=/run/postgresql&password=secret",
+                "postgres://",
+            ),
             ("postgres://db", "postgres://db"),
             ("mysql://root:pw@h/db", "mysql://h"),
             ("tagsync.db", "(a URL without a scheme)"),
