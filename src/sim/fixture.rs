@@ -1,0 +1,229 @@
+//! Seeding a simulator: one [`Fixture`] per platform account, and the [`SeedFile`] that `tagsync
+//! sim --seed FILE` reads (a map from platform name to fixture, in YAML or JSON).
+//!
+//! A fixture is platform-neutral: groups, their tags, customers' tag sets, "created in the console"
+//! flags and the token the simulator accepts. The framework checks what holds on every platform (ids
+//! unique, customers' tags exist); each platform checks its own rules (name lengths, no empty groups)
+//! when it builds its state.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::{SimError, SimPlatform};
+
+/// The token a fixture accepts when it names none.
+pub const DEFAULT_TOKEN: &str = "sim-token";
+
+/// One platform account's starting state.
+///
+/// ```yaml
+/// token: demo-token
+/// groups:
+///   - id: et1LpcCQAAGLd4xufTKt4l9ERbTTQQQQ   # optional: generated when absent
+///     name: 标签组名
+///     order: 0                               # optional, default 0
+///     createTimestamp: 1601274190000         # optional, default: the clock at start; 0 = not synced
+///     console: true                          # optional: created in the console, read-only to the API
+///     tags:
+///       - { id: etrRhyBgAAwVm8uMyEc0EMZI1HwmHwmw, name: 标签名, order: 0, createTimestamp: 1601274190000 }
+/// customers:
+///   - { unionId: ozynqsulJFCZ2z1aYeS8h-nuasdAAA, userId: rocky, tags: [etrRhyBgAAwVm8uMyEc0EMZI1HwmHwmw] }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Fixture {
+    /// The credential the simulator accepts (Juzibot's `token` query parameter).
+    #[serde(default = "default_token")]
+    pub token: String,
+    #[serde(default)]
+    pub groups: Vec<FixtureGroup>,
+    #[serde(default)]
+    pub customers: Vec<FixtureCustomer>,
+}
+
+/// A tag group of a [`Fixture`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FixtureGroup {
+    /// The remote id; a deterministic one is generated when absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub order: u32,
+    /// Milliseconds since the epoch; absent means "the simulator's clock at start".
+    #[serde(default)]
+    pub create_timestamp: Option<i64>,
+    /// Created in the platform's console: the API may read it but not change it.
+    #[serde(default)]
+    pub console: bool,
+    #[serde(default)]
+    pub tags: Vec<FixtureTag>,
+}
+
+/// A tag of a [`FixtureGroup`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FixtureTag {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub order: u32,
+    #[serde(default)]
+    pub create_timestamp: Option<i64>,
+}
+
+/// A customer (an external contact `unionId` of the member `userId`) and the tag ids on them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FixtureCustomer {
+    pub union_id: String,
+    pub user_id: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+fn default_token() -> String {
+    DEFAULT_TOKEN.to_owned()
+}
+
+impl Default for Fixture {
+    /// An empty account that accepts [`DEFAULT_TOKEN`].
+    fn default() -> Self {
+        Self {
+            token: default_token(),
+            groups: Vec::new(),
+            customers: Vec::new(),
+        }
+    }
+}
+
+impl Fixture {
+    /// Parses one fixture from YAML text.
+    ///
+    /// # Errors
+    /// [`SimError::Seed`] when the text is not a fixture.
+    pub fn from_yaml(text: &str) -> Result<Self, SimError> {
+        serde_saphyr::from_str(text).map_err(|e| SimError::Seed {
+            origin: "YAML fixture".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Parses one fixture from JSON text.
+    ///
+    /// # Errors
+    /// [`SimError::Seed`] when the text is not a fixture.
+    pub fn from_json(text: &str) -> Result<Self, SimError> {
+        serde_json::from_str(text).map_err(|e| SimError::Seed {
+            origin: "JSON fixture".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks what must hold on every platform: ids are unique across groups and tags, no id is
+    /// empty, customers are listed once and carry only tags of this fixture.
+    pub(crate) fn check_common(&self, platform: SimPlatform) -> Result<(), SimError> {
+        let fail = |message: String| Err(SimError::Fixture { platform, message });
+        let mut ids = BTreeSet::new();
+        let given = self.groups.iter().flat_map(|g| {
+            std::iter::once(g.id.as_deref()).chain(g.tags.iter().map(|t| t.id.as_deref()))
+        });
+        for id in given.flatten() {
+            if id.is_empty() {
+                return fail("an id is empty; leave it out to have one generated".into());
+            }
+            if !ids.insert(id) {
+                return fail(format!("id `{id}` is used twice"));
+            }
+        }
+        let tag_ids: BTreeSet<&str> = self
+            .groups
+            .iter()
+            .flat_map(|g| g.tags.iter().filter_map(|t| t.id.as_deref()))
+            .collect();
+        let mut customers = BTreeSet::new();
+        for c in &self.customers {
+            if !customers.insert((&c.union_id, &c.user_id)) {
+                return fail(format!(
+                    "customer {} of {} is listed twice",
+                    c.union_id, c.user_id
+                ));
+            }
+            if let Some(unknown) = c.tags.iter().find(|t| !tag_ids.contains(t.as_str())) {
+                return fail(format!(
+                    "customer {} of {} has tag `{unknown}`, which no group of the fixture holds",
+                    c.union_id, c.user_id
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The file behind `tagsync sim --seed FILE`: one [`Fixture`] per platform, keyed by
+/// [`SimPlatform::name`]. A platform the file leaves out starts from [`Fixture::default`].
+///
+/// ```yaml
+/// juzibot:
+///   token: demo-token
+///   groups: [...]
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeedFile {
+    fixtures: BTreeMap<SimPlatform, Fixture>,
+}
+
+impl SeedFile {
+    /// Reads a seed file: JSON when the name ends in `.json`, YAML otherwise.
+    ///
+    /// # Errors
+    /// [`SimError::ReadSeed`] when the file cannot be read, [`SimError::Seed`] when it is not a
+    /// seed file (including an unknown platform name).
+    pub fn load(path: &Path) -> Result<Self, SimError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SimError::ReadSeed {
+            path: path.to_owned(),
+            source,
+        })?;
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let origin = path.display().to_string();
+        let raw: BTreeMap<String, Fixture> = if is_json {
+            serde_json::from_str(&text).map_err(|e| SimError::Seed {
+                origin: origin.clone(),
+                message: e.to_string(),
+            })?
+        } else {
+            serde_saphyr::from_str(&text).map_err(|e| SimError::Seed {
+                origin: origin.clone(),
+                message: e.to_string(),
+            })?
+        };
+        Self::from_named(raw).map_err(|message| SimError::Seed { origin, message })
+    }
+
+    /// A seed file holding the given fixtures.
+    pub fn new(fixtures: impl IntoIterator<Item = (SimPlatform, Fixture)>) -> Self {
+        Self {
+            fixtures: fixtures.into_iter().collect(),
+        }
+    }
+
+    /// The fixture for `platform`, if the file has one.
+    pub fn fixture(&self, platform: SimPlatform) -> Option<&Fixture> {
+        self.fixtures.get(&platform)
+    }
+
+    fn from_named(raw: BTreeMap<String, Fixture>) -> Result<Self, String> {
+        let mut fixtures = BTreeMap::new();
+        for (name, fixture) in raw {
+            let platform: SimPlatform = name.parse()?;
+            fixtures.insert(platform, fixture);
+        }
+        Ok(Self { fixtures })
+    }
+}
