@@ -1,6 +1,6 @@
 //! The store's one error type.
 
-use super::{MarkId, OperationId, RunId};
+use super::{MarkId, Object, OperationId, RunId};
 
 /// Why a store call failed.
 ///
@@ -54,6 +54,11 @@ pub enum Error {
     /// A write named an operation that `record_intent` did not return.
     #[error("operation {operation} is not in the mirror")]
     UnknownOperation { operation: OperationId },
+
+    /// A change named a remote object the mirror has never seen where it needs one (tags added to
+    /// a group it does not hold).
+    #[error("the mirror holds no {object} with id {remote_id:?} on this platform")]
+    UnknownObject { object: Object, remote_id: String },
 
     /// A write named a mark that `queue_mark` did not return.
     #[error("mark request {mark} is not in the mirror")]

@@ -28,7 +28,7 @@ mod rows;
 mod types;
 mod url;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -45,9 +45,9 @@ use crate::model::{Bindings, RemoteGroup, RemoteTag, Snapshot};
 use error::Context;
 pub use error::Error;
 pub use types::{
-    DesiredStateRow, EventKind, EventRow, EventSource, MarkId, MarkRow, MarkStatus, NewEvent,
-    NewMark, Object, OpStatus, OperationId, OperationRow, PlatformRow, PullSummary, RunId,
-    RunOutcome, RunRow, RunStatus,
+    Applied, DesiredStateRow, EventKind, EventRow, EventSource, MarkId, MarkRow, MarkStatus,
+    NewEvent, NewMark, Object, OpStatus, OperationId, OperationRow, PlatformRow, PullSummary,
+    RunId, RunOutcome, RunRow, RunStatus,
 };
 
 /// The mirror database. Cheap to clone: clones share one connection pool.
@@ -146,6 +146,139 @@ macro_rules! select_operations {
                 created_at, started_at, finished_at
          FROM operations"
     };
+}
+
+/// The columns `record_snapshot` compares ([`rows::Known`]), without FROM.
+macro_rules! select_known {
+    () => {
+        "SELECT remote_id, name, sort_order, deleted_at"
+    };
+}
+
+/// One object of one platform.
+macro_rules! by_id {
+    () => {
+        "WHERE platform = $1 AND remote_id = $2"
+    };
+}
+
+/// Writes one `tag_events` row in transaction `$tx`.
+macro_rules! insert_event {
+    ($tx:ident, $platform:expr, $event:expr, $source:expr, $run:expr, $now:expr, $what:expr) => {
+        sqlx::query(
+            "INSERT INTO tag_events (platform, object, remote_id, kind, old_value, new_value,
+                 source, run_id, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind($platform)
+        .bind($event.object.as_str())
+        .bind(&$event.remote_id)
+        .bind($event.kind.as_str())
+        .bind(&$event.old_value)
+        .bind(&$event.new_value)
+        .bind($source.as_str())
+        .bind($run)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await
+        .ctx($what)?
+    };
+}
+
+/// Records a listing of (some of) a platform's objects in transaction `$tx`: the shared body of
+/// [`Store::record_snapshot`] and [`Store::record_applied`]. Evaluates to the [`PullSummary`].
+macro_rules! record_listing {
+    (
+        $tx:ident, $platform:expr, $snapshot:expr, $complete:expr, $source:expr, $run:expr,
+        $now:expr, $what:expr
+    ) => {{
+        let mut known = [BTreeMap::new(), BTreeMap::new()];
+        for (table, known) in ["tag_groups", "tags"].into_iter().zip(&mut known) {
+            let sql = format!(concat!(select_known!(), " FROM {} WHERE platform = $1"), table);
+            let rows: Vec<rows::Known> = sqlx::query_as(&sql)
+                .bind($platform)
+                .fetch_all(&mut *$tx)
+                .await
+                .ctx($what)?;
+            known.extend(rows.into_iter().map(|r| {
+                let k = diff::Known {
+                    name: r.name,
+                    order: r.sort_order,
+                    live: r.deleted_at.is_none(),
+                };
+                (r.remote_id, k)
+            }));
+        }
+        let [groups, tags] = &known;
+        let diff = diff::diff(groups, tags, $snapshot, $complete);
+
+        for group in &$snapshot.groups {
+            sqlx::query(
+                "INSERT INTO tag_groups (platform, remote_id, name, sort_order,
+                     remote_created_at, first_seen_at, last_seen_at, deleted_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, NULL)
+                 ON CONFLICT (platform, remote_id) DO UPDATE
+                 SET name = excluded.name, sort_order = excluded.sort_order,
+                     remote_created_at =
+                         COALESCE(excluded.remote_created_at, tag_groups.remote_created_at),
+                     last_seen_at = excluded.last_seen_at, deleted_at = NULL",
+            )
+            .bind($platform)
+            .bind(&group.id)
+            .bind(&group.name)
+            .bind(group.order.map(i64::from))
+            .bind(group.created_at.map(ts))
+            .bind($now)
+            .execute(&mut *$tx)
+            .await
+            .ctx($what)?;
+        }
+        // Tags after every group: a tag's group must exist (foreign key).
+        for group in &$snapshot.groups {
+            for tag in &group.tags {
+                sqlx::query(
+                    "INSERT INTO tags (platform, remote_id, group_remote_id, name, sort_order,
+                         remote_created_at, first_seen_at, last_seen_at, deleted_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, NULL)
+                     ON CONFLICT (platform, remote_id) DO UPDATE
+                     SET group_remote_id = excluded.group_remote_id, name = excluded.name,
+                         sort_order = excluded.sort_order,
+                         remote_created_at =
+                             COALESCE(excluded.remote_created_at, tags.remote_created_at),
+                         last_seen_at = excluded.last_seen_at, deleted_at = NULL",
+                )
+                .bind($platform)
+                .bind(&tag.id)
+                .bind(&group.id)
+                .bind(&tag.name)
+                .bind(tag.order.map(i64::from))
+                .bind(tag.created_at.map(ts))
+                .bind($now)
+                .execute(&mut *$tx)
+                .await
+                .ctx($what)?;
+            }
+        }
+        for event in &diff.events {
+            if event.kind == EventKind::Deleted {
+                let sql = match event.object {
+                    Object::Group => {
+                        "UPDATE tag_groups SET deleted_at = $3 WHERE platform = $1 AND remote_id = $2"
+                    }
+                    Object::Tag => {
+                        "UPDATE tags SET deleted_at = $3 WHERE platform = $1 AND remote_id = $2"
+                    }
+                };
+                let query = sqlx::query(sql)
+                    .bind($platform)
+                    .bind(&event.remote_id)
+                    .bind($now);
+                query.execute(&mut *$tx).await.ctx($what)?;
+            }
+            insert_event!($tx, $platform, event, $source, $run, $now, $what);
+        }
+        diff.summary
+    }};
 }
 
 impl fmt::Debug for Store {
@@ -325,106 +458,16 @@ impl Store {
             if let Some(run) = run {
                 ensure_run!(tx, run, platform, WHAT);
             }
-            let mut known = [BTreeMap::new(), BTreeMap::new()];
-            for (table, known) in ["tag_groups", "tags"].into_iter().zip(&mut known) {
-                let sql = format!(
-                    "SELECT remote_id, name, sort_order, deleted_at FROM {table} WHERE platform = $1"
-                );
-                let rows: Vec<rows::Known> = sqlx::query_as(&sql)
-                    .bind(platform)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .ctx(WHAT)?;
-                known.extend(rows.into_iter().map(|r| {
-                    let k = diff::Known {
-                        name: r.name,
-                        order: r.sort_order,
-                        live: r.deleted_at.is_none(),
-                    };
-                    (r.remote_id, k)
-                }));
-            }
-            let [groups, tags] = &known;
-            let diff = diff::diff(groups, tags, snapshot, complete);
-
-            for group in &snapshot.groups {
-                sqlx::query(
-                    "INSERT INTO tag_groups (platform, remote_id, name, sort_order,
-                         remote_created_at, first_seen_at, last_seen_at, deleted_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $6, NULL)
-                     ON CONFLICT (platform, remote_id) DO UPDATE
-                     SET name = excluded.name, sort_order = excluded.sort_order,
-                         remote_created_at =
-                             COALESCE(excluded.remote_created_at, tag_groups.remote_created_at),
-                         last_seen_at = excluded.last_seen_at, deleted_at = NULL",
-                )
-                .bind(platform)
-                .bind(&group.id)
-                .bind(&group.name)
-                .bind(group.order.map(i64::from))
-                .bind(group.created_at.map(ts))
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .ctx(WHAT)?;
-            }
-            // Tags after every group: a tag's group must exist (foreign key).
-            for group in &snapshot.groups {
-                for tag in &group.tags {
-                    sqlx::query(
-                        "INSERT INTO tags (platform, remote_id, group_remote_id, name, sort_order,
-                             remote_created_at, first_seen_at, last_seen_at, deleted_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, NULL)
-                         ON CONFLICT (platform, remote_id) DO UPDATE
-                         SET group_remote_id = excluded.group_remote_id, name = excluded.name,
-                             sort_order = excluded.sort_order,
-                             remote_created_at =
-                                 COALESCE(excluded.remote_created_at, tags.remote_created_at),
-                             last_seen_at = excluded.last_seen_at, deleted_at = NULL",
-                    )
-                    .bind(platform)
-                    .bind(&tag.id)
-                    .bind(&group.id)
-                    .bind(&tag.name)
-                    .bind(tag.order.map(i64::from))
-                    .bind(tag.created_at.map(ts))
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .ctx(WHAT)?;
-                }
-            }
-            for event in &diff.events {
-                if event.kind == EventKind::Deleted {
-                    let sql = match event.object {
-                        Object::Group => {
-                            "UPDATE tag_groups SET deleted_at = $3 WHERE platform = $1 AND remote_id = $2"
-                        }
-                        Object::Tag => {
-                            "UPDATE tags SET deleted_at = $3 WHERE platform = $1 AND remote_id = $2"
-                        }
-                    };
-                    let query = sqlx::query(sql)
-                        .bind(platform)
-                        .bind(&event.remote_id)
-                        .bind(now);
-                    query.execute(&mut *tx).await.ctx(WHAT)?;
-                }
-                sqlx::query(INSERT_EVENT)
-                    .bind(platform)
-                    .bind(event.object.as_str())
-                    .bind(&event.remote_id)
-                    .bind(event.kind.as_str())
-                    .bind(&event.old_value)
-                    .bind(&event.new_value)
-                    .bind(EventSource::Pull.as_str())
-                    .bind(run)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .ctx(WHAT)?;
-            }
-            diff.summary
+            record_listing!(
+                tx,
+                platform,
+                snapshot,
+                complete,
+                EventSource::Pull,
+                run,
+                now,
+                WHAT
+            )
         });
         tracing::debug!(message = "Recorded a snapshot.", ?summary);
         Ok(summary)
@@ -644,21 +687,189 @@ impl Store {
             if let Some(run) = run {
                 ensure_run!(tx, run, platform, WHAT);
             }
-            sqlx::query(INSERT_EVENT)
-                .bind(platform)
-                .bind(event.object.as_str())
-                .bind(&event.remote_id)
-                .bind(event.kind.as_str())
-                .bind(&event.old_value)
-                .bind(&event.new_value)
-                .bind(EventSource::Apply.as_str())
-                .bind(run)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .ctx(WHAT)?;
+            insert_event!(tx, platform, event, EventSource::Apply, run, now, WHAT);
         });
         Ok(())
+    }
+
+    /// Records a change tagsync made and the platform confirmed, with 'apply' events. The mirror's
+    /// `tag_groups`/`tags` rows follow at once, so a platform without a list call still has a
+    /// current mirror, and the next pull of one with a list call finds nothing new to report.
+    ///
+    /// Created objects are recorded as a partial listing would record them: 'created', or
+    /// 'renamed'/'reordered' if the mirror already held them (say, after a lost response). An edit
+    /// changes only the fields it names. Deleted tags get `deleted_at`. An edit or deletion of an
+    /// object the mirror does not hold writes its event all the same (old value NULL); one the
+    /// mirror already shows as done writes nothing.
+    ///
+    /// # Errors
+    /// [`Error::UnknownPlatform`], [`Error::UnknownRun`] if `run` is not a run of this platform,
+    /// [`Error::UnknownObject`] for tags added to a group the mirror does not hold.
+    #[tracing::instrument(skip_all, fields(platform = %platform))]
+    pub async fn record_applied(
+        &self,
+        platform: &str,
+        change: &Applied,
+        run: Option<RunId>,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        const WHAT: &str = "record an applied change";
+        let now = ts(now);
+        in_tx!(self, WHAT, |tx| {
+            ensure_platform!(tx, platform, WHAT);
+            if let Some(run) = run {
+                ensure_run!(tx, run, platform, WHAT);
+            }
+            match change {
+                Applied::GroupCreated(_) | Applied::TagsCreated { .. } => {
+                    let group = match change {
+                        Applied::GroupCreated(group) => group.clone(),
+                        Applied::TagsCreated { group_id, tags } => {
+                            let sql = concat!(select_known!(), " FROM tag_groups ", by_id!());
+                            let known: Option<rows::Known> = sqlx::query_as(sql)
+                                .bind(platform)
+                                .bind(group_id)
+                                .fetch_optional(&mut *tx)
+                                .await
+                                .ctx(WHAT)?;
+                            let Some(known) = known else {
+                                return Err(Error::UnknownObject {
+                                    object: Object::Group,
+                                    remote_id: group_id.clone(),
+                                });
+                            };
+                            RemoteGroup {
+                                id: known.remote_id,
+                                name: known.name,
+                                order: order_from_column(
+                                    "tag_groups.sort_order",
+                                    known.sort_order,
+                                )?,
+                                created_at: None,
+                                tags: tags.clone(),
+                            }
+                        }
+                        _ => unreachable!("matched above"),
+                    };
+                    let listing = Snapshot {
+                        groups: vec![group],
+                    };
+                    record_listing!(
+                        tx,
+                        platform,
+                        &listing,
+                        false,
+                        EventSource::Apply,
+                        run,
+                        now,
+                        WHAT
+                    );
+                }
+                Applied::GroupEdited { id, name, order }
+                | Applied::TagEdited { id, name, order } => {
+                    let (object, table) = match change {
+                        Applied::GroupEdited { .. } => (Object::Group, "tag_groups"),
+                        _ => (Object::Tag, "tags"),
+                    };
+                    let sql = format!(concat!(select_known!(), " FROM {} ", by_id!()), table);
+                    let known: Option<rows::Known> = sqlx::query_as(&sql)
+                        .bind(platform)
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .ctx(WHAT)?;
+                    for event in edit_events(object, id, known.as_ref(), name.as_deref(), *order) {
+                        insert_event!(tx, platform, event, EventSource::Apply, run, now, WHAT);
+                    }
+                    if known.is_some() {
+                        let sql = format!(
+                            "UPDATE {table} SET name = COALESCE($3, name),
+                                 sort_order = COALESCE($4, sort_order)
+                             WHERE platform = $1 AND remote_id = $2"
+                        );
+                        sqlx::query(&sql)
+                            .bind(platform)
+                            .bind(id)
+                            .bind(name)
+                            .bind(order.map(i64::from))
+                            .execute(&mut *tx)
+                            .await
+                            .ctx(WHAT)?;
+                    }
+                }
+                Applied::TagsDeleted { ids } => {
+                    for id in ids {
+                        let sql = concat!(select_known!(), " FROM tags ", by_id!());
+                        let known: Option<rows::Known> = sqlx::query_as(sql)
+                            .bind(platform)
+                            .bind(id)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .ctx(WHAT)?;
+                        if known.as_ref().is_some_and(|k| k.deleted_at.is_some()) {
+                            continue;
+                        }
+                        sqlx::query(
+                            "UPDATE tags SET deleted_at = $3 WHERE platform = $1 AND remote_id = $2",
+                        )
+                        .bind(platform)
+                        .bind(id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .ctx(WHAT)?;
+                        let event = NewEvent {
+                            object: Object::Tag,
+                            remote_id: id.clone(),
+                            kind: EventKind::Deleted,
+                            old_value: known.map(|k| k.name),
+                            new_value: None,
+                        };
+                        insert_event!(tx, platform, event, EventSource::Apply, run, now, WHAT);
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Remembers that a remote group refused tagsync because someone else owns it. Marking it again
+    /// keeps the first time.
+    #[tracing::instrument(skip_all, fields(platform = %platform))]
+    pub async fn mark_not_ours(
+        &self,
+        platform: &str,
+        group_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        const WHAT: &str = "mark a group as not ours";
+        let now = ts(now);
+        in_tx!(self, WHAT, |tx| {
+            ensure_platform!(tx, platform, WHAT);
+            sqlx::query(
+                "INSERT INTO not_ours (platform, remote_id, marked_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (platform, remote_id) DO NOTHING",
+            )
+            .bind(platform)
+            .bind(group_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .ctx(WHAT)?;
+        });
+        Ok(())
+    }
+
+    /// The remote group ids of the platform that [`Store::mark_not_ours`] recorded.
+    #[tracing::instrument(skip_all, fields(platform = %platform))]
+    pub async fn not_ours(&self, platform: &str) -> Result<BTreeSet<String>, Error> {
+        let sql = "SELECT remote_id FROM not_ours WHERE platform = $1";
+        let ids: Vec<String> = on_pool!(self, |pool| sqlx::query_scalar(sql)
+            .bind(platform)
+            .fetch_all(pool)
+            .await)
+        .ctx("read groups not ours")?;
+        Ok(ids.into_iter().collect())
     }
 
     /// Starts a run (status 'running') and returns its id.
@@ -1050,9 +1261,38 @@ impl Store {
     }
 }
 
-const INSERT_EVENT: &str = "INSERT INTO tag_events (platform, object, remote_id, kind, old_value,
-                                new_value, source, run_id, at)
-                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+/// The events of an edit: 'renamed' and/or 'reordered' for each field it names that differs from
+/// what the mirror holds (everything differs from an object the mirror does not hold).
+fn edit_events(
+    object: Object,
+    id: &str,
+    known: Option<&rows::Known>,
+    name: Option<&str>,
+    order: Option<u32>,
+) -> Vec<NewEvent> {
+    let event = |kind, old_value, new_value| NewEvent {
+        object,
+        remote_id: id.to_owned(),
+        kind,
+        old_value,
+        new_value,
+    };
+    let mut events = Vec::new();
+    if let Some(new) = name {
+        let old = known.map(|k| k.name.clone());
+        if old.as_deref() != Some(new) {
+            events.push(event(EventKind::Renamed, old, Some(new.to_owned())));
+        }
+    }
+    if let Some(new) = order.map(i64::from) {
+        let old = known.and_then(|k| k.sort_order);
+        if known.is_none() || old != Some(new) {
+            let old = old.map(|o| o.to_string());
+            events.push(event(EventKind::Reordered, old, Some(new.to_string())));
+        }
+    }
+    events
+}
 
 /// A time as the store keeps it: UTC to the microsecond, PostgreSQL's precision, so both backends
 /// give back exactly what they were given.

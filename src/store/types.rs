@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::Error;
+use crate::model::{RemoteGroup, RemoteTag};
 
 /// The id of a `sync_runs` row.
 pub type RunId = i64;
@@ -265,4 +266,31 @@ pub struct MarkRow {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A change tagsync made on a platform, as the platform confirmed it, for
+/// [`Store::record_applied`](super::Store::record_applied).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Applied {
+    /// A group created with its first tags, with the ids the platform gave them.
+    GroupCreated(RemoteGroup),
+    /// Tags added to an existing group.
+    TagsCreated {
+        group_id: String,
+        tags: Vec<RemoteTag>,
+    },
+    /// A group renamed and/or reordered (`None`: left as it was).
+    GroupEdited {
+        id: String,
+        name: Option<String>,
+        order: Option<u32>,
+    },
+    /// A tag renamed and/or reordered (`None`: left as it was).
+    TagEdited {
+        id: String,
+        name: Option<String>,
+        order: Option<u32>,
+    },
+    /// Tags deleted.
+    TagsDeleted { ids: Vec<String> },
 }

@@ -15,8 +15,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::{PgPool, SqlitePool};
 use tagsync::model::{Bindings, RemoteGroup, RemoteTag, Snapshot};
 use tagsync::store::{
-    DesiredStateRow, Error, EventKind, EventRow, EventSource, MarkStatus, NewEvent, NewMark,
-    Object, OpStatus, PullSummary, RunOutcome, RunStatus, Store,
+    Applied, DesiredStateRow, Error, EventKind, EventRow, EventSource, MarkStatus, NewEvent,
+    NewMark, Object, OpStatus, PullSummary, RunOutcome, RunStatus, Store,
 };
 
 const PG_VAR: &str = "TAGSYNC_TEST_DATABASE_URL";
@@ -57,6 +57,8 @@ stories!(
     bindings_round_trip,
     runs_operations_and_intents,
     apply_events_and_run_ids,
+    applied_changes_update_the_mirror,
+    groups_not_ours,
     desired_state_is_replaced_per_platform,
     current_tags_view,
     orders_up_to_u32_max_round_trip,
@@ -884,6 +886,162 @@ async fn apply_events_and_run_ids(db: &TestDb) {
         .record_snapshot("nope", &first_listing(), true, None, t(5))
         .await;
     assert!(matches!(err, Err(Error::UnknownPlatform { .. })), "{err:?}");
+}
+
+async fn applied_changes_update_the_mirror(db: &TestDb) {
+    let p = "wecom-hq";
+    platform(db, p).await;
+    db.store
+        .record_snapshot(p, &first_listing(), true, None, t(1))
+        .await
+        .unwrap();
+    let before = db.store.events(p).await.unwrap().len();
+    let run = db.store.start_run(p, "apply", t(2)).await.unwrap();
+    let created = group("g9", "新组", Some(3), vec![tag("t90", "甲", None)]);
+    let changes = [
+        Applied::GroupCreated(created.clone()),
+        Applied::TagsCreated {
+            group_id: "g1".into(),
+            tags: vec![tag("t4", "新标签", Some(0))],
+        },
+        Applied::GroupEdited {
+            id: "g1".into(),
+            name: Some("客户级别".into()),
+            order: None,
+        },
+        Applied::TagEdited {
+            id: "t1".into(),
+            name: None,
+            order: Some(5),
+        },
+        // Already so in the mirror: no event.
+        Applied::TagEdited {
+            id: "t3".into(),
+            name: Some("展会".into()),
+            order: None,
+        },
+        Applied::TagsDeleted {
+            ids: vec!["t2".into(), "ghost".into()],
+        },
+        Applied::TagsDeleted {
+            ids: vec!["t2".into()],
+        },
+        Applied::GroupEdited {
+            id: "g404".into(),
+            name: Some("x".into()),
+            order: Some(1),
+        },
+    ];
+    for change in &changes {
+        db.store
+            .record_applied(p, change, Some(run), t(2))
+            .await
+            .unwrap();
+    }
+    let events = db.store.events(p).await.unwrap();
+    assert_eq!(
+        lines(&events[before..]),
+        [
+            "group created g9 - -> 新组",
+            "tag created t90 - -> 甲",
+            "tag created t4 - -> 新标签",
+            "group renamed g1 客户等级 -> 客户级别",
+            "tag reordered t1 2 -> 5",
+            "tag deleted t2 普通客户 -> -",
+            "tag deleted ghost - -> -",
+            "group renamed g404 - -> x",
+            "group reordered g404 - -> 1",
+        ]
+    );
+    assert!(
+        events[before..]
+            .iter()
+            .all(|e| e.source == EventSource::Apply && e.run_id == Some(run))
+    );
+    assert_eq!(db.deleted_at("tags", p).await[1], ("t2".into(), Some(t(2))));
+
+    // The mirror shows the platform as tagsync left it ...
+    let now = snapshot(vec![
+        group(
+            "g1",
+            "客户级别",
+            Some(10),
+            vec![tag("t1", "重要客户", Some(5)), tag("t4", "新标签", Some(0))],
+        ),
+        group("g2", "来源", Some(5), vec![tag("t3", "展会", None)]),
+        created,
+    ]);
+    assert_eq!(db.store.mirror_snapshot(p).await.unwrap(), now);
+    // ... so the next pull of the same state has nothing to report.
+    let summary = db
+        .store
+        .record_snapshot(p, &now, true, None, t(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            summary.created,
+            summary.renamed,
+            summary.reordered,
+            summary.deleted
+        ),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(db.store.events(p).await.unwrap().len(), events.len());
+
+    // Tags cannot be recorded in a group the mirror does not hold.
+    let orphan = Applied::TagsCreated {
+        group_id: "g404".into(),
+        tags: vec![tag("t5", "孤", None)],
+    };
+    let err = db
+        .store
+        .record_applied(p, &orphan, None, t(4))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::UnknownObject { object: Object::Group, ref remote_id } if remote_id == "g404"),
+        "{err:?}"
+    );
+    let err = db
+        .store
+        .record_applied("nope", &orphan, None, t(4))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::UnknownPlatform { .. }), "{err:?}");
+}
+
+async fn groups_not_ours(db: &TestDb) {
+    platform(db, "wecom-hq").await;
+    platform(db, "yzj").await;
+    assert!(db.store.not_ours("wecom-hq").await.unwrap().is_empty());
+    db.store
+        .mark_not_ours("wecom-hq", "g2", t(1))
+        .await
+        .unwrap();
+    db.store
+        .mark_not_ours("wecom-hq", "g2", t(2))
+        .await
+        .unwrap();
+    db.store
+        .mark_not_ours("wecom-hq", "g7", t(2))
+        .await
+        .unwrap();
+    let ids = db.store.not_ours("wecom-hq").await.unwrap();
+    assert_eq!(ids.into_iter().collect::<Vec<_>>(), ["g2", "g7"]);
+    assert!(db.store.not_ours("yzj").await.unwrap().is_empty());
+    let marked: Vec<(DateTime<Utc>,)> = raw!(
+        db,
+        (DateTime<Utc>,),
+        "SELECT marked_at FROM not_ours WHERE remote_id = 'g2'"
+    );
+    assert_eq!(marked, [(t(1),)]);
+    let err = db
+        .store
+        .mark_not_ours("nope", "g2", t(3))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::UnknownPlatform { .. }), "{err:?}");
 }
 
 async fn desired_state_is_replaced_per_platform(db: &TestDb) {
