@@ -179,7 +179,17 @@ pub fn from_yaml_error(file: &str, text: &str, err: &serde_saphyr::Error) -> Dia
             ..
         } => (
             format!("wrong type: found {unexpected}, expected {expected}"),
-            Some(type_hint.into()),
+            Some(
+                if ["integer", "floating point", "boolean"]
+                    .iter()
+                    .any(|t| unexpected.starts_with(t))
+                    && (expected.contains("string") || expected.contains("name"))
+                {
+                    "quote a name that YAML would read as a number or a boolean: \"2024\"".into()
+                } else {
+                    type_hint.into()
+                },
+            ),
         ),
         E::SerdeUnknownField {
             field, expected, ..

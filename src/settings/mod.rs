@@ -72,6 +72,17 @@ impl Kind {
         !matches!(self, Kind::WechatCrm)
     }
 
+    /// The public API's base URL, for hints.
+    fn example_base_url(self) -> &'static str {
+        match self {
+            Kind::Wecom => "https://qyapi.weixin.qq.com",
+            Kind::Juzibot => "https://hub.juzibot.com",
+            Kind::Yzj => "https://oapi-yzj.miaokol.com",
+            Kind::Dustess => "https://qw-openapi-tx.dustess.com",
+            Kind::WechatCrm => "the API address your CRM vendor gives you",
+        }
+    }
+
     /// The kind-specific keys this kind requires and accepts.
     fn fields(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
@@ -394,8 +405,14 @@ impl Locator<'_> {
                 if full.last().copied() != Some(field.as_ref()) {
                     full.push(field);
                 }
+                let hint = if field.as_ref() == "kind" {
+                    let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+                    format!("add `kind:`, one of {}", kinds.join(", "))
+                } else {
+                    format!("add `{field}:`; see config/tagsync.example.yaml")
+                };
                 Diagnostic::new(self.key(&path), format!("missing key `{}`", full.join(".")))
-                    .hint("see config/tagsync.example.yaml")
+                    .hint(hint)
             }
             K::InvalidType(actual, expected) => {
                 let origin = self.value(&path);
@@ -411,15 +428,19 @@ impl Locator<'_> {
             }
             K::InvalidValue(actual, expected) => {
                 let origin = self.value(&path);
-                let hint = type_hint(&origin, expected);
-                Diagnostic::new(
+                // The message says what is expected; only a variable needs more.
+                let hint = (origin.line == 0).then(|| type_hint(&origin, expected));
+                let d = Diagnostic::new(
                     origin,
                     format!(
                         "`{dotted}` has an invalid value: found {actual}, expected {}",
                         plain_expected(expected)
                     ),
-                )
-                .hint(hint)
+                );
+                match hint {
+                    Some(h) => d.hint(h),
+                    None => d,
+                }
             }
             K::UnknownVariant(v, expected) => {
                 Diagnostic::new(self.value(&path), format!("`{dotted}` cannot be {v:?}"))
@@ -460,6 +481,7 @@ fn type_hint(origin: &Origin, expected: &str) -> String {
         "a boolean" => "write `true` or `false` (unquoted)",
         "a string" => "quote the value if it looks like a number or a boolean",
         e if e.starts_with('u') => "write a number without quotes",
+        "struct RateLimit" => "write it as { per_second: 10, burst: 10 }",
         _ => "see config/tagsync.example.yaml",
     };
     hint.into()
@@ -588,7 +610,11 @@ fn validate_platform(
                     at.key(&["platforms", name]),
                     format!("platform {name:?} has no `base_url`"),
                 )
-                .hint("every platform needs its API's base URL, e.g. https://hub.juzibot.com"),
+                .hint(format!(
+                    "every platform needs its API's base URL; for {}: {}",
+                    p.kind,
+                    p.kind.example_base_url()
+                )),
             );
             None
         }
@@ -597,12 +623,18 @@ fn validate_platform(
                 Some(url)
             }
             _ => {
+                let with_scheme = format!("https://{u}");
+                let hint = if !u.contains("://") && reqwest::Url::parse(&with_scheme).is_ok() {
+                    format!("add the scheme: {with_scheme}")
+                } else {
+                    format!("for {}: {}", p.kind, p.kind.example_base_url())
+                };
                 diags.push(
                     Diagnostic::new(
                         here("base_url"),
                         format!("`base_url` {u:?} is not an http(s) URL"),
                     )
-                    .hint("e.g. https://qyapi.weixin.qq.com"),
+                    .hint(hint),
                 );
                 None
             }
@@ -669,7 +701,11 @@ fn validate_platform(
                     at.key(&["platforms", name]),
                     format!("platform {name:?} of kind {} needs `{field}`", p.kind),
                 )
-                .hint("see config/tagsync.example.yaml"),
+                .hint(match *field {
+                    "corp_id" => "add `corp_id:`, the WeCom corp ID (ww…) from the admin console",
+                    "app_id" => "add `app_id:`, the app ID the Miaokol (yzj) open platform issued",
+                    _ => "see config/tagsync.example.yaml",
+                }),
             );
         }
     }
@@ -748,7 +784,10 @@ pub fn read_tag_sources(path: &Path) -> Result<Vec<tagfile::Source>, Diagnostics
                     Origin::new(&shown, 0, 0),
                     "no tag files (*.yaml, *.yml) in this directory",
                 )
-                .hint("declare your groups in a file such as config/tags/customers.yaml"),
+                .hint(format!(
+                    "declare your groups in a file such as {}",
+                    path.join("customers.yaml").display()
+                )),
             ));
         }
     } else {

@@ -1,4 +1,6 @@
 //! Integration tests: one binary (link time on 2 cores), one module per area.
 
+mod bad_inputs;
+mod schema;
 mod sim_juzibot;
 mod store;

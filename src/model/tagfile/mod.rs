@@ -41,7 +41,7 @@ pub struct TagFile {
 pub struct GroupSpec {
     /// The group's name: 1 to 30 characters, no leading or trailing spaces, unique per platform.
     #[schemars(with = "String", length(min = 1, max = 30))]
-    pub name: Spanned<String>,
+    pub name: Option<Spanned<String>>,
     /// A stable identity that survives renames; defaults to the name.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -81,7 +81,7 @@ pub enum TagEntry {
 pub struct TagSpec {
     /// The tag's name: 1 to 30 characters, no leading or trailing spaces, unique in its group.
     #[schemars(with = "String", length(min = 1, max = 30))]
-    pub name: Spanned<String>,
+    pub name: Option<Spanned<String>>,
     /// A stable identity that survives renames; defaults to the name.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -336,6 +336,16 @@ fn check_name(what: &str, file: &str, s: &Spanned<String>, diags: &mut Vec<Diagn
     name
 }
 
+/// A group or tag without `name` (or with an empty `name:`), reported where it starts. It goes on
+/// with an empty name so that the rest of the file is still checked.
+fn missing_name(what: &str, origin: Origin, diags: &mut Vec<Diagnostic>) -> String {
+    diags.push(
+        Diagnostic::new(origin, format!("{what} has no name"))
+            .hint(format!("write the {what}'s name after `name:`, 1 to 30 characters")),
+    );
+    String::new()
+}
+
 fn check_key(file: &str, s: &Spanned<String>, diags: &mut Vec<Diagnostic>) -> String {
     let key = normalize_name(&s.value);
     if key.is_empty() || key.trim() != key || key.chars().count() > 64 {
@@ -446,7 +456,10 @@ fn check_group(
 ) -> Checked<DesiredGroup> {
     let origin = at(file, &g);
     let spec = g.value;
-    let name = check_name("group name", file, &spec.name, diags);
+    let name = match &spec.name {
+        Some(n) => check_name("group name", file, n, diags),
+        None => missing_name("group", origin.clone(), diags),
+    };
     let key = match &spec.key {
         Some(k) => check_key(file, k, diags),
         None => name.clone(),
@@ -542,7 +555,10 @@ fn check_tag(file: &str, t: &Spanned<TagEntry>, diags: &mut Vec<Diagnostic>) -> 
             }
         }
         TagEntry::Full(spec) => {
-            let name = check_name("tag name", file, &spec.name, diags);
+            let name = match &spec.name {
+                Some(n) => check_name("tag name", file, n, diags),
+                None => missing_name("tag", at(file, t), diags),
+            };
             let key = match &spec.key {
                 Some(k) => check_key(file, k, diags),
                 None => name.clone(),
@@ -554,7 +570,7 @@ fn check_tag(file: &str, t: &Spanned<TagEntry>, diags: &mut Vec<Diagnostic>) -> 
                     was,
                     order: check_order(file, &spec.order, diags),
                     name,
-                    origin: at(file, &spec.name),
+                    origin: spec.name.as_ref().map_or_else(|| at(file, t), |n| at(file, n)),
                 },
                 was_at,
             }
@@ -650,23 +666,29 @@ fn check_across_groups(groups: &[Checked<DesiredGroup>], diags: &mut Vec<Diagnos
     let mut keys: BTreeMap<&str, &DesiredGroup> = BTreeMap::new();
     for g in groups.iter().map(|g| &g.item) {
         if let Some(first) = keys.insert(&g.key, g) {
-            let msg = if g.key == g.name && first.key == first.name {
-                format!(
-                    "group {:?} is declared twice; first at {}",
-                    g.name, first.origin
+            let d = if g.key == g.name && first.key == first.name {
+                Diagnostic::new(
+                    g.origin.clone(),
+                    format!(
+                        "group {:?} is declared twice; first at {}",
+                        g.name, first.origin
+                    ),
                 )
-            } else {
-                format!(
-                    "group key {:?} is used twice; first at {}",
-                    g.key, first.origin
-                )
-            };
-            diags.push(
-                Diagnostic::new(g.origin.clone(), msg).hint(format!(
+                .hint(format!(
                     "declare each group once; several files are merged into one set{}",
                     nfc_note(&g.name)
-                )),
-            );
+                ))
+            } else {
+                Diagnostic::new(
+                    g.origin.clone(),
+                    format!(
+                        "group key {:?} is used twice; first at {}",
+                        g.key, first.origin
+                    ),
+                )
+                .hint("keys identify groups across renames; give each group its own")
+            };
+            diags.push(d);
         }
     }
     // Names must be unique on each platform; two groups of one name on disjoint platforms are fine.
@@ -677,7 +699,7 @@ fn check_across_groups(groups: &[Checked<DesiredGroup>], diags: &mut Vec<Diagnos
         }
     }
     let mut reported = BTreeSet::new();
-    for list in per_platform.values() {
+    for (platform, list) in &per_platform {
         let mut names: BTreeMap<&str, &DesiredGroup> = BTreeMap::new();
         for g in list.iter().map(|g| &g.item) {
             if let Some(first) = names.insert(&g.name, g)
@@ -688,7 +710,7 @@ fn check_across_groups(groups: &[Checked<DesiredGroup>], diags: &mut Vec<Diagnos
                     Diagnostic::new(
                         g.origin.clone(),
                         format!(
-                            "group name {:?} is declared twice; first at {}",
+                            "group name {:?} is declared twice on platform {platform:?}; first at {}",
                             g.name, first.origin
                         ),
                     )
