@@ -13,10 +13,19 @@
 //!   future leaves either all of it or none of it. SQLite transactions take the write lock up front
 //!   (`BEGIN IMMEDIATE`), so concurrent writers wait (busy timeout) instead of failing.
 //! - Nothing is ever hard-deleted from `tag_groups` or `tags`: a vanished object gets `deleted_at`,
-//!   which goes back to NULL if it reappears. Every change to them is a `tag_events` row.
+//!   which goes back to NULL if it reappears. Every object that appears, is renamed, is reordered,
+//!   vanishes or comes back gets a `tag_events` row: 'pull' when a listing showed it
+//!   ([`Store::record_snapshot`]), 'apply' when tagsync did it ([`Store::record_applied`], which
+//!   also updates the mirror at once, so the next listing does not report it again). A tag moving
+//!   to another group is recorded without an event.
 //! - Times are UTC, stored to the microsecond (PostgreSQL's precision; SQLite gets the same values,
 //!   as RFC 3339 text, so both backends return what they were given).
 //! - Errors never hold the database URL itself (it may carry a password): only its scheme and host.
+//!
+//! Files: `mod.rs` the [`Store`] and its SQL, `types.rs` the values it takes and returns, `rows.rs`
+//! the private row structs, `diff.rs` the pure comparison of a listing with the mirror, `url.rs`
+//! naming a database without its credentials, `error.rs` [`Error`]. Besides the SPEC §4 tables the
+//! schema has `leases` (not used yet) and `not_ours` (groups that refused tagsync).
 //!
 //! # Assumptions
 //! [`Store::upsert_platform`] has recorded a platform before anything else is written for it; writes
@@ -667,8 +676,9 @@ impl Store {
         .ctx("remove a binding")
     }
 
-    /// Records a change tagsync made itself (source 'apply'). The mirror's `tag_groups`/`tags` rows
-    /// are not touched: they only ever show what a listing saw.
+    /// Records an event tagsync made itself (source 'apply') without touching `tag_groups`/`tags`.
+    /// For a change the platform confirmed, [`Store::record_applied`] is usually what you want: it
+    /// also updates the mirror.
     ///
     /// # Errors
     /// [`Error::UnknownPlatform`], [`Error::UnknownRun`] if `run` is not a run of this platform.
