@@ -36,16 +36,10 @@ pub struct CallRecord {
     pub fault: Option<FaultKind>,
     /// Refused by the rate limit (answered with the platform's frequency error, not applied).
     pub rate_limited: bool,
-}
-
-impl CallRecord {
-    /// Whether the platform applied this call: it reached the platform and the answer's errcode
-    /// (if any) is 0. A lost response counts as applied.
-    pub fn applied(&self) -> bool {
-        let reached = !self.rate_limited
-            && matches!(self.fault, None | Some(FaultKind::Delay | FaultKind::Lost));
-        reached && self.errcode.is_none_or(|c| c == 0)
-    }
+    /// The platform carried the call out: its handler ran and answered a 2xx status with errcode 0
+    /// (or no errcode). True for a lost response whose write succeeded; false for every other
+    /// fault, a refusal, or a call the client abandoned before the handler ran.
+    pub applied: bool,
 }
 
 /// Replaces the values of `secret_keys` in a query.

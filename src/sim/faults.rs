@@ -1,28 +1,5 @@
-//! Deterministic faults and the request-rate limit.
-//!
-//! A [`FaultSpec`] is what `tagsync sim --faults SPEC` parses:
-//!
-//! ```text
-//! SPEC  = "none" | ITEM ("," ITEM)*
-//! ITEM  = "seed=" u64                      the fault sequence's seed (default 0)
-//!       | "rate=" 0..=1                    share of calls that get a fault (default 0)
-//!       | "kinds=" KIND ("+" KIND)*        which faults to draw from (default: all)
-//!       | "delay=" DURATION                how long a `delay` fault holds a response (default 250ms)
-//!       | "hang=" DURATION                 how long a `timeout` fault keeps a call open (default 60s)
-//!       | "rps=" u32                       the platform's rate limit, requests per second (default: none)
-//! KIND  = "http500" | "http429" | "busy" | "delay" | "timeout" | "reset" | "lost" | "all"
-//! DURATION = integer followed by "ms" or "s" (a bare integer is milliseconds)
-//! ```
-//!
-//! For example `seed=42,rate=0.3,kinds=http500+http429+busy+delay+timeout+reset+lost,rps=20`.
-//!
-//! # Guarantees
-//! - Every call draws from the seeded generator exactly twice, whatever happens to it, so the same
-//!   seed and the same sequence of calls (method and path) give the same faults on every run.
-//! - Faults never change state, except `lost`, which applies the write and then drops the answer.
-//!   `lost` is only drawn for writes; for a read it is left out of the choice.
-//! - The generator is SplitMix64, written out here rather than taken from `rand`, whose `StdRng`
-//!   may change its sequence between versions: a recorded seed must reproduce forever.
+//! Deterministic faults and the request-rate limit: the [`FaultSpec`] that `tagsync sim --faults
+//! SPEC` parses, scripted faults, and the generator that makes them reproducible.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -97,7 +74,32 @@ impl FromStr for FaultKind {
     }
 }
 
-/// Random faults and the rate limit of one simulator; see the module docs for the text syntax.
+/// Random faults and the rate limit of one simulator, as `tagsync sim --faults SPEC` writes them.
+///
+/// ```text
+/// SPEC  = "none" | ITEM ("," ITEM)*
+/// ITEM  = "seed=" u64                      the fault sequence's seed (default 0)
+///       | "rate=" 0..=1                    share of calls that get a fault (default 0)
+///       | "kinds=" KIND ("+" KIND)*        which faults to draw from (default: all; needs `rate`)
+///       | "delay=" DURATION                how long a `delay` fault holds a response (default 250ms)
+///       | "hang=" DURATION                 how long a `timeout` fault keeps a call open (default 60s)
+///       | "rps=" u32                       the platform's rate limit, requests per second (default: none)
+/// KIND  = "http500" | "http429" | "busy" | "delay" | "timeout" | "reset" | "lost" | "all"
+/// DURATION = integer followed by "ms" or "s" (a bare integer is milliseconds)
+/// ```
+///
+/// For example `seed=42,rate=0.3,kinds=http500+http429+busy+delay+timeout+reset+lost,rps=20`.
+/// [`Display`](fmt::Display) writes a spec that parses back to the same value.
+///
+/// # Guarantees
+/// - Every call draws from the seeded generator exactly twice, whatever happens to it, so the same
+///   seed and the same sequence of calls (method and path) give the same faults on every run.
+/// - Faults never change state, except `lost`, which applies the write and then drops the answer.
+///   `lost` is only drawn for writes; for a read it is left out of the choice.
+/// - The generator is SplitMix64, written out here rather than taken from `rand`, whose `StdRng`
+///   may change its sequence between versions: a recorded seed must reproduce forever.
+/// - The rate limit is a sliding one-second window over admitted calls; a refused call is
+///   answered with the platform's frequency error, not applied, and not counted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultSpec {
     /// Seed of the fault sequence.

@@ -70,7 +70,8 @@
 //!   lists no errcode at all.
 //! - `tag/mark` with one tag in both `addTagId` and `delTagId` (the seed's own example does this):
 //!   additions apply first, then removals, so the tag ends up off the customer.
-//! - An empty `name` (`""`) on edit counts as absent; names are compared exactly (no trimming).
+//! - An empty `name` (`""`) on edit and an empty `groupId` on create count as absent; names are
+//!   compared exactly (no trimming, no normalization).
 //! - Edits, deletes and marks answer `{errcode, errmsg}` without `data`, as their examples show.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -317,12 +318,12 @@ impl Account {
     fn list(&self) -> Vec<wire::Group> {
         let mut groups: Vec<&Group> = self.groups.iter().collect();
         // A stable sort keeps creation order among equal orders.
-        groups.sort_by(|a, b| b.order.cmp(&a.order));
+        groups.sort_by_key(|g| std::cmp::Reverse(g.order));
         groups
             .into_iter()
             .map(|g| {
                 let mut tags: Vec<&Tag> = g.tags.iter().collect();
-                tags.sort_by(|a, b| b.order.cmp(&a.order));
+                tags.sort_by_key(|t| std::cmp::Reverse(t.order));
                 wire::Group::new(g, tags)
             })
             .collect()

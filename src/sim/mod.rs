@@ -330,7 +330,8 @@ impl SimHandle {
             return Ok(());
         };
         let result = match tokio::time::timeout(Duration::from_secs(5), &mut task).await {
-            Ok(joined) => joined.unwrap_or(Ok(())),
+            // A panicked server task is an error too.
+            Ok(joined) => joined.unwrap_or_else(|e| Err(io::Error::other(e))),
             Err(_) => {
                 task.abort();
                 Ok(())

@@ -145,23 +145,26 @@ async fn intercept(State(core): State<Arc<Core>>, req: Request, next: Next) -> R
         rate_limited,
         fault,
     } = lock(&core.faults).decide(&path, write, Instant::now());
-    let mut record = CallRecord {
-        seq,
-        method: parts.method.to_string(),
-        path,
-        query: redact_query(query, core.secret_keys),
-        body: redact_body(&bytes, core.secret_keys),
-        write,
-        status: None,
-        errcode: None,
-        fault,
-        rate_limited,
+    let mut log = LogOnDrop {
+        core: core.clone(),
+        record: Some(CallRecord {
+            seq,
+            method: parts.method.to_string(),
+            path,
+            query: redact_query(query, core.secret_keys),
+            body: redact_body(&bytes, core.secret_keys),
+            write,
+            status: None,
+            errcode: None,
+            fault,
+            rate_limited,
+            applied: false,
+        }),
     };
-    let reset = |record: CallRecord| {
+    let reset = || {
         if let Some(switch) = &switch {
             switch.trip();
         }
-        core.finish(record);
         // Never sent: the tripped switch makes the connection fail before the first byte.
         StatusCode::GATEWAY_TIMEOUT.into_response()
     };
@@ -177,16 +180,13 @@ async fn intercept(State(core): State<Arc<Core>>, req: Request, next: Next) -> R
                 Some((StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response())
             }
             Some(FaultKind::Busy) => Some((core.refusal)(Refusal::Busy)),
-            Some(FaultKind::Reset) => return reset(record),
+            Some(FaultKind::Reset) => return reset(),
             Some(FaultKind::Timeout) => {
                 // Log now, so that a test sees the call while the client is still waiting.
+                drop(log);
                 let hang = lock(&core.faults).spec().hang;
-                core.finish(record.clone());
                 core.pause(hang).await;
-                if let Some(switch) = &switch {
-                    switch.trip();
-                }
-                return StatusCode::GATEWAY_TIMEOUT.into_response();
+                return reset();
             }
             Some(FaultKind::Delay) => {
                 let delay = lock(&core.faults).spec().delay;
@@ -196,6 +196,7 @@ async fn intercept(State(core): State<Arc<Core>>, req: Request, next: Next) -> R
             Some(FaultKind::Lost) | None => None,
         }
     };
+    let reached = early.is_none();
     let response = match early {
         Some(response) => response,
         None => {
@@ -205,15 +206,31 @@ async fn intercept(State(core): State<Arc<Core>>, req: Request, next: Next) -> R
     };
     let (head, body) = response.into_parts();
     let body = to_bytes(body, MAX_BODY).await.unwrap_or_default();
+    let record = log.record.as_mut().expect("logged only on drop");
     record.errcode = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| (core.errcode)(&v));
+    record.applied = reached && head.status.is_success() && record.errcode.is_none_or(|c| c == 0);
     if fault == Some(FaultKind::Lost) && !rate_limited {
-        return reset(record);
+        return reset();
     }
     record.status = Some(head.status.as_u16());
-    core.finish(record);
     Response::from_parts(head, Body::from(body))
+}
+
+/// Logs its call when dropped: at the end of [`intercept`], and also when hyper drops the call
+/// half-way because the client went away, so that no call is missing from the log.
+struct LogOnDrop {
+    core: Arc<Core>,
+    record: Option<CallRecord>,
+}
+
+impl Drop for LogOnDrop {
+    fn drop(&mut self) {
+        if let Some(record) = self.record.take() {
+            self.core.finish(record);
+        }
+    }
 }
 
 impl Core {

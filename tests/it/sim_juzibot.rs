@@ -749,7 +749,7 @@ async fn the_call_log_records_every_call_without_the_token() {
         calls[2].body,
         Some(json!({"groupName": "新", "tag": [{"name": "x"}]}))
     );
-    assert!(calls[2].applied() && !calls[1].applied());
+    assert!(calls[2].applied && !calls[1].applied);
     let everything = format!("{calls:?} {}", serde_json::to_string(&calls).unwrap());
     assert!(!everything.contains("juzi-test-token"), "{everything}");
     assert!(!format!("{:?}", s.h).contains("juzi-test-token"));
@@ -859,7 +859,7 @@ async fn a_lost_response_applies_the_write() {
         (call.fault, call.status, call.errcode),
         (Some(FaultKind::Lost), None, Some(0))
     );
-    assert!(call.applied());
+    assert!(call.applied);
     // Re-reading shows it; on Juzibot a repeated create by name adds nothing either.
     let again = s.post("tag/create", body).await;
     assert_eq!(again["data"][0]["id"], "etSimG00000000000000000000000001");
@@ -880,11 +880,11 @@ async fn fault_run(spec: &str) -> Vec<(Option<FaultKind>, Option<u16>, bool)> {
     let created = s.account(|a| a.groups().len()) - 3;
     assert_eq!(
         created,
-        calls.iter().filter(|c| c.write && c.applied()).count()
+        calls.iter().filter(|c| c.write && c.applied).count()
     );
     calls
         .iter()
-        .map(|c| (c.fault, c.status, c.applied()))
+        .map(|c| (c.fault, c.status, c.applied))
         .collect()
 }
 
@@ -920,7 +920,7 @@ async fn the_rate_limit_answers_429_and_applies_nothing() {
     assert_eq!(resp.status(), 429);
     assert_eq!(s.account(|a| a.groups().len()), 3);
     let last = s.h.calls().pop().unwrap();
-    assert!(last.rate_limited && !last.applied());
+    assert!(last.rate_limited && !last.applied);
     assert_eq!(last.status, Some(429));
 }
 
@@ -1029,4 +1029,29 @@ async fn start_all_serves_the_seed_file_and_shuts_down() {
     stopping.await.unwrap().unwrap();
     let fresh = client(Duration::from_secs(2));
     assert!(fresh.get(&url).send().await.is_err(), "no longer listening");
+}
+
+#[tokio::test]
+async fn a_call_abandoned_during_a_delay_is_still_logged() {
+    let s = Sim::start(fixture("juzibot_quirks.json"), "delay=3s").await;
+    s.h.fail_next(CREATE, FaultKind::Delay, 1);
+    let impatient = client(Duration::from_millis(100));
+    let err = impatient
+        .post(s.url("tag/create"))
+        .query(&[("token", s.h.token())])
+        .json(&json!({"groupName": "新", "tag": [{"name": "x"}]}))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    let started = Instant::now();
+    while s.h.calls().is_empty() && started.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let call = &s.h.calls()[0];
+    assert_eq!(
+        (call.fault, call.status, call.applied),
+        (Some(FaultKind::Delay), None, false)
+    );
+    assert_eq!(s.account(|a| a.groups().len()), 3);
 }
