@@ -3,10 +3,11 @@
 //! The flow: tag files → [`model::Desired`] → `planner::plan` → `Plan` → `apply` → the mirror.
 //! See ARCHITECTURE.md for the map of modules and the invariants between them.
 
+pub mod apply;
 pub mod cli;
 pub mod model;
+pub mod planner;
+pub mod platforms;
 pub mod settings;
 pub mod sim;
 pub mod store;
-pub mod planner;
-pub mod platforms;

@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 use crate::model::Diagnostics;
 use crate::settings::{self, Settings};
 
+mod demo;
+pub mod sync;
 mod validate;
 
 /// tagsync keeps tag groups and tags in step across SCRM platforms.
@@ -25,6 +27,24 @@ pub struct Cli {
 pub enum Command {
     /// Check the configuration and every tag file; makes no network call and needs no secret.
     Validate,
+    /// Pull every platform, record it in the mirror, and show what apply would send.
+    Plan(sync::PlanArgs),
+    /// Pull, plan, confirm, and send the plan's operations; journals everything to the mirror.
+    Apply(sync::ApplyArgs),
+    /// Serve the platform simulators on loopback (prints each base URL; Ctrl-C stops).
+    Sim {
+        /// Address of the first simulator; each next one takes the next port (default: ephemeral).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Starting state: a YAML or JSON file mapping platform names to fixtures.
+        #[arg(long)]
+        seed: Option<PathBuf>,
+        /// Deterministic faults, e.g. `seed=42,rate=0.3,kinds=http500+lost`.
+        #[arg(long)]
+        faults: Option<String>,
+    },
+    /// Run one full cycle against the built-in simulators with a SQLite mirror in a temporary directory.
+    Demo,
     /// Print the JSON Schema of tag files (the one checked in at schema/tags.schema.json).
     Schema,
 }
@@ -63,6 +83,16 @@ pub enum Success {
 pub async fn run(cli: Cli) -> Result<Success, Failure> {
     match cli.command {
         Command::Validate => validate::run(&cli.config),
+        Command::Plan(args) => sync::plan(&cli.config, args).await,
+        Command::Apply(args) => sync::apply(&cli.config, args).await,
+        Command::Sim { listen, seed, faults } => match crate::sim::run_cli(listen, seed, faults).await {
+            Ok(()) => Ok(Success::Done),
+            Err(e @ (crate::sim::SimError::FaultSpec(_) | crate::sim::SimError::Seed { .. } | crate::sim::SimError::ReadSeed { .. } | crate::sim::SimError::Fixture { .. })) => {
+                Err(Failure::Invalid(format!("error: {}", error_chain(&e))))
+            }
+            Err(e) => Err(Failure::Runtime(anyhow::Error::new(e))),
+        },
+        Command::Demo => demo::run().await,
         Command::Schema => {
             print!("{}", crate::model::tagfile::json_schema());
             Ok(Success::Done)
@@ -76,4 +106,16 @@ pub fn load_inputs(config: &std::path::Path) -> Result<(Settings, crate::model::
     let sources = settings::read_tag_sources(&settings.tags)?;
     let desired = crate::model::tagfile::parse(&sources, &settings.tag_context())?;
     Ok((settings, desired))
+}
+
+/// An error and its sources on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }

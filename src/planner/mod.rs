@@ -104,12 +104,16 @@ pub enum Action {
     EditGroup {
         group_key: String,
         group_id: Option<String>,
+        /// The name the group has when this step runs (for people reading the plan).
+        group_name: String,
         name: Option<Change<String>>,
         order: Option<Change<u32>>,
     },
-    /// Rename and/or reorder a tag. `tag_id` is `None` for a tag this plan creates.
+    /// Rename and/or reorder a tag. `tag_id` is `None` for a tag this plan creates, and
+    /// `group_id` for a group this plan creates.
     EditTag {
         group_key: String,
+        group_id: Option<String>,
         group_name: String,
         tag_key: Option<String>,
         tag_id: Option<String>,
@@ -435,6 +439,7 @@ impl<'a> Planner<'a> {
                     Action::EditGroup {
                         group_key: g.key.clone(),
                         group_id: None,
+                        group_name: g.name.clone(),
                         name: None,
                         order: Some(Change { from: None, to: order }),
                     },
@@ -447,6 +452,7 @@ impl<'a> Planner<'a> {
                         Phase::OrderNew,
                         Action::EditTag {
                             group_key: g.key.clone(),
+                            group_id: None,
                             group_name: g.name.clone(),
                             tag_key: Some(t.key.clone()),
                             tag_id: None,
@@ -521,6 +527,7 @@ impl<'a> Planner<'a> {
                 Action::EditGroup {
                     group_key: g.key.clone(),
                     group_id: Some(remote.id.clone()),
+                    group_name: remote.name.clone(),
                     name: None,
                     order: Some(order),
                 },
@@ -625,6 +632,7 @@ impl<'a> Planner<'a> {
                                 Phase::TagEdit,
                                 Action::EditTag {
                                     group_key: g.key.clone(),
+                                    group_id: Some(remote.id.clone()),
                                     group_name: g.name.clone(),
                                     tag_key: Some(t.key.clone()),
                                     tag_id: Some(r.id.clone()),
@@ -664,7 +672,7 @@ impl<'a> Planner<'a> {
             .filter(|r| !to_delete.iter().any(|d| d.tag_id == r.id))
             .map(|r| (r.name.clone(), r.id.clone()))
             .collect();
-        self.sequence_tag_renames(g, renames, &occupied);
+        self.sequence_tag_renames(g, &remote.id, renames, &occupied);
         if !to_delete.is_empty() {
             self.push(Phase::Delete, Action::DeleteTags { tags: to_delete }, Reason::Undeclared);
         }
@@ -693,6 +701,7 @@ impl<'a> Planner<'a> {
                         Phase::OrderNew,
                         Action::EditTag {
                             group_key: g.key.clone(),
+                            group_id: Some(remote.id.clone()),
                             group_name: g.name.clone(),
                             tag_key: Some(t.key.clone()),
                             tag_id: None,
@@ -709,6 +718,7 @@ impl<'a> Planner<'a> {
     fn sequence_tag_renames(
         &mut self,
         g: &DesiredGroup,
+        group_id: &str,
         renames: Vec<(&RemoteTag, String, Option<Change<String>>, Option<Change<u32>>, Reason)>,
         occupied: &BTreeMap<String, String>,
     ) {
@@ -742,6 +752,7 @@ impl<'a> Planner<'a> {
                         Phase::TagEdit,
                         Action::EditTag {
                             group_key: g.key.clone(),
+                            group_id: Some(group_id.to_owned()),
                             group_name: g.name.clone(),
                             tag_key: Some(key.clone()),
                             tag_id: Some(r.id.clone()),
@@ -774,6 +785,7 @@ impl<'a> Planner<'a> {
                     Action::EditGroup {
                         group_key: r.group_key.clone(),
                         group_id: Some(r.id.clone()),
+                        group_name: from.clone(),
                         name: Some(Change { from: Some(from), to }),
                         order: if last { r.order.clone() } else { None },
                     },

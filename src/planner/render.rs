@@ -137,10 +137,9 @@ fn op_line(op: &Op) -> String {
                 None => t.name.clone(),
             }))
         ),
-        Action::EditGroup { group_key, name, order, .. } => {
+        Action::EditGroup { group_name, name, order, .. } => {
             let what = edits(name.as_ref(), order.as_ref());
-            let shown = name.as_ref().and_then(|n| n.from.clone()).unwrap_or_else(|| group_key.clone());
-            format!("{YELLOW}~{RESET} group {}: {what}", quoted(&shown))
+            format!("{YELLOW}~{RESET} group {}: {what}", quoted(group_name))
         }
         Action::EditTag { group_name, tag_key, name, order, .. } => {
             let what = edits(name.as_ref(), order.as_ref());

@@ -1,0 +1,421 @@
+//! Carrying out plans: pull → plan → execute, in rounds, journaling every step to the mirror.
+//!
+//! # Guarantees
+//! - Every operation is written to `operations` as an intent before it is sent and gets its outcome
+//!   after; every change made is recorded in the mirror (`tag_groups`, `tags`, `tag_events` with
+//!   source `apply`) and every created object is bound to its key at once.
+//! - A write whose outcome is unknown (lost response, retries exhausted) is never repeated blindly:
+//!   the round stops, the next round re-reads the platform and plans afresh, and matching by name
+//!   binds what the lost call did create instead of creating it again.
+//! - A permanent rejection is recorded after one attempt and never retried; "not ours" (a group made
+//!   in the console) is remembered so that later plans show it as drift instead of calling again.
+//!
+//! # Cancellation
+//! Dropping the future leaves at most one operation in state `intent`; the next run re-reads the
+//! platform before it writes, so nothing is duplicated.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Utc;
+
+use crate::model::{Capabilities, Desired, RemoteGroup, Snapshot};
+use crate::planner::{self, Action, Op, PlanInput, PlatformPlan};
+use crate::platforms::{self, Platform};
+use crate::store::{self, Applied, OpStatus, RunId, RunOutcome, RunStatus, Store};
+
+/// How an apply behaves.
+#[derive(Debug, Clone)]
+pub struct ApplySettings {
+    /// Plan only: pull and record, send nothing.
+    pub dry_run: bool,
+    /// Rounds of pull → plan → execute before giving up on convergence.
+    pub max_rounds: usize,
+    /// Refuse a plan that deletes more tags than this.
+    pub max_deletes: usize,
+    /// What started the run (`plan`, `apply`, `schedule`, `demo`), for `sync_runs.trigger`.
+    pub trigger: &'static str,
+}
+
+/// What happened on one platform.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub platform: String,
+    pub run: RunId,
+    /// The first plan, as shown to the user.
+    pub plan: PlatformPlan,
+    /// The plan made from the last pull (empty when converged).
+    pub remaining: PlatformPlan,
+    pub rounds: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub not_ours: usize,
+    pub api_calls: u64,
+    pub errors: Vec<String>,
+    /// The next operation's sequence number in this run (counted across rounds).
+    next_seq: i64,
+}
+
+impl Report {
+    pub fn converged(&self) -> bool {
+        self.errors.is_empty() && !self.remaining.has_changes()
+    }
+}
+
+/// Why an apply could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The mirror failed.
+    #[error("the mirror failed: {0}")]
+    Store(#[from] store::Error),
+    /// The platform failed while reading (nothing was written).
+    #[error("{platform}: {source}")]
+    Pull {
+        platform: String,
+        #[source]
+        source: platforms::Error,
+    },
+    /// The plan deletes more than the guard allows.
+    #[error(
+        "{platform}: the plan deletes {deletes} tags, more than the limit of {limit} per run; review the plan, then raise `max_deletes` or pass --allow-deletes {deletes}"
+    )]
+    TooManyDeletes {
+        platform: String,
+        deletes: usize,
+        limit: usize,
+    },
+}
+
+/// Pulls, plans and (unless `dry_run`) applies on one platform.
+pub async fn sync_platform(
+    store: &Store,
+    name: &str,
+    platform: &dyn Platform,
+    desired: &Desired,
+    settings: &ApplySettings,
+) -> Result<Report, Error> {
+    let caps = platform.capabilities();
+    let started = Utc::now();
+    let calls_before = platform.api_calls();
+    let run = store.start_run(name, settings.trigger, started).await?;
+    let mut report = Report { platform: name.to_owned(), run, ..Report::default() };
+    let result = rounds(store, name, platform, desired, settings, caps, &mut report).await;
+    report.api_calls = platform.api_calls() - calls_before;
+    let status = match (&result, report.failed) {
+        (Err(_), _) => RunStatus::Failed,
+        (Ok(()), 0) if report.errors.is_empty() => RunStatus::Succeeded,
+        (Ok(()), _) if report.succeeded > 0 => RunStatus::Partial,
+        _ => RunStatus::Failed,
+    };
+    let error = match &result {
+        Err(e) => Some(e.to_string()),
+        Ok(()) => report.errors.first().cloned(),
+    };
+    let outcome = RunOutcome {
+        status,
+        planned: report.plan.ops.len() as i64,
+        applied: report.succeeded as i64,
+        failed: report.failed as i64,
+        api_calls: report.api_calls as i64,
+        error: error.clone(),
+    };
+    store.finish_run(run, &outcome, Utc::now()).await?;
+    store.set_platform_error(name, error.as_deref()).await?;
+    result.map(|()| report)
+}
+
+async fn rounds(
+    store: &Store,
+    name: &str,
+    platform: &dyn Platform,
+    desired: &Desired,
+    settings: &ApplySettings,
+    caps: &'static Capabilities,
+    report: &mut Report,
+) -> Result<(), Error> {
+    for round in 1..=settings.max_rounds.max(1) {
+        report.rounds = round;
+        let snapshot = pull(store, name, platform, caps, report.run).await?;
+        let bindings = store.bindings(name).await?;
+        let not_ours = store.not_ours(name).await?;
+        let plan = planner::plan(&PlanInput {
+            platform: name,
+            desired,
+            snapshot: &snapshot,
+            bindings: &bindings,
+            caps,
+            not_ours: &not_ours,
+        });
+        let now = Utc::now();
+        for b in &plan.bind {
+            match &b.tag_key {
+                None => store.bind_group(name, &b.group_key, &b.remote_id, now).await?,
+                Some(t) => store.bind_tag(name, &b.group_key, t, &b.remote_id, now).await?,
+            }
+        }
+        store.replace_desired_state(name, &status_rows(&plan), now).await?;
+        if round == 1 {
+            report.plan = plan.clone();
+            if plan.deletes() > settings.max_deletes && !settings.dry_run {
+                return Err(Error::TooManyDeletes {
+                    platform: name.to_owned(),
+                    deletes: plan.deletes(),
+                    limit: settings.max_deletes,
+                });
+            }
+        }
+        let done = settings.dry_run || !plan.has_changes() || !caps.writable();
+        report.remaining = plan.clone();
+        if done {
+            return Ok(());
+        }
+        let stop = execute(store, name, platform, &plan, report).await?;
+        if stop == Stop::Permanent {
+            // Re-read once so the mirror shows what did happen, but do not send again.
+            let snapshot = pull(store, name, platform, caps, report.run).await?;
+            let bindings = store.bindings(name).await?;
+            let not_ours = store.not_ours(name).await?;
+            report.remaining = planner::plan(&PlanInput {
+                platform: name,
+                desired,
+                snapshot: &snapshot,
+                bindings: &bindings,
+                caps,
+                not_ours: &not_ours,
+            });
+            return Ok(());
+        }
+    }
+    // The last round sent something; one more pull tells whether it converged.
+    let snapshot = pull(store, name, platform, caps, report.run).await?;
+    let bindings = store.bindings(name).await?;
+    let not_ours = store.not_ours(name).await?;
+    report.remaining = planner::plan(&PlanInput {
+        platform: name,
+        desired,
+        snapshot: &snapshot,
+        bindings: &bindings,
+        caps,
+        not_ours: &not_ours,
+    });
+    if report.remaining.has_changes() {
+        report.errors.push(format!(
+            "{name}: not converged after {} rounds; {} operations remain",
+            settings.max_rounds,
+            report.remaining.ops.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Reads what the platform holds and records it; platforms without a list call are read from the
+/// mirror (what tagsync itself created and saw).
+async fn pull(store: &Store, name: &str, platform: &dyn Platform, caps: &Capabilities, run: RunId) -> Result<Snapshot, Error> {
+    if !caps.list {
+        return Ok(store.mirror_snapshot(name).await?);
+    }
+    let snapshot = platform.list().await.map_err(|source| Error::Pull { platform: name.to_owned(), source })?;
+    store.record_snapshot(name, &snapshot, true, Some(run), Utc::now()).await?;
+    Ok(snapshot)
+}
+
+fn status_rows(plan: &PlatformPlan) -> Vec<store::DesiredStateRow> {
+    plan.status
+        .iter()
+        .map(|s| store::DesiredStateRow {
+            group_key: s.group_key.clone(),
+            tag_key: s.tag_key.clone(),
+            group_name: s.group_name.clone(),
+            tag_name: s.tag_name.clone(),
+            status: s.state.as_str().to_owned(),
+            detail: s.detail.clone(),
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// Every operation was tried.
+    Finished,
+    /// An outcome is unknown or transient failures outlasted retries: re-read, plan again.
+    Reread,
+    /// A permanent rejection: report, do not send again this run.
+    Permanent,
+}
+
+/// Carries out one plan. Objects created here are remembered by key so that later operations of
+/// the same plan (orders of new objects) can address them.
+async fn execute(store: &Store, name: &str, platform: &dyn Platform, plan: &PlatformPlan, report: &mut Report) -> Result<Stop, Error> {
+    let mut created_groups: BTreeMap<String, String> = BTreeMap::new();
+    let mut created_tags: BTreeMap<(String, String), String> = BTreeMap::new();
+    // Groups whose creation failed or that refused us: later steps on them are skipped.
+    let mut blocked: BTreeSet<String> = BTreeSet::new();
+    let mut stop = Stop::Finished;
+    for op in &plan.ops {
+        let group_key = op_group_key(&op.action);
+        if blocked.contains(group_key) {
+            continue;
+        }
+        let seq = report.next_seq;
+        report.next_seq += 1;
+        let (kind, target, request) = describe(op);
+        let now = Utc::now();
+        let intent = store.record_intent(report.run, name, seq, kind, &target, &request, now).await?;
+        let result = send(platform, &op.action, &created_groups, &created_tags).await;
+        let now = Utc::now();
+        match result {
+            Ok(applied) => {
+                store.record_outcome(intent, OpStatus::Succeeded, 1, None, now).await?;
+                report.succeeded += 1;
+                for change in &applied {
+                    match change {
+                        Applied::GroupCreated(g) => {
+                            created_groups.insert(group_key.to_owned(), g.id.clone());
+                            store.bind_group(name, group_key, &g.id, now).await?;
+                            bind_new_tags(store, name, &op.action, &g.tags, &mut created_tags, now).await?;
+                        }
+                        Applied::TagsCreated { tags, .. } => {
+                            bind_new_tags(store, name, &op.action, tags, &mut created_tags, now).await?;
+                        }
+                        _ => {}
+                    }
+                    store.record_applied(name, change, Some(report.run), now).await?;
+                }
+            }
+            Err(e) => {
+                let status = match &e {
+                    platforms::Error::NotOurs { .. } => OpStatus::NotOurs,
+                    _ => OpStatus::Failed,
+                };
+                store.record_outcome(intent, status, 1, Some(&e.to_string()), now).await?;
+                tracing::warn!(message = "An operation failed.", platform = %name, operation = kind, target = %target, error = %e);
+                match e {
+                    platforms::Error::NotOurs { .. } => {
+                        report.not_ours += 1;
+                        if let Some(id) = op_group_id(&op.action, &created_groups) {
+                            store.mark_not_ours(name, &id, now).await?;
+                        }
+                        blocked.insert(group_key.to_owned());
+                    }
+                    platforms::Error::Indeterminate { .. } | platforms::Error::Exhausted { .. } => {
+                        report.failed += 1;
+                        return Ok(Stop::Reread);
+                    }
+                    other => {
+                        report.failed += 1;
+                        report.errors.push(format!("{name}: {other}"));
+                        blocked.insert(group_key.to_owned());
+                        stop = Stop::Permanent;
+                    }
+                }
+            }
+        }
+    }
+    Ok(stop)
+}
+
+async fn bind_new_tags(
+    store: &Store,
+    name: &str,
+    action: &Action,
+    returned: &[crate::model::RemoteTag],
+    created: &mut BTreeMap<(String, String), String>,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), Error> {
+    let (group_key, wanted) = match action {
+        Action::CreateGroup { group_key, tags, .. } | Action::AddTags { group_key, tags, .. } => (group_key, tags),
+        _ => return Ok(()),
+    };
+    for t in wanted {
+        if let Some(r) = returned.iter().find(|r| r.name == t.name) {
+            created.insert((group_key.clone(), t.key.clone()), r.id.clone());
+            store.bind_tag(name, group_key, &t.key, &r.id, now).await?;
+        }
+    }
+    Ok(())
+}
+
+fn op_group_key(a: &Action) -> &str {
+    match a {
+        Action::CreateGroup { group_key, .. }
+        | Action::AddTags { group_key, .. }
+        | Action::EditGroup { group_key, .. }
+        | Action::EditTag { group_key, .. } => group_key,
+        Action::DeleteTags { tags } => tags.first().map(|t| t.group_key.as_str()).unwrap_or(""),
+    }
+}
+
+fn op_group_id(a: &Action, created: &BTreeMap<String, String>) -> Option<String> {
+    match a {
+        Action::AddTags { group_id, group_key, .. }
+        | Action::EditGroup { group_id, group_key, .. }
+        | Action::EditTag { group_id, group_key, .. } => group_id.clone().or_else(|| created.get(group_key).cloned()),
+        Action::DeleteTags { tags } => tags.first().map(|t| t.group_id.clone()),
+        Action::CreateGroup { .. } => None,
+    }
+}
+
+/// The journal's view of an operation: kind, target and a request summary (never a secret).
+fn describe(op: &Op) -> (&'static str, String, String) {
+    let request = serde_json::to_string(&op.action).unwrap_or_default();
+    match &op.action {
+        Action::CreateGroup { group_key, .. } => ("create_group", format!("group:{group_key}"), request),
+        Action::AddTags { group_key, .. } => ("add_tags", format!("group:{group_key}"), request),
+        Action::EditGroup { group_key, .. } => ("edit_group", format!("group:{group_key}"), request),
+        Action::EditTag { group_key, tag_key, tag_id, .. } => (
+            "edit_tag",
+            format!("tag:{group_key}/{}", tag_key.clone().or_else(|| tag_id.clone()).unwrap_or_default()),
+            request,
+        ),
+        Action::DeleteTags { tags } => (
+            "delete_tags",
+            format!("tags:{}", tags.iter().map(|t| t.tag_id.as_str()).collect::<Vec<_>>().join(",")),
+            request,
+        ),
+    }
+}
+
+/// Makes the call(s) of one operation and says what changed.
+async fn send(
+    platform: &dyn Platform,
+    action: &Action,
+    created_groups: &BTreeMap<String, String>,
+    created_tags: &BTreeMap<(String, String), String>,
+) -> Result<Vec<Applied>, platforms::Error> {
+    let missing = |what: &str| platforms::Error::Protocol {
+        endpoint: "apply",
+        detail: format!("{what} created earlier in this plan has no id"),
+    };
+    match action {
+        Action::CreateGroup { name, order, tags, .. } => {
+            let g: RemoteGroup = platform.create_group(name, *order, tags).await?;
+            Ok(vec![Applied::GroupCreated(g)])
+        }
+        Action::AddTags { group_key, group_id, group_name, tags } => {
+            let id = group_id.clone().or_else(|| created_groups.get(group_key).cloned()).ok_or_else(|| missing("the group"))?;
+            let added = platform.add_tags(&id, group_name, tags).await?;
+            Ok(vec![Applied::TagsCreated { group_id: id, tags: added }])
+        }
+        Action::EditGroup { group_key, group_id, name, order, .. } => {
+            let id = group_id.clone().or_else(|| created_groups.get(group_key).cloned()).ok_or_else(|| missing("the group"))?;
+            let new_name = name.as_ref().map(|n| n.to.as_str());
+            let new_order = order.as_ref().map(|o| o.to);
+            platform.edit_group(&id, new_name, new_order).await?;
+            Ok(vec![Applied::GroupEdited { id, name: new_name.map(str::to_owned), order: new_order }])
+        }
+        Action::EditTag { group_key, tag_key, tag_id, name, order, .. } => {
+            let id = tag_id
+                .clone()
+                .or_else(|| tag_key.as_ref().and_then(|k| created_tags.get(&(group_key.clone(), k.clone())).cloned()))
+                .ok_or_else(|| missing("the tag"))?;
+            let new_name = name.as_ref().map(|n| n.to.as_str());
+            let new_order = order.as_ref().map(|o| o.to);
+            platform.edit_tag(&id, new_name, new_order).await?;
+            Ok(vec![Applied::TagEdited { id, name: new_name.map(str::to_owned), order: new_order }])
+        }
+        Action::DeleteTags { tags } => {
+            let ids: Vec<String> = tags.iter().map(|t| t.tag_id.clone()).collect();
+            platform.delete_tags(&ids).await?;
+            Ok(vec![Applied::TagsDeleted { ids }])
+        }
+    }
+}
