@@ -165,7 +165,7 @@ mod tests {
         assert_eq!(n.key_position(&["platforms", "nope"]), (2, 1));
         assert_eq!(
             n.value_position(&["platforms", "crm", "rate_limit", "per_second"]),
-            (5, 31)
+            (5, 30)
         );
     }
 }

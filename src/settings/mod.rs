@@ -315,13 +315,11 @@ fn load_text(file: &str, text: &str, check_paths: bool) -> Result<Settings, Diag
         tree: &tree,
         env_vars: &env_vars,
     };
-    let figment = Figment::new()
-        .merge(StrictYaml::string(text))
-        .merge(
-            Env::prefixed(ENV_PREFIX)
-                .split("__")
-                .filter(|k| !is_reserved(k.as_str())),
-        );
+    let figment = Figment::new().merge(StrictYaml::string(text)).merge(
+        Env::prefixed(ENV_PREFIX)
+            .split("__")
+            .filter(|k| !is_reserved(k.as_str())),
+    );
     let raw: RawConfig = figment.extract().map_err(|e| {
         let all: Vec<Diagnostic> = e.into_iter().map(|e| locate.figment_error(&e)).collect();
         Diagnostics::from_vec(all).expect("figment errors are never empty")

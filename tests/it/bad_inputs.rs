@@ -276,5 +276,8 @@ fn examples_validate_without_secrets() {
         stdout.starts_with("valid: ") && stdout.contains("5 platforms"),
         "unexpected summary: {stdout}"
     );
-    assert_eq!(stderr, "", "validate prints nothing on stderr when all is well");
+    assert_eq!(
+        stderr, "",
+        "validate prints nothing on stderr when all is well"
+    );
 }

@@ -276,10 +276,12 @@ fn parse_one(src: &Source) -> Result<TagFile, Diagnostic> {
         .map_err(|e| from_yaml_error(&src.name, &src.text, &e))
 }
 
-/// A checked group or tag, with where each of its `was` names is written (for collisions, which are
-/// found later and must point at the `was` entry, not at the object).
+/// A checked group or tag, with where its key and each of its `was` names are written: collisions
+/// are found later and must point at the entry to fix, not at the object.
 struct Checked<T> {
     item: T,
+    /// Where `key:` is written; the object's origin when the key is the name.
+    key_at: Origin,
     was_at: Vec<Origin>,
 }
 
@@ -340,8 +342,9 @@ fn check_name(what: &str, file: &str, s: &Spanned<String>, diags: &mut Vec<Diagn
 /// with an empty name so that the rest of the file is still checked.
 fn missing_name(what: &str, origin: Origin, diags: &mut Vec<Diagnostic>) -> String {
     diags.push(
-        Diagnostic::new(origin, format!("{what} has no name"))
-            .hint(format!("write the {what}'s name after `name:`, 1 to 30 characters")),
+        Diagnostic::new(origin, format!("{what} has no name")).hint(format!(
+            "write the {what}'s name after `name:`, 1 to 30 characters"
+        )),
     );
     String::new()
 }
@@ -395,7 +398,11 @@ fn check_order(
     }
 }
 
-fn check_prune(file: &str, s: &Option<Spanned<Scalar>>, diags: &mut Vec<Diagnostic>) -> Option<bool> {
+fn check_prune(
+    file: &str,
+    s: &Option<Spanned<Scalar>>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<bool> {
     let s = s.as_ref()?;
     match &s.value {
         Scalar::Bool(v) => Some(*v),
@@ -464,6 +471,10 @@ fn check_group(
         Some(k) => check_key(file, k, diags),
         None => name.clone(),
     };
+    let key_at = spec
+        .key
+        .as_ref()
+        .map_or_else(|| origin.clone(), |k| at(file, k));
     let (was, was_at) = check_was("group", file, &name, &spec.was, diags);
     let order = check_order(file, &spec.order, diags);
     let prune = check_prune(file, &spec.prune, diags).unwrap_or(ctx.prune_default);
@@ -530,11 +541,16 @@ fn check_group(
             tags: tags.into_iter().map(|t| t.item).collect(),
             origin,
         },
+        key_at,
         was_at,
     }
 }
 
-fn check_tag(file: &str, t: &Spanned<TagEntry>, diags: &mut Vec<Diagnostic>) -> Checked<DesiredTag> {
+fn check_tag(
+    file: &str,
+    t: &Spanned<TagEntry>,
+    diags: &mut Vec<Diagnostic>,
+) -> Checked<DesiredTag> {
     match &t.value {
         TagEntry::Name(raw) => {
             let spanned = Spanned {
@@ -551,6 +567,7 @@ fn check_tag(file: &str, t: &Spanned<TagEntry>, diags: &mut Vec<Diagnostic>) -> 
                     order: None,
                     origin: at(file, t),
                 },
+                key_at: at(file, t),
                 was_at: Vec::new(),
             }
         }
@@ -564,14 +581,19 @@ fn check_tag(file: &str, t: &Spanned<TagEntry>, diags: &mut Vec<Diagnostic>) -> 
                 None => name.clone(),
             };
             let (was, was_at) = check_was("tag", file, &name, &spec.was, diags);
+            let origin = spec
+                .name
+                .as_ref()
+                .map_or_else(|| at(file, t), |n| at(file, n));
             Checked {
                 item: DesiredTag {
                     key,
                     was,
                     order: check_order(file, &spec.order, diags),
                     name,
-                    origin: spec.name.as_ref().map_or_else(|| at(file, t), |n| at(file, n)),
+                    origin: origin.clone(),
                 },
+                key_at: spec.key.as_ref().map_or(origin, |k| at(file, k)),
                 was_at,
             }
         }
@@ -581,8 +603,10 @@ fn check_tag(file: &str, t: &Spanned<TagEntry>, diags: &mut Vec<Diagnostic>) -> 
 /// Within one group: tag names, keys and `was` names must not collide.
 fn check_tags_in_group(group: &str, tags: &[Checked<DesiredTag>], diags: &mut Vec<Diagnostic>) {
     let mut names: BTreeMap<&str, &DesiredTag> = BTreeMap::new();
-    let mut keys: BTreeMap<&str, &DesiredTag> = BTreeMap::new();
-    for t in tags.iter().map(|t| &t.item) {
+    let mut keys: BTreeMap<&str, &Origin> = BTreeMap::new();
+    // An empty name or key is reported already; it must not also count as a duplicate.
+    for c in tags.iter().filter(|t| !t.item.name.is_empty()) {
+        let t = &c.item;
         if let Some(first) = names.insert(&t.name, t) {
             diags.push(
                 Diagnostic::new(
@@ -597,13 +621,13 @@ fn check_tags_in_group(group: &str, tags: &[Checked<DesiredTag>], diags: &mut Ve
                     nfc_note(&t.name)
                 )),
             );
-        } else if let Some(first) = keys.insert(&t.key, t) {
+        } else if let Some(first) = keys.insert(&t.key, &c.key_at) {
             diags.push(
                 Diagnostic::new(
-                    t.origin.clone(),
+                    c.key_at.clone(),
                     format!(
-                        "tag key {:?} is used twice in group {group:?}; first at {}",
-                        t.key, first.origin
+                        "tag key {:?} is used twice in group {group:?}; first at {first}",
+                        t.key
                     ),
                 )
                 .hint("keys identify tags; give each its own"),
@@ -663,9 +687,12 @@ fn report_was_collisions<'a>(
 
 /// Across groups: keys are unique; names and `was` names are unique per platform.
 fn check_across_groups(groups: &[Checked<DesiredGroup>], diags: &mut Vec<Diagnostic>) {
-    let mut keys: BTreeMap<&str, &DesiredGroup> = BTreeMap::new();
-    for g in groups.iter().map(|g| &g.item) {
-        if let Some(first) = keys.insert(&g.key, g) {
+    let mut keys: BTreeMap<&str, &Checked<DesiredGroup>> = BTreeMap::new();
+    // An empty name or key is reported already; it must not also count as a duplicate.
+    for c in groups.iter().filter(|g| !g.item.key.is_empty()) {
+        let g = &c.item;
+        if let Some(first_c) = keys.insert(&g.key, c) {
+            let first = &first_c.item;
             let d = if g.key == g.name && first.key == first.name {
                 Diagnostic::new(
                     g.origin.clone(),
@@ -680,10 +707,10 @@ fn check_across_groups(groups: &[Checked<DesiredGroup>], diags: &mut Vec<Diagnos
                 ))
             } else {
                 Diagnostic::new(
-                    g.origin.clone(),
+                    c.key_at.clone(),
                     format!(
                         "group key {:?} is used twice; first at {}",
-                        g.key, first.origin
+                        g.key, first_c.key_at
                     ),
                 )
                 .hint("keys identify groups across renames; give each group its own")
@@ -701,7 +728,7 @@ fn check_across_groups(groups: &[Checked<DesiredGroup>], diags: &mut Vec<Diagnos
     let mut reported = BTreeSet::new();
     for (platform, list) in &per_platform {
         let mut names: BTreeMap<&str, &DesiredGroup> = BTreeMap::new();
-        for g in list.iter().map(|g| &g.item) {
+        for g in list.iter().map(|g| &g.item).filter(|g| !g.name.is_empty()) {
             if let Some(first) = names.insert(&g.name, g)
                 && first.key != g.key
                 && reported.insert((&g.origin, "name"))
