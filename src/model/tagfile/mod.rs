@@ -72,7 +72,7 @@ pub struct GroupSpec {
 #[derive(Debug)]
 pub enum TagEntry {
     Name(String),
-    Full(TagSpec),
+    Full(Box<TagSpec>),
 }
 
 /// A tag written as a mapping.
@@ -110,7 +110,8 @@ impl<'de> Deserialize<'de> for TagEntry {
                 Ok(TagEntry::Name(v.to_owned()))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TagEntry, A::Error> {
-                TagSpec::deserialize(de::value::MapAccessDeserializer::new(map)).map(TagEntry::Full)
+                TagSpec::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|s| TagEntry::Full(Box::new(s)))
             }
         }
         d.deserialize_any(V)
