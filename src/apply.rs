@@ -97,7 +97,11 @@ pub async fn sync_platform(
     let started = Utc::now();
     let calls_before = platform.api_calls();
     let run = store.start_run(name, settings.trigger, started).await?;
-    let mut report = Report { platform: name.to_owned(), run, ..Report::default() };
+    let mut report = Report {
+        platform: name.to_owned(),
+        run,
+        ..Report::default()
+    };
     let result = rounds(store, name, platform, desired, settings, caps, &mut report).await;
     report.api_calls = platform.api_calls() - calls_before;
     let status = match (&result, report.failed) {
@@ -148,11 +152,21 @@ async fn rounds(
         let now = Utc::now();
         for b in &plan.bind {
             match &b.tag_key {
-                None => store.bind_group(name, &b.group_key, &b.remote_id, now).await?,
-                Some(t) => store.bind_tag(name, &b.group_key, t, &b.remote_id, now).await?,
+                None => {
+                    store
+                        .bind_group(name, &b.group_key, &b.remote_id, now)
+                        .await?
+                }
+                Some(t) => {
+                    store
+                        .bind_tag(name, &b.group_key, t, &b.remote_id, now)
+                        .await?
+                }
             }
         }
-        store.replace_desired_state(name, &status_rows(&plan), now).await?;
+        store
+            .replace_desired_state(name, &status_rows(&plan), now)
+            .await?;
         if round == 1 {
             report.plan = plan.clone();
             if plan.deletes() > settings.max_deletes && !settings.dry_run {
@@ -209,12 +223,23 @@ async fn rounds(
 
 /// Reads what the platform holds and records it; platforms without a list call are read from the
 /// mirror (what tagsync itself created and saw).
-async fn pull(store: &Store, name: &str, platform: &dyn Platform, caps: &Capabilities, run: RunId) -> Result<Snapshot, Error> {
+async fn pull(
+    store: &Store,
+    name: &str,
+    platform: &dyn Platform,
+    caps: &Capabilities,
+    run: RunId,
+) -> Result<Snapshot, Error> {
     if !caps.list {
         return Ok(store.mirror_snapshot(name).await?);
     }
-    let snapshot = platform.list().await.map_err(|source| Error::Pull { platform: name.to_owned(), source })?;
-    store.record_snapshot(name, &snapshot, true, Some(run), Utc::now()).await?;
+    let snapshot = platform.list().await.map_err(|source| Error::Pull {
+        platform: name.to_owned(),
+        source,
+    })?;
+    store
+        .record_snapshot(name, &snapshot, true, Some(run), Utc::now())
+        .await?;
     Ok(snapshot)
 }
 
@@ -244,7 +269,13 @@ enum Stop {
 
 /// Carries out one plan. Objects created here are remembered by key so that later operations of
 /// the same plan (orders of new objects) can address them.
-async fn execute(store: &Store, name: &str, platform: &dyn Platform, plan: &PlatformPlan, report: &mut Report) -> Result<Stop, Error> {
+async fn execute(
+    store: &Store,
+    name: &str,
+    platform: &dyn Platform,
+    plan: &PlatformPlan,
+    report: &mut Report,
+) -> Result<Stop, Error> {
     let mut created_groups: BTreeMap<String, String> = BTreeMap::new();
     let mut created_tags: BTreeMap<(String, String), String> = BTreeMap::new();
     // Groups whose creation failed or that refused us: later steps on them are skipped.
@@ -259,26 +290,34 @@ async fn execute(store: &Store, name: &str, platform: &dyn Platform, plan: &Plat
         report.next_seq += 1;
         let (kind, target, request) = describe(op);
         let now = Utc::now();
-        let intent = store.record_intent(report.run, name, seq, kind, &target, &request, now).await?;
+        let intent = store
+            .record_intent(report.run, name, seq, kind, &target, &request, now)
+            .await?;
         let result = send(platform, &op.action, &created_groups, &created_tags).await;
         let now = Utc::now();
         match result {
             Ok(applied) => {
-                store.record_outcome(intent, OpStatus::Succeeded, 1, None, now).await?;
+                store
+                    .record_outcome(intent, OpStatus::Succeeded, 1, None, now)
+                    .await?;
                 report.succeeded += 1;
                 for change in &applied {
                     match change {
                         Applied::GroupCreated(g) => {
                             created_groups.insert(group_key.to_owned(), g.id.clone());
                             store.bind_group(name, group_key, &g.id, now).await?;
-                            bind_new_tags(store, name, &op.action, &g.tags, &mut created_tags, now).await?;
+                            bind_new_tags(store, name, &op.action, &g.tags, &mut created_tags, now)
+                                .await?;
                         }
                         Applied::TagsCreated { tags, .. } => {
-                            bind_new_tags(store, name, &op.action, tags, &mut created_tags, now).await?;
+                            bind_new_tags(store, name, &op.action, tags, &mut created_tags, now)
+                                .await?;
                         }
                         _ => {}
                     }
-                    store.record_applied(name, change, Some(report.run), now).await?;
+                    store
+                        .record_applied(name, change, Some(report.run), now)
+                        .await?;
                 }
             }
             Err(e) => {
@@ -286,7 +325,9 @@ async fn execute(store: &Store, name: &str, platform: &dyn Platform, plan: &Plat
                     platforms::Error::NotOurs { .. } => OpStatus::NotOurs,
                     _ => OpStatus::Failed,
                 };
-                store.record_outcome(intent, status, 1, Some(&e.to_string()), now).await?;
+                store
+                    .record_outcome(intent, status, 1, Some(&e.to_string()), now)
+                    .await?;
                 tracing::warn!(message = "An operation failed.", platform = %name, operation = kind, target = %target, error = %e);
                 match e {
                     platforms::Error::NotOurs { .. } => {
@@ -322,7 +363,12 @@ async fn bind_new_tags(
     now: chrono::DateTime<Utc>,
 ) -> Result<(), Error> {
     let (group_key, wanted) = match action {
-        Action::CreateGroup { group_key, tags, .. } | Action::AddTags { group_key, tags, .. } => (group_key, tags),
+        Action::CreateGroup {
+            group_key, tags, ..
+        }
+        | Action::AddTags {
+            group_key, tags, ..
+        } => (group_key, tags),
         _ => return Ok(()),
     };
     for t in wanted {
@@ -346,9 +392,21 @@ fn op_group_key(a: &Action) -> &str {
 
 fn op_group_id(a: &Action, created: &BTreeMap<String, String>) -> Option<String> {
     match a {
-        Action::AddTags { group_id, group_key, .. }
-        | Action::EditGroup { group_id, group_key, .. }
-        | Action::EditTag { group_id, group_key, .. } => group_id.clone().or_else(|| created.get(group_key).cloned()),
+        Action::AddTags {
+            group_id,
+            group_key,
+            ..
+        }
+        | Action::EditGroup {
+            group_id,
+            group_key,
+            ..
+        }
+        | Action::EditTag {
+            group_id,
+            group_key,
+            ..
+        } => group_id.clone().or_else(|| created.get(group_key).cloned()),
         Action::DeleteTags { tags } => tags.first().map(|t| t.group_id.clone()),
         Action::CreateGroup { .. } => None,
     }
@@ -358,17 +416,38 @@ fn op_group_id(a: &Action, created: &BTreeMap<String, String>) -> Option<String>
 fn describe(op: &Op) -> (&'static str, String, String) {
     let request = serde_json::to_string(&op.action).unwrap_or_default();
     match &op.action {
-        Action::CreateGroup { group_key, .. } => ("create_group", format!("group:{group_key}"), request),
+        Action::CreateGroup { group_key, .. } => {
+            ("create_group", format!("group:{group_key}"), request)
+        }
         Action::AddTags { group_key, .. } => ("add_tags", format!("group:{group_key}"), request),
-        Action::EditGroup { group_key, .. } => ("edit_group", format!("group:{group_key}"), request),
-        Action::EditTag { group_key, tag_key, tag_id, .. } => (
+        Action::EditGroup { group_key, .. } => {
+            ("edit_group", format!("group:{group_key}"), request)
+        }
+        Action::EditTag {
+            group_key,
+            tag_key,
+            tag_id,
+            ..
+        } => (
             "edit_tag",
-            format!("tag:{group_key}/{}", tag_key.clone().or_else(|| tag_id.clone()).unwrap_or_default()),
+            format!(
+                "tag:{group_key}/{}",
+                tag_key
+                    .clone()
+                    .or_else(|| tag_id.clone())
+                    .unwrap_or_default()
+            ),
             request,
         ),
         Action::DeleteTags { tags } => (
             "delete_tags",
-            format!("tags:{}", tags.iter().map(|t| t.tag_id.as_str()).collect::<Vec<_>>().join(",")),
+            format!(
+                "tags:{}",
+                tags.iter()
+                    .map(|t| t.tag_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
             request,
         ),
     }
@@ -386,31 +465,72 @@ async fn send(
         detail: format!("{what} created earlier in this plan has no id"),
     };
     match action {
-        Action::CreateGroup { name, order, tags, .. } => {
+        Action::CreateGroup {
+            name, order, tags, ..
+        } => {
             let g: RemoteGroup = platform.create_group(name, *order, tags).await?;
             Ok(vec![Applied::GroupCreated(g)])
         }
-        Action::AddTags { group_key, group_id, group_name, tags } => {
-            let id = group_id.clone().or_else(|| created_groups.get(group_key).cloned()).ok_or_else(|| missing("the group"))?;
+        Action::AddTags {
+            group_key,
+            group_id,
+            group_name,
+            tags,
+        } => {
+            let id = group_id
+                .clone()
+                .or_else(|| created_groups.get(group_key).cloned())
+                .ok_or_else(|| missing("the group"))?;
             let added = platform.add_tags(&id, group_name, tags).await?;
-            Ok(vec![Applied::TagsCreated { group_id: id, tags: added }])
+            Ok(vec![Applied::TagsCreated {
+                group_id: id,
+                tags: added,
+            }])
         }
-        Action::EditGroup { group_key, group_id, name, order, .. } => {
-            let id = group_id.clone().or_else(|| created_groups.get(group_key).cloned()).ok_or_else(|| missing("the group"))?;
+        Action::EditGroup {
+            group_key,
+            group_id,
+            name,
+            order,
+            ..
+        } => {
+            let id = group_id
+                .clone()
+                .or_else(|| created_groups.get(group_key).cloned())
+                .ok_or_else(|| missing("the group"))?;
             let new_name = name.as_ref().map(|n| n.to.as_str());
             let new_order = order.as_ref().map(|o| o.to);
             platform.edit_group(&id, new_name, new_order).await?;
-            Ok(vec![Applied::GroupEdited { id, name: new_name.map(str::to_owned), order: new_order }])
+            Ok(vec![Applied::GroupEdited {
+                id,
+                name: new_name.map(str::to_owned),
+                order: new_order,
+            }])
         }
-        Action::EditTag { group_key, tag_key, tag_id, name, order, .. } => {
+        Action::EditTag {
+            group_key,
+            tag_key,
+            tag_id,
+            name,
+            order,
+            ..
+        } => {
             let id = tag_id
                 .clone()
-                .or_else(|| tag_key.as_ref().and_then(|k| created_tags.get(&(group_key.clone(), k.clone())).cloned()))
+                .or_else(|| {
+                    tag_key
+                        .as_ref()
+                        .and_then(|k| created_tags.get(&(group_key.clone(), k.clone())).cloned())
+                })
                 .ok_or_else(|| missing("the tag"))?;
             let new_name = name.as_ref().map(|n| n.to.as_str());
             let new_order = order.as_ref().map(|o| o.to);
             platform.edit_tag(&id, new_name, new_order).await?;
-            Ok(vec![Applied::TagEdited { id, name: new_name.map(str::to_owned), order: new_order }])
+            Ok(vec![Applied::TagEdited {
+                id,
+                name: new_name.map(str::to_owned),
+                order: new_order,
+            }])
         }
         Action::DeleteTags { tags } => {
             let ids: Vec<String> = tags.iter().map(|t| t.tag_id.clone()).collect();

@@ -8,8 +8,8 @@ use anyhow::Context as _;
 use super::sync::{Target, sync_all};
 use super::{Failure, Success};
 use crate::model::tagfile;
-use crate::platforms::{self, RetryPolicy};
 use crate::planner;
+use crate::platforms::{self, RetryPolicy};
 use crate::settings::{Kind, Mode, PlatformSettings, SecretSource};
 use crate::sim::{self, SimOptions, SimPlatform};
 use crate::store::Store;
@@ -21,9 +21,15 @@ pub async fn run() -> Result<Success, Failure> {
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let fixture = sim::Fixture::from_yaml(CONSOLE).context("the demo's console fixture")?;
     let token = fixture.token.clone();
-    let handle = sim::start(SimPlatform::Juzibot, SimOptions { fixture, ..SimOptions::default() })
-        .await
-        .context("cannot start the Juzibot simulator")?;
+    let handle = sim::start(
+        SimPlatform::Juzibot,
+        SimOptions {
+            fixture,
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .context("cannot start the Juzibot simulator")?;
     println!("Juzibot simulator: {}", handle.base_url());
 
     let db = dir.path().join("tagsync.db");
@@ -46,17 +52,42 @@ pub async fn run() -> Result<Success, Failure> {
         default_platforms: [platform.name.clone()].into(),
         prune_default: false,
     };
-    let desired = tagfile::parse(&[tagfile::Source { name: "demo/tags.yaml".into(), text: TAGS.into() }], &ctx)?;
+    let desired = tagfile::parse(
+        &[tagfile::Source {
+            name: "demo/tags.yaml".into(),
+            text: TAGS.into(),
+        }],
+        &ctx,
+    )?;
     println!("Mirror: {database_url}\n\nTag file (demo/tags.yaml):\n{TAGS}");
 
-    let store = Store::open(&database_url).await.context("cannot open the mirror")?;
-    store.upsert_platform(&platform.name, platform.kind.as_str(), platform.mode.as_str()).await.context("the mirror")?;
-    let client = platforms::connect(&platform, token.into(), RetryPolicy::fast()).map_err(Failure::Invalid)?;
-    let targets = vec![Target { settings: platform.clone(), client }];
+    let store = Store::open(&database_url)
+        .await
+        .context("cannot open the mirror")?;
+    store
+        .upsert_platform(
+            &platform.name,
+            platform.kind.as_str(),
+            platform.mode.as_str(),
+        )
+        .await
+        .context("the mirror")?;
+    let client = platforms::connect(&platform, token.into(), RetryPolicy::fast())
+        .map_err(Failure::Invalid)?;
+    let targets = vec![Target {
+        settings: platform.clone(),
+        client,
+    }];
 
     println!("== 1. plan: what the console has, against the tag file\n");
     let first = sync_all(&store, &targets, &desired, 20, false, "demo").await;
-    let plans: Vec<_> = first.into_iter().collect::<Result<Vec<_>, _>>().context("plan")?.into_iter().map(|r| r.plan).collect();
+    let plans: Vec<_> = first
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .context("plan")?
+        .into_iter()
+        .map(|r| r.plan)
+        .collect();
     anstream::print!("{}", planner::render_text(&plans));
 
     println!("\n== 2. apply\n");
@@ -71,13 +102,23 @@ pub async fn run() -> Result<Success, Failure> {
 
     println!("\n== 3. plan again: in step, apart from what only a person can fix\n");
     let second = sync_all(&store, &targets, &desired, 20, false, "demo").await;
-    let plans: Vec<_> = second.into_iter().collect::<Result<Vec<_>, _>>().context("plan")?.into_iter().map(|r| r.plan).collect();
+    let plans: Vec<_> = second
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .context("plan")?
+        .into_iter()
+        .map(|r| r.plan)
+        .collect();
     anstream::print!("{}", planner::render_text(&plans));
 
     println!("\n== 4. the mirror, as an analyst would query it\n");
     report(&store, &platform.name).await?;
     let calls = handle.calls();
-    println!("\nThe simulator served {} requests; writes: {}.", calls.len(), handle.writes().len());
+    println!(
+        "\nThe simulator served {} requests; writes: {}.",
+        calls.len(),
+        handle.writes().len()
+    );
     drop(handle);
     Ok(Success::Done)
 }
@@ -113,6 +154,13 @@ async fn report(store: &Store, platform: &str) -> Result<(), Failure> {
     for d in &drift {
         *counts.entry(d.status.clone()).or_default() += 1;
     }
-    println!("v_drift: {}", counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+    println!(
+        "v_drift: {}",
+        counts
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Ok(())
 }

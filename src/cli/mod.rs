@@ -85,11 +85,18 @@ pub async fn run(cli: Cli) -> Result<Success, Failure> {
         Command::Validate => validate::run(&cli.config),
         Command::Plan(args) => sync::plan(&cli.config, args).await,
         Command::Apply(args) => sync::apply(&cli.config, args).await,
-        Command::Sim { listen, seed, faults } => match crate::sim::run_cli(listen, seed, faults).await {
+        Command::Sim {
+            listen,
+            seed,
+            faults,
+        } => match crate::sim::run_cli(listen, seed, faults).await {
             Ok(()) => Ok(Success::Done),
-            Err(e @ (crate::sim::SimError::FaultSpec(_) | crate::sim::SimError::Seed { .. } | crate::sim::SimError::ReadSeed { .. } | crate::sim::SimError::Fixture { .. })) => {
-                Err(Failure::Invalid(format!("error: {}", error_chain(&e))))
-            }
+            Err(
+                e @ (crate::sim::SimError::FaultSpec(_)
+                | crate::sim::SimError::Seed { .. }
+                | crate::sim::SimError::ReadSeed { .. }
+                | crate::sim::SimError::Fixture { .. }),
+            ) => Err(Failure::Invalid(format!("error: {}", error_chain(&e)))),
             Err(e) => Err(Failure::Runtime(anyhow::Error::new(e))),
         },
         Command::Demo => demo::run().await,

@@ -54,8 +54,16 @@ pub struct Target {
 
 /// Checks every secret the selected platforms need, then connects them. No call is made here, so
 /// a missing secret stops the command before it talks to any platform.
-pub fn connect_all(settings: &Settings, names: &[String], retry: RetryPolicy) -> Result<Vec<Target>, Failure> {
-    let selected = settings.select(names).map_err(Failure::Invalid)?;
+pub fn connect_all(
+    settings: &Settings,
+    names: &[String],
+    retry: RetryPolicy,
+) -> Result<Vec<Target>, Failure> {
+    let selected = settings.select(names).map_err(|e| {
+        Failure::Invalid(format!(
+            "error: {e}\n  hint: pass a name configured under `platforms:`"
+        ))
+    })?;
     let mut problems = Vec::new();
     let mut secrets = Vec::new();
     for p in &selected {
@@ -75,14 +83,20 @@ pub fn connect_all(settings: &Settings, names: &[String], retry: RetryPolicy) ->
         .into_iter()
         .zip(secrets)
         .map(|(p, s)| {
-            let client = platforms::connect(p, s.expect("checked above"), retry).map_err(Failure::Invalid)?;
-            Ok(Target { settings: p.clone(), client })
+            let client = platforms::connect(p, s.expect("checked above"), retry)
+                .map_err(Failure::Invalid)?;
+            Ok(Target {
+                settings: p.clone(),
+                client,
+            })
         })
         .collect()
 }
 
 pub async fn open_store(settings: &Settings) -> Result<Store, Failure> {
-    let store = Store::open(&settings.database_url).await.context("cannot open the mirror")?;
+    let store = Store::open(&settings.database_url)
+        .await
+        .context("cannot open the mirror")?;
     for p in settings.platforms.values() {
         store
             .upsert_platform(&p.name, p.kind.as_str(), p.mode.as_str())
@@ -109,11 +123,21 @@ pub async fn sync_all(
             max_deletes,
             trigger,
         };
-        let mut r = apply::sync_platform(store, &t.settings.name, t.client.as_ref(), desired, &settings).await;
+        let mut r = apply::sync_platform(
+            store,
+            &t.settings.name,
+            t.client.as_ref(),
+            desired,
+            &settings,
+        )
+        .await;
         if let Ok(report) = &mut r
             && t.settings.mode == Mode::Observe
         {
-            report.plan.notes.push("observe mode: changes are reported, never sent".into());
+            report
+                .plan
+                .notes
+                .push("observe mode: changes are reported, never sent".into());
         }
         out.push(r);
     }
@@ -121,18 +145,34 @@ pub async fn sync_all(
 }
 
 fn plans_of(results: &[Result<Report, apply::Error>]) -> Vec<PlatformPlan> {
-    results.iter().filter_map(|r| r.as_ref().ok()).map(|r| r.plan.clone()).collect()
+    results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|r| r.plan.clone())
+        .collect()
 }
 
 fn failures(results: &[Result<Report, apply::Error>]) -> Vec<String> {
-    results.iter().filter_map(|r| r.as_ref().err()).map(|e| e.to_string()).collect()
+    results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .map(|e| e.to_string())
+        .collect()
 }
 
 pub async fn plan(config: &std::path::Path, args: PlanArgs) -> Result<Success, Failure> {
     let (settings, desired) = load_inputs(config)?;
     let targets = connect_all(&settings, &args.platforms, RetryPolicy::default())?;
     let store = open_store(&settings).await?;
-    let results = sync_all(&store, &targets, &desired, settings.max_deletes as usize, false, "plan").await;
+    let results = sync_all(
+        &store,
+        &targets,
+        &desired,
+        settings.max_deletes as usize,
+        false,
+        "plan",
+    )
+    .await;
     let plans = plans_of(&results);
     let errors = failures(&results);
     match args.format {
@@ -140,7 +180,10 @@ pub async fn plan(config: &std::path::Path, args: PlanArgs) -> Result<Success, F
         Format::Json => {
             let mut doc = planner::render_json(&plans);
             doc["errors"] = serde_json::json!(errors);
-            println!("{}", serde_json::to_string_pretty(&doc).expect("JSON serialises"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&doc).expect("JSON serialises")
+            );
         }
     }
     if !errors.is_empty() {
@@ -148,7 +191,11 @@ pub async fn plan(config: &std::path::Path, args: PlanArgs) -> Result<Success, F
     }
     let pending = plans.iter().any(|p| p.has_changes())
         && targets.iter().any(|t| t.settings.mode == Mode::Enforce);
-    Ok(if args.detailed_exitcode && pending { Success::ChangesPending } else { Success::Done })
+    Ok(if args.detailed_exitcode && pending {
+        Success::ChangesPending
+    } else {
+        Success::Done
+    })
 }
 
 pub async fn apply(config: &std::path::Path, args: ApplyArgs) -> Result<Success, Failure> {
@@ -187,7 +234,11 @@ pub async fn apply(config: &std::path::Path, args: ApplyArgs) -> Result<Success,
             r.not_ours,
             r.api_calls,
             if r.api_calls == 1 { "" } else { "s" },
-            if r.converged() { "in step" } else { "NOT in step" }
+            if r.converged() {
+                "in step"
+            } else {
+                "NOT in step"
+            }
         );
         problems.extend(r.errors.iter().cloned());
     }
@@ -208,6 +259,9 @@ fn confirm() -> Result<bool, Failure> {
     print!("\nApply these changes? Only 'yes' is accepted: ");
     let _ = std::io::stdout().flush();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("cannot read the answer")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the answer")?;
     Ok(line.trim() == "yes")
 }

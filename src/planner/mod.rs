@@ -24,7 +24,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Bindings, Capabilities, Desired, DesiredGroup, RemoteGroup, RemoteTag, Snapshot};
+use crate::model::{
+    Bindings, Capabilities, Desired, DesiredGroup, RemoteGroup, RemoteTag, Snapshot,
+};
 
 pub use render::{render_json, render_text};
 
@@ -283,7 +285,11 @@ impl<'a> Planner<'a> {
 
     fn run(mut self) -> PlatformPlan {
         let caps = *self.input.caps;
-        let groups: Vec<&DesiredGroup> = self.input.desired.for_platform(self.input.platform).collect();
+        let groups: Vec<&DesiredGroup> = self
+            .input
+            .desired
+            .for_platform(self.input.platform)
+            .collect();
         let matched = match_objects(
             &groups,
             &self.input.snapshot.groups,
@@ -361,7 +367,13 @@ impl<'a> Planner<'a> {
         });
     }
 
-    fn status(&mut self, g: &DesiredGroup, tag: Option<(&str, &str)>, state: State, detail: Option<String>) {
+    fn status(
+        &mut self,
+        g: &DesiredGroup,
+        tag: Option<(&str, &str)>,
+        state: State,
+        detail: Option<String>,
+    ) {
         self.status.push(Status {
             group_key: g.key.clone(),
             tag_key: tag.map(|t| t.0.to_owned()),
@@ -375,17 +387,35 @@ impl<'a> Planner<'a> {
     fn plan_new_group(&mut self, g: &DesiredGroup, order: u32) {
         let caps = *self.input.caps;
         if !caps.create_group {
-            self.drift(&g.name, None, "declared but missing; this platform cannot create groups".into(), DriftCause::NotSupported);
-            self.status(g, None, State::NotSupported, Some("cannot create groups".into()));
+            self.drift(
+                &g.name,
+                None,
+                "declared but missing; this platform cannot create groups".into(),
+                DriftCause::NotSupported,
+            );
+            self.status(
+                g,
+                None,
+                State::NotSupported,
+                Some("cannot create groups".into()),
+            );
             for t in &g.tags {
-                self.status(g, Some((&t.key, &t.name)), State::NotSupported, Some("cannot create groups".into()));
+                self.status(
+                    g,
+                    Some((&t.key, &t.name)),
+                    State::NotSupported,
+                    Some("cannot create groups".into()),
+                );
             }
             return;
         }
         let tag_orders: Vec<u32> = order::assign(
             &g.tags
                 .iter()
-                .map(|t| order::Slot { current: None, explicit: t.order })
+                .map(|t| order::Slot {
+                    current: None,
+                    explicit: t.order,
+                })
                 .collect::<Vec<_>>(),
         );
         let with_order = caps.has_order && caps.create_sets_order;
@@ -441,7 +471,10 @@ impl<'a> Planner<'a> {
                         group_id: None,
                         group_name: g.name.clone(),
                         name: None,
-                        order: Some(Change { from: None, to: order }),
+                        order: Some(Change {
+                            from: None,
+                            to: order,
+                        }),
                     },
                     Reason::OrderOfNew,
                 );
@@ -481,14 +514,34 @@ impl<'a> Planner<'a> {
         let mut order_change = None;
         if remote.name != g.name {
             let reason = match how {
-                How::Was(i) => Reason::RenamedViaWas { old: g.was[i].clone() },
+                How::Was(i) => Reason::RenamedViaWas {
+                    old: g.was[i].clone(),
+                },
                 _ => Reason::NameDiffers,
             };
             if not_ours {
-                self.drift(&g.name, None, format!("rename {} → {}: the group was created in the console", q(&remote.name), q(&g.name)), DriftCause::NotOurs);
+                self.drift(
+                    &g.name,
+                    None,
+                    format!(
+                        "rename {} → {}: the group was created in the console",
+                        q(&remote.name),
+                        q(&g.name)
+                    ),
+                    DriftCause::NotOurs,
+                );
                 group_state = State::NotSupported;
             } else if !caps.rename_group {
-                self.drift(&g.name, None, format!("rename {} → {}: this platform cannot rename groups", q(&remote.name), q(&g.name)), DriftCause::NotSupported);
+                self.drift(
+                    &g.name,
+                    None,
+                    format!(
+                        "rename {} → {}: this platform cannot rename groups",
+                        q(&remote.name),
+                        q(&g.name)
+                    ),
+                    DriftCause::NotSupported,
+                );
                 group_state = State::NotSupported;
             } else {
                 rename = Some(PendingRename {
@@ -505,15 +558,28 @@ impl<'a> Planner<'a> {
         if caps.has_order && remote.order != Some(target_order) {
             let what = format!("order {} → {target_order}", show_order(remote.order));
             if not_ours {
-                self.drift(&g.name, None, format!("{what}: the group was created in the console"), DriftCause::NotOurs);
+                self.drift(
+                    &g.name,
+                    None,
+                    format!("{what}: the group was created in the console"),
+                    DriftCause::NotOurs,
+                );
                 group_state = State::NotSupported;
             } else if !caps.reorder_group {
-                self.drift(&g.name, None, format!("{what}: this platform cannot reorder groups"), DriftCause::NotSupported);
+                self.drift(
+                    &g.name,
+                    None,
+                    format!("{what}: this platform cannot reorder groups"),
+                    DriftCause::NotSupported,
+                );
                 if group_state == State::Present {
                     group_state = State::NotSupported;
                 }
             } else {
-                order_change = Some(Change { from: remote.order, to: target_order });
+                order_change = Some(Change {
+                    from: remote.order,
+                    to: target_order,
+                });
                 if group_state == State::Present {
                     group_state = State::Reordered;
                 }
@@ -548,13 +614,31 @@ impl<'a> Planner<'a> {
         let matched = match_objects(
             &g.tags.iter().collect::<Vec<_>>(),
             &remote.tags,
-            |t| bindings.tags.get(&(g.key.clone(), t.key.clone())).map(String::as_str),
+            |t| {
+                bindings
+                    .tags
+                    .get(&(g.key.clone(), t.key.clone()))
+                    .map(String::as_str)
+            },
             |t| (&t.name, &t.was),
             |r: &RemoteTag| (&r.id, &r.name),
         );
-        let claimed: BTreeSet<&str> = matched.iter().flatten().map(|(r, _)| r.id.as_str()).collect();
-        let extras: Vec<&RemoteTag> = remote.tags.iter().filter(|r| !claimed.contains(r.id.as_str())).collect();
-        let orders = order_targets(g.tags.iter().zip(&matched).map(|(t, m)| (m.map(|(r, _)| r.order).unwrap_or(None), t.order)));
+        let claimed: BTreeSet<&str> = matched
+            .iter()
+            .flatten()
+            .map(|(r, _)| r.id.as_str())
+            .collect();
+        let extras: Vec<&RemoteTag> = remote
+            .tags
+            .iter()
+            .filter(|r| !claimed.contains(r.id.as_str()))
+            .collect();
+        let orders = order_targets(
+            g.tags
+                .iter()
+                .zip(&matched)
+                .map(|(t, m)| (m.map(|(r, _)| r.order).unwrap_or(None), t.order)),
+        );
         let deleting = g.prune && !extras.is_empty();
         let keeps_a_tag = matched.iter().any(Option::is_some);
         let mut new_tags = Vec::new();
@@ -564,10 +648,20 @@ impl<'a> Planner<'a> {
             match m {
                 None => {
                     if not_ours {
-                        self.drift(&g.name, Some(&t.name), "declared but missing: the group was created in the console".into(), DriftCause::NotOurs);
+                        self.drift(
+                            &g.name,
+                            Some(&t.name),
+                            "declared but missing: the group was created in the console".into(),
+                            DriftCause::NotOurs,
+                        );
                         self.status(g, tag, State::NotSupported, Some("not ours".into()));
                     } else if !caps.add_tags.allowed() {
-                        self.drift(&g.name, Some(&t.name), "declared but missing: this platform cannot add tags".into(), DriftCause::NotSupported);
+                        self.drift(
+                            &g.name,
+                            Some(&t.name),
+                            "declared but missing: this platform cannot add tags".into(),
+                            DriftCause::NotSupported,
+                        );
                         self.status(g, tag, State::NotSupported, None);
                     } else {
                         new_tags.push((t, *target));
@@ -588,15 +682,30 @@ impl<'a> Planner<'a> {
                     if r.name != t.name {
                         let what = format!("rename {} → {}", q(&r.name), q(&t.name));
                         if not_ours {
-                            self.drift(&g.name, Some(&t.name), format!("{what}: the group was created in the console"), DriftCause::NotOurs);
+                            self.drift(
+                                &g.name,
+                                Some(&t.name),
+                                format!("{what}: the group was created in the console"),
+                                DriftCause::NotOurs,
+                            );
                             state = State::NotSupported;
                         } else if !caps.rename_tag {
-                            self.drift(&g.name, Some(&t.name), format!("{what}: this platform cannot rename tags"), DriftCause::NotSupported);
+                            self.drift(
+                                &g.name,
+                                Some(&t.name),
+                                format!("{what}: this platform cannot rename tags"),
+                                DriftCause::NotSupported,
+                            );
                             state = State::NotSupported;
                         } else {
-                            name = Some(Change { from: Some(r.name.clone()), to: t.name.clone() });
+                            name = Some(Change {
+                                from: Some(r.name.clone()),
+                                to: t.name.clone(),
+                            });
                             reason = match how {
-                                How::Was(i) => Reason::RenamedViaWas { old: t.was[*i].clone() },
+                                How::Was(i) => Reason::RenamedViaWas {
+                                    old: t.was[*i].clone(),
+                                },
                                 _ => Reason::NameDiffers,
                             };
                             state = State::Renamed;
@@ -606,15 +715,28 @@ impl<'a> Planner<'a> {
                     if caps.has_order && r.order != Some(*target) {
                         let what = format!("order {} → {target}", show_order(r.order));
                         if not_ours {
-                            self.drift(&g.name, Some(&t.name), format!("{what}: the group was created in the console"), DriftCause::NotOurs);
+                            self.drift(
+                                &g.name,
+                                Some(&t.name),
+                                format!("{what}: the group was created in the console"),
+                                DriftCause::NotOurs,
+                            );
                             state = State::NotSupported;
                         } else if !caps.reorder_tag {
-                            self.drift(&g.name, Some(&t.name), format!("{what}: this platform cannot reorder tags"), DriftCause::NotSupported);
+                            self.drift(
+                                &g.name,
+                                Some(&t.name),
+                                format!("{what}: this platform cannot reorder tags"),
+                                DriftCause::NotSupported,
+                            );
                             if state == State::Present {
                                 state = State::NotSupported;
                             }
                         } else {
-                            order = Some(Change { from: r.order, to: *target });
+                            order = Some(Change {
+                                from: r.order,
+                                to: *target,
+                            });
                             if state == State::Present {
                                 state = State::Reordered;
                             }
@@ -622,10 +744,22 @@ impl<'a> Planner<'a> {
                     }
                     self.status(g, tag, state, None);
                     if name.is_some() && caps.edit_name_and_order_together {
-                        renames.push((*r, t.key.clone(), name, order, reason));
+                        renames.push(TagRename {
+                            remote: r,
+                            key: t.key.clone(),
+                            to: t.name.clone(),
+                            order,
+                            reason,
+                        });
                     } else {
                         if name.is_some() {
-                            renames.push((*r, t.key.clone(), name, None, reason));
+                            renames.push(TagRename {
+                                remote: r,
+                                key: t.key.clone(),
+                                to: t.name.clone(),
+                                order: None,
+                                reason,
+                            });
                         }
                         if order.is_some() {
                             self.push(
@@ -657,11 +791,25 @@ impl<'a> Planner<'a> {
                     tag_id: r.id.clone(),
                     name: r.name.clone(),
                 });
-                self.status(g, Some((&r.name, &r.name)), State::Extra, Some("deleted under prune".into()));
+                self.status(
+                    g,
+                    Some((&r.name, &r.name)),
+                    State::Extra,
+                    Some("deleted under prune".into()),
+                );
             } else {
                 if g.prune {
-                    let why = if not_ours { DriftCause::NotOurs } else { DriftCause::NotSupported };
-                    self.drift(&g.name, Some(&r.name), "undeclared under prune, but cannot be deleted here".into(), why);
+                    let why = if not_ours {
+                        DriftCause::NotOurs
+                    } else {
+                        DriftCause::NotSupported
+                    };
+                    self.drift(
+                        &g.name,
+                        Some(&r.name),
+                        "undeclared under prune, but cannot be deleted here".into(),
+                        why,
+                    );
                 }
                 self.status(g, Some((&r.name, &r.name)), State::Extra, None);
             }
@@ -674,14 +822,26 @@ impl<'a> Planner<'a> {
             .collect();
         self.sequence_tag_renames(g, &remote.id, renames, &occupied);
         if !to_delete.is_empty() {
-            self.push(Phase::Delete, Action::DeleteTags { tags: to_delete }, Reason::Undeclared);
+            self.push(
+                Phase::Delete,
+                Action::DeleteTags { tags: to_delete },
+                Reason::Undeclared,
+            );
         }
         if !new_tags.is_empty() {
-            let phase = if deleting && !keeps_a_tag { Phase::AddBeforeEmptying } else { Phase::Create };
+            let phase = if deleting && !keeps_a_tag {
+                Phase::AddBeforeEmptying
+            } else {
+                Phase::Create
+            };
             let with_order = caps.has_order && caps.create_sets_order;
             let list: Vec<NewTag> = new_tags
                 .iter()
-                .map(|(t, o)| NewTag { key: t.key.clone(), name: t.name.clone(), order: with_order.then_some(*o) })
+                .map(|(t, o)| NewTag {
+                    key: t.key.clone(),
+                    name: t.name.clone(),
+                    order: with_order.then_some(*o),
+                })
                 .collect();
             for chunk in list.chunks(caps.add_tags.chunk()) {
                 self.push(
@@ -719,20 +879,26 @@ impl<'a> Planner<'a> {
         &mut self,
         g: &DesiredGroup,
         group_id: &str,
-        renames: Vec<(&RemoteTag, String, Option<Change<String>>, Option<Change<u32>>, Reason)>,
+        renames: Vec<TagRename>,
         occupied: &BTreeMap<String, String>,
     ) {
         let items: Vec<sequence::Rename> = renames
             .iter()
-            .map(|(r, _, name, _, _)| sequence::Rename {
-                id: r.id.clone(),
-                from: r.name.clone(),
-                to: name.as_ref().map(|n| n.to.clone()).unwrap_or_else(|| r.name.clone()),
+            .map(|r| sequence::Rename {
+                id: r.remote.id.clone(),
+                from: r.remote.name.clone(),
+                to: r.to.clone(),
             })
             .collect();
         let steps = sequence::order(&items, occupied, self.input.caps.unique_names);
         for step in steps {
-            let (r, key, _, order, reason) = &renames[step.index];
+            let TagRename {
+                remote: r,
+                key,
+                order,
+                reason,
+                ..
+            } = &renames[step.index];
             match step.kind {
                 sequence::StepKind::Conflict { holder } => {
                     self.drift(
@@ -747,7 +913,12 @@ impl<'a> Planner<'a> {
                         DriftCause::Conflict,
                     );
                 }
-                sequence::StepKind::Rename { from, to, temporary, last } => {
+                sequence::StepKind::Rename {
+                    from,
+                    to,
+                    temporary,
+                    last,
+                } => {
                     self.push(
                         Phase::TagEdit,
                         Action::EditTag {
@@ -756,20 +927,36 @@ impl<'a> Planner<'a> {
                             group_name: g.name.clone(),
                             tag_key: Some(key.clone()),
                             tag_id: Some(r.id.clone()),
-                            name: Some(Change { from: Some(from), to }),
+                            name: Some(Change {
+                                from: Some(from),
+                                to,
+                            }),
                             order: if last { order.clone() } else { None },
                         },
-                        if temporary { Reason::FreeName } else { reason.clone() },
+                        if temporary {
+                            Reason::FreeName
+                        } else {
+                            reason.clone()
+                        },
                     );
                 }
             }
         }
     }
 
-    fn sequence_group_renames(&mut self, renames: Vec<PendingRename>, occupied: &BTreeMap<String, String>, caps: Capabilities) {
+    fn sequence_group_renames(
+        &mut self,
+        renames: Vec<PendingRename>,
+        occupied: &BTreeMap<String, String>,
+        caps: Capabilities,
+    ) {
         let items: Vec<sequence::Rename> = renames
             .iter()
-            .map(|r| sequence::Rename { id: r.id.clone(), from: r.from.clone(), to: r.to.clone() })
+            .map(|r| sequence::Rename {
+                id: r.id.clone(),
+                from: r.from.clone(),
+                to: r.to.clone(),
+            })
             .collect();
         for step in sequence::order(&items, occupied, caps.unique_names) {
             let r = &renames[step.index];
@@ -777,23 +964,49 @@ impl<'a> Planner<'a> {
                 sequence::StepKind::Conflict { holder } => self.drift(
                     &r.to,
                     None,
-                    format!("cannot rename {} → {}: another group ({holder}) already has that name", q(&r.from), q(&r.to)),
+                    format!(
+                        "cannot rename {} → {}: another group ({holder}) already has that name",
+                        q(&r.from),
+                        q(&r.to)
+                    ),
                     DriftCause::Conflict,
                 ),
-                sequence::StepKind::Rename { from, to, temporary, last } => self.push(
+                sequence::StepKind::Rename {
+                    from,
+                    to,
+                    temporary,
+                    last,
+                } => self.push(
                     Phase::GroupEdit,
                     Action::EditGroup {
                         group_key: r.group_key.clone(),
                         group_id: Some(r.id.clone()),
                         group_name: from.clone(),
-                        name: Some(Change { from: Some(from), to }),
+                        name: Some(Change {
+                            from: Some(from),
+                            to,
+                        }),
                         order: if last { r.order.clone() } else { None },
                     },
-                    if temporary { Reason::FreeName } else { r.reason.clone() },
+                    if temporary {
+                        Reason::FreeName
+                    } else {
+                        r.reason.clone()
+                    },
                 ),
             }
         }
     }
+}
+
+/// A tag rename waiting to be sequenced with the others of its group.
+struct TagRename<'r> {
+    remote: &'r RemoteTag,
+    key: String,
+    to: String,
+    /// Sent with the final rename where one call can carry both.
+    order: Option<Change<u32>>,
+    reason: Reason,
 }
 
 /// A group rename waiting to be sequenced with the others.
@@ -817,7 +1030,9 @@ fn show_order(o: Option<u32>) -> String {
 
 /// Target orders for items in position order: `(current, explicit)` pairs.
 fn order_targets(items: impl Iterator<Item = (Option<u32>, Option<u32>)>) -> Vec<u32> {
-    let slots: Vec<order::Slot> = items.map(|(current, explicit)| order::Slot { current, explicit }).collect();
+    let slots: Vec<order::Slot> = items
+        .map(|(current, explicit)| order::Slot { current, explicit })
+        .collect();
     order::assign(&slots)
 }
 
@@ -841,7 +1056,8 @@ fn match_objects<'r, 'b, D, R>(
             out[i] = Some((&remote[j], How::Binding));
         }
     }
-    let mut by_name = |wanted: &dyn Fn(&D) -> Vec<(String, How)>, out: &mut Vec<Option<(&'r R, How)>>| {
+    let mut by_name = |wanted: &dyn Fn(&D) -> Vec<(String, How)>,
+                       out: &mut Vec<Option<(&'r R, How)>>| {
         for (i, d) in declared.iter().enumerate() {
             if out[i].is_some() {
                 continue;
@@ -861,7 +1077,14 @@ fn match_objects<'r, 'b, D, R>(
     };
     by_name(&|d| vec![(names(d).0.clone(), How::Name)], &mut out);
     by_name(
-        &|d| names(d).1.iter().enumerate().map(|(k, w)| (w.clone(), How::Was(k))).collect(),
+        &|d| {
+            names(d)
+                .1
+                .iter()
+                .enumerate()
+                .map(|(k, w)| (w.clone(), How::Was(k)))
+                .collect()
+        },
         &mut out,
     );
     out
@@ -878,13 +1101,19 @@ fn merge_deletes(ops: Vec<Op>, caps: Capabilities) -> Vec<Op> {
                 at.get_or_insert(out.len());
                 deletes.extend(tags);
             }
-            action => out.push(Op { action, reason: op.reason }),
+            action => out.push(Op {
+                action,
+                reason: op.reason,
+            }),
         }
     }
     if let Some(at) = at {
         let chunks: Vec<Op> = deletes
             .chunks(caps.delete_tags.chunk())
-            .map(|c| Op { action: Action::DeleteTags { tags: c.to_vec() }, reason: Reason::Undeclared })
+            .map(|c| Op {
+                action: Action::DeleteTags { tags: c.to_vec() },
+                reason: Reason::Undeclared,
+            })
             .collect();
         out.splice(at..at, chunks);
     }

@@ -20,12 +20,16 @@ pub struct Slot {
 /// Target values, one per slot. A slot whose target equals its current value needs no edit.
 pub fn assign(slots: &[Slot]) -> Vec<u32> {
     let mut out: Vec<Option<u32>> = slots.iter().map(|s| s.explicit).collect();
-    let free: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].explicit.is_none()).collect();
+    let free: Vec<usize> = (0..slots.len())
+        .filter(|&i| slots[i].explicit.is_none())
+        .collect();
     let currents: Vec<Option<u32>> = free.iter().map(|&i| slots[i].current).collect();
     for (k, v) in free.iter().zip(relative(&currents)) {
         out[*k] = Some(v);
     }
-    out.into_iter().map(|v| v.expect("every slot assigned")).collect()
+    out.into_iter()
+        .map(|v| v.expect("every slot assigned"))
+        .collect()
 }
 
 /// Strictly decreasing values for items in position order, keeping as many current values as
@@ -98,11 +102,11 @@ fn kept(current: &[Option<u32>]) -> Vec<usize> {
     let mut tails: Vec<usize> = Vec::new(); // indexes into `candidates`
     let mut prev: Vec<Option<usize>> = vec![None; candidates.len()];
     let d = |k: usize| candidates[k].1 + candidates[k].0 as u64;
-    for k in 0..candidates.len() {
+    for (k, link) in prev.iter_mut().enumerate() {
         // First tail whose d is strictly smaller than ours (we extend chains with d ≥ ours).
         let pos = tails.partition_point(|&t| d(t) >= d(k));
         if pos > 0 {
-            prev[k] = Some(tails[pos - 1]);
+            *link = Some(tails[pos - 1]);
         }
         if pos == tails.len() {
             tails.push(k);
@@ -127,7 +131,11 @@ mod tests {
 
     fn edits(current: &[Option<u32>]) -> usize {
         let out = relative(current);
-        current.iter().zip(&out).filter(|(c, o)| **c != Some(**o)).count()
+        current
+            .iter()
+            .zip(&out)
+            .filter(|(c, o)| **c != Some(**o))
+            .count()
     }
 
     #[test]
@@ -176,9 +184,18 @@ mod tests {
     #[test]
     fn explicit_orders_are_exact() {
         let slots = [
-            Slot { current: Some(1), explicit: Some(900) },
-            Slot { current: Some(50), explicit: None },
-            Slot { current: Some(40), explicit: None },
+            Slot {
+                current: Some(1),
+                explicit: Some(900),
+            },
+            Slot {
+                current: Some(50),
+                explicit: None,
+            },
+            Slot {
+                current: Some(40),
+                explicit: None,
+            },
         ];
         assert_eq!(assign(&slots), vec![900, 50, 40]);
     }

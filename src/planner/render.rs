@@ -31,7 +31,11 @@ pub struct Summary {
 
 impl Summary {
     pub fn of(p: &PlatformPlan) -> Self {
-        let mut s = Summary { calls: p.ops.len(), drift: p.drift.len(), ..Summary::default() };
+        let mut s = Summary {
+            calls: p.ops.len(),
+            drift: p.drift.len(),
+            ..Summary::default()
+        };
         for op in &p.ops {
             match &op.action {
                 Action::CreateGroup { tags, .. } => s.create += 1 + tags.len(),
@@ -86,7 +90,11 @@ pub fn render_text(plans: &[PlatformPlan]) -> String {
                 DriftCause::NotOurs => "not ours",
                 DriftCause::Conflict => "conflict",
             };
-            let _ = writeln!(out, "  {MAGENTA}!{RESET} {object}: {} {DIM}({cause}){RESET}", d.what);
+            let _ = writeln!(
+                out,
+                "  {MAGENTA}!{RESET} {object}: {} {DIM}({cause}){RESET}",
+                d.what
+            );
         }
         if p.ops.is_empty() && p.drift.is_empty() {
             let _ = writeln!(out, "  {DIM}in step: nothing to do{RESET}");
@@ -120,7 +128,9 @@ fn names(tags: impl Iterator<Item = String>) -> String {
 fn op_line(op: &Op) -> String {
     let why = reason_text(&op.reason);
     let line = match &op.action {
-        Action::CreateGroup { name, order, tags, .. } => format!(
+        Action::CreateGroup {
+            name, order, tags, ..
+        } => format!(
             "{GREEN}+{RESET} group {}{} with {} tag{}: {}",
             quoted(name),
             order.map(|o| format!(" (order {o})")).unwrap_or_default(),
@@ -128,7 +138,9 @@ fn op_line(op: &Op) -> String {
             plural(tags.len()),
             names(tags.iter().map(|t| t.name.clone()))
         ),
-        Action::AddTags { group_name, tags, .. } => format!(
+        Action::AddTags {
+            group_name, tags, ..
+        } => format!(
             "{GREEN}+{RESET} tag{} in {}: {}",
             plural(tags.len()),
             quoted(group_name),
@@ -137,23 +149,40 @@ fn op_line(op: &Op) -> String {
                 None => t.name.clone(),
             }))
         ),
-        Action::EditGroup { group_name, name, order, .. } => {
+        Action::EditGroup {
+            group_name,
+            name,
+            order,
+            ..
+        } => {
             let what = edits(name.as_ref(), order.as_ref());
             format!("{YELLOW}~{RESET} group {}: {what}", quoted(group_name))
         }
-        Action::EditTag { group_name, tag_key, name, order, .. } => {
+        Action::EditTag {
+            group_name,
+            tag_key,
+            name,
+            order,
+            ..
+        } => {
             let what = edits(name.as_ref(), order.as_ref());
             let shown = name
                 .as_ref()
                 .and_then(|n| n.from.clone())
                 .or_else(|| tag_key.clone())
                 .unwrap_or_default();
-            format!("{YELLOW}~{RESET} tag {}: {what}", quoted(&format!("{group_name}/{shown}")))
+            format!(
+                "{YELLOW}~{RESET} tag {}: {what}",
+                quoted(&format!("{group_name}/{shown}"))
+            )
         }
         Action::DeleteTags { tags } => format!(
             "{RED}-{RESET} tag{} {}",
             plural(tags.len()),
-            names(tags.iter().map(|t| quoted(&format!("{}/{}", t.group_name, t.name))))
+            names(
+                tags.iter()
+                    .map(|t| quoted(&format!("{}/{}", t.group_name, t.name)))
+            )
         ),
     };
     format!("{line}  {DIM}# {why}{RESET}")
@@ -177,7 +206,9 @@ fn reason_text(r: &Reason) -> String {
     match r {
         Reason::Missing => "declared, missing here".into(),
         Reason::RenamedViaWas { old } => format!("found under its earlier name {}", quoted(old)),
-        Reason::NameDiffers => "bound, but its name differs (renamed on the platform or in the file)".into(),
+        Reason::NameDiffers => {
+            "bound, but its name differs (renamed on the platform or in the file)".into()
+        }
         Reason::OrderDrifted => "order drifted".into(),
         Reason::OrderOfNew => "order of a new object (the create call cannot set it)".into(),
         Reason::Undeclared => "undeclared, and the group prunes".into(),

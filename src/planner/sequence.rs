@@ -48,9 +48,15 @@ pub fn order(items: &[Rename], occupied: &BTreeMap<String, String>, unique: bool
         },
     };
     if !unique {
-        return (0..items.len()).map(|i| final_step(i, &items[i].from)).collect();
+        return (0..items.len())
+            .map(|i| final_step(i, &items[i].from))
+            .collect();
     }
-    let moving_ids: BTreeMap<&str, usize> = items.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+    let moving_ids: BTreeMap<&str, usize> = items
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), i))
+        .collect();
     // Conflicts, to a fixed point: a target held by an object that is not moving (or whose own
     // rename is itself in conflict) cannot be taken.
     let mut conflict: BTreeMap<usize, String> = BTreeMap::new();
@@ -78,12 +84,22 @@ pub fn order(items: &[Rename], occupied: &BTreeMap<String, String>, unique: bool
     }
     let mut steps: Vec<Step> = conflict
         .iter()
-        .map(|(&i, holder)| Step { index: i, kind: StepKind::Conflict { holder: holder.clone() } })
+        .map(|(&i, holder)| Step {
+            index: i,
+            kind: StepKind::Conflict {
+                holder: holder.clone(),
+            },
+        })
         .collect();
     // Names held right now, by item index for moving items.
-    let mut held: BTreeMap<String, Option<usize>> = occupied.iter().map(|(n, id)| (n.clone(), moving_ids.get(id.as_str()).copied())).collect();
+    let mut held: BTreeMap<String, Option<usize>> = occupied
+        .iter()
+        .map(|(n, id)| (n.clone(), moving_ids.get(id.as_str()).copied()))
+        .collect();
     let mut current: Vec<String> = items.iter().map(|r| r.from.clone()).collect();
-    let mut pending: BTreeSet<usize> = (0..items.len()).filter(|i| !conflict.contains_key(i)).collect();
+    let mut pending: BTreeSet<usize> = (0..items.len())
+        .filter(|i| !conflict.contains_key(i))
+        .collect();
     let mut taken: BTreeSet<String> = occupied.keys().cloned().collect();
     taken.extend(items.iter().map(|r| r.to.clone()));
     while !pending.is_empty() {
@@ -111,7 +127,12 @@ pub fn order(items: &[Rename], occupied: &BTreeMap<String, String>, unique: bool
         held.insert(temp.clone(), Some(i));
         steps.push(Step {
             index: i,
-            kind: StepKind::Rename { from: current[i].clone(), to: temp.clone(), temporary: true, last: false },
+            kind: StepKind::Rename {
+                from: current[i].clone(),
+                to: temp.clone(),
+                temporary: true,
+                last: false,
+            },
         });
         current[i] = temp;
     }
@@ -126,7 +147,11 @@ fn occupied_by_other(held: &BTreeMap<String, Option<usize>>, name: &str) -> bool
 /// A name no object holds or will hold, at most 30 characters: the old name behind a marker.
 fn temporary_name(from: &str, taken: &BTreeSet<String>) -> String {
     for n in 0u32.. {
-        let marker = if n == 0 { "~".to_owned() } else { format!("~{n}~") };
+        let marker = if n == 0 {
+            "~".to_owned()
+        } else {
+            format!("~{n}~")
+        };
         let room = crate::model::MAX_NAME_CHARS - marker.chars().count();
         let base: String = from.chars().take(room).collect();
         let candidate = format!("{marker}{base}");
@@ -142,19 +167,30 @@ mod tests {
     use super::*;
 
     fn r(id: &str, from: &str, to: &str) -> Rename {
-        Rename { id: id.into(), from: from.into(), to: to.into() }
+        Rename {
+            id: id.into(),
+            from: from.into(),
+            to: to.into(),
+        }
     }
 
     fn occ(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(n, id)| (n.to_string(), id.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(n, id)| (n.to_string(), id.to_string()))
+            .collect()
     }
 
     fn show(items: &[Rename], steps: &[Step]) -> Vec<String> {
         steps
             .iter()
             .map(|s| match &s.kind {
-                StepKind::Rename { from, to, .. } => format!("{}: {from} -> {to}", items[s.index].id),
-                StepKind::Conflict { holder } => format!("{}: conflict with {holder}", items[s.index].id),
+                StepKind::Rename { from, to, .. } => {
+                    format!("{}: {from} -> {to}", items[s.index].id)
+                }
+                StepKind::Conflict { holder } => {
+                    format!("{}: conflict with {holder}", items[s.index].id)
+                }
             })
             .collect()
     }
@@ -178,14 +214,20 @@ mod tests {
     fn swap_costs_three_calls() {
         let items = [r("1", "甲", "乙"), r("2", "乙", "甲")];
         let steps = order(&items, &occ(&[("甲", "1"), ("乙", "2")]), true);
-        assert_eq!(show(&items, &steps), ["1: 甲 -> ~甲", "2: 乙 -> 甲", "1: ~甲 -> 乙"]);
+        assert_eq!(
+            show(&items, &steps),
+            ["1: 甲 -> ~甲", "2: 乙 -> 甲", "1: ~甲 -> 乙"]
+        );
     }
 
     #[test]
     fn target_held_by_a_still_object_is_a_conflict() {
         let items = [r("1", "a", "b"), r("3", "c", "a")];
         let steps = order(&items, &occ(&[("a", "1"), ("b", "2"), ("c", "3")]), true);
-        assert_eq!(show(&items, &steps), ["1: conflict with 2", "3: conflict with 1"]);
+        assert_eq!(
+            show(&items, &steps),
+            ["1: conflict with 2", "3: conflict with 1"]
+        );
     }
 
     #[test]

@@ -73,7 +73,14 @@ fn desired(yaml: &str) -> Desired {
         default_platforms: ["p".to_string()].into(),
         prune_default: false,
     };
-    parse(&[Source { name: "t.yaml".into(), text: yaml.into() }], &ctx).unwrap_or_else(|e| panic!("{e}"))
+    parse(
+        &[Source {
+            name: "t.yaml".into(),
+            text: yaml.into(),
+        }],
+        &ctx,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn snapshot(yaml: &str) -> Snapshot {
@@ -93,7 +100,13 @@ struct Case<'a> {
 
 impl<'a> Case<'a> {
     fn new(desired: &'a str, remote: &'a str) -> Self {
-        Self { desired, remote, bindings: Bindings::default(), caps: FULL, not_ours: BTreeSet::new() }
+        Self {
+            desired,
+            remote,
+            bindings: Bindings::default(),
+            caps: FULL,
+            not_ours: BTreeSet::new(),
+        }
     }
     fn caps(mut self, caps: Capabilities) -> Self {
         self.caps = caps;
@@ -104,7 +117,9 @@ impl<'a> Case<'a> {
         self
     }
     fn bind_tag(mut self, group: &str, key: &str, id: &str) -> Self {
-        self.bindings.tags.insert((group.into(), key.into()), id.into());
+        self.bindings
+            .tags
+            .insert((group.into(), key.into()), id.into());
         self
     }
     fn not_ours(mut self, id: &str) -> Self {
@@ -125,9 +140,18 @@ impl<'a> Case<'a> {
     }
     fn check(&self, expect: Expect) {
         let p = self.plan();
-        let mut text = anstream::adapter::strip_str(&render_text(std::slice::from_ref(&p))).to_string();
+        let mut text =
+            anstream::adapter::strip_str(&render_text(std::slice::from_ref(&p))).to_string();
         for b in &p.bind {
-            text.push_str(&format!("bind {}{} -> {}\n", b.group_key, b.tag_key.as_ref().map(|t| format!("/{t}")).unwrap_or_default(), b.remote_id));
+            text.push_str(&format!(
+                "bind {}{} -> {}\n",
+                b.group_key,
+                b.tag_key
+                    .as_ref()
+                    .map(|t| format!("/{t}"))
+                    .unwrap_or_default(),
+                b.remote_id
+            ));
         }
         expect.assert_eq(&text);
     }
@@ -284,7 +308,10 @@ groups:
 groups:
   - {id: g1, name: 级别, order: 100, tags: [{id: t1, name: a, order: 300}]}
 "#;
-    Case::new(d, r).bind_group("级别", "g1").bind_tag("级别", "a", "t1").check(expect![[r#"
+    Case::new(d, r)
+        .bind_group("级别", "g1")
+        .bind_tag("级别", "a", "t1")
+        .check(expect![[r#"
         p: 2 calls: 0 to create, 2 to change, 0 to delete; 0 drift
           ~ group "级别": order 100 → 7  # order drifted
           ~ tag "级别/a": order 300 → 3  # order drifted
@@ -351,7 +378,11 @@ groups:
 "#;
     let p = Case::new(d, r).plan();
     assert!(p.ops.is_empty(), "{:?}", p.ops);
-    assert!(p.status.iter().any(|s| s.state == State::Extra && s.tag_name.as_deref() == Some("手工")));
+    assert!(
+        p.status
+            .iter()
+            .any(|s| s.state == State::Extra && s.tag_name.as_deref() == Some("手工"))
+    );
 }
 
 #[test]
@@ -370,7 +401,11 @@ groups:
     assert_eq!(p.ops.len(), 1, "{:?}", p.ops);
     assert_eq!(p.deletes(), 2);
     let p = Case::new(d, r).caps(NO_ORDER).plan();
-    assert_eq!(p.ops.len(), 2, "one call per tag where the API deletes one at a time");
+    assert_eq!(
+        p.ops.len(),
+        2,
+        "one call per tag where the API deletes one at a time"
+    );
 }
 
 #[test]
@@ -423,7 +458,10 @@ groups:
   - {id: g1, name: 级别, order: 100, tags: [{id: t1, name: 贵宾, order: 100}, {id: t2, name: 重要, order: 50}]}
 "#;
     // Bound to t1; t2 (created in the console, say) holds the wanted name and is not declared.
-    let p = Case::new(d, r).bind_group("级别", "g1").bind_tag("级别", "vip", "t1").plan();
+    let p = Case::new(d, r)
+        .bind_group("级别", "g1")
+        .bind_tag("级别", "vip", "t1")
+        .plan();
     assert!(p.ops.is_empty(), "{:?}", p.ops);
     assert_eq!(p.drift.len(), 1);
     assert_eq!(p.drift[0].cause, DriftCause::Conflict);
@@ -433,7 +471,11 @@ groups:
 // Property tests: a model platform that executes plans.
 
 /// Applies a plan to a model of the platform, as a correct platform would; ids are fresh.
-pub(crate) fn apply_model(snapshot: &Snapshot, plan: &PlatformPlan, caps: &Capabilities) -> (Snapshot, Bindings) {
+pub(crate) fn apply_model(
+    snapshot: &Snapshot,
+    plan: &PlatformPlan,
+    caps: &Capabilities,
+) -> (Snapshot, Bindings) {
     let mut s = snapshot.clone();
     let mut created: BTreeMap<(String, Option<String>), String> = BTreeMap::new();
     let mut next = 1000 + s.tag_count() + s.groups.len();
@@ -443,7 +485,12 @@ pub(crate) fn apply_model(snapshot: &Snapshot, plan: &PlatformPlan, caps: &Capab
     };
     for op in &plan.ops {
         match &op.action {
-            Action::CreateGroup { group_key, name, order, tags } => {
+            Action::CreateGroup {
+                group_key,
+                name,
+                order,
+                tags,
+            } => {
                 let gid = fresh();
                 created.insert((group_key.clone(), None), gid.clone());
                 let tags = tags
@@ -451,27 +498,74 @@ pub(crate) fn apply_model(snapshot: &Snapshot, plan: &PlatformPlan, caps: &Capab
                     .map(|t| {
                         let id = fresh();
                         created.insert((group_key.clone(), Some(t.key.clone())), id.clone());
-                        RemoteTag { id, name: t.name.clone(), order: t.order.or(caps.has_order.then_some(0)), created_at: None }
+                        RemoteTag {
+                            id,
+                            name: t.name.clone(),
+                            order: t.order.or(caps.has_order.then_some(0)),
+                            created_at: None,
+                        }
                     })
                     .collect();
-                s.groups.push(RemoteGroup { id: gid, name: name.clone(), order: order.or(caps.has_order.then_some(0)), created_at: None, tags });
+                s.groups.push(RemoteGroup {
+                    id: gid,
+                    name: name.clone(),
+                    order: order.or(caps.has_order.then_some(0)),
+                    created_at: None,
+                    tags,
+                });
             }
-            Action::AddTags { group_key, group_id, tags, .. } => {
-                let gid = group_id.clone().unwrap_or_else(|| created[&(group_key.clone(), None)].clone());
-                let g = s.groups.iter_mut().find(|g| g.id == gid).expect("group exists");
+            Action::AddTags {
+                group_key,
+                group_id,
+                tags,
+                ..
+            } => {
+                let gid = group_id
+                    .clone()
+                    .unwrap_or_else(|| created[&(group_key.clone(), None)].clone());
+                let g = s
+                    .groups
+                    .iter_mut()
+                    .find(|g| g.id == gid)
+                    .expect("group exists");
                 for t in tags {
-                    assert!(!g.tags.iter().any(|x| x.name == t.name), "duplicate tag name {}", t.name);
+                    assert!(
+                        !g.tags.iter().any(|x| x.name == t.name),
+                        "duplicate tag name {}",
+                        t.name
+                    );
                     let id = fresh();
                     created.insert((group_key.clone(), Some(t.key.clone())), id.clone());
-                    g.tags.push(RemoteTag { id, name: t.name.clone(), order: t.order.or(caps.has_order.then_some(0)), created_at: None });
+                    g.tags.push(RemoteTag {
+                        id,
+                        name: t.name.clone(),
+                        order: t.order.or(caps.has_order.then_some(0)),
+                        created_at: None,
+                    });
                 }
             }
-            Action::EditGroup { group_key, group_id, name, order } => {
-                let gid = group_id.clone().unwrap_or_else(|| created[&(group_key.clone(), None)].clone());
+            Action::EditGroup {
+                group_key,
+                group_id,
+                name,
+                order,
+                ..
+            } => {
+                let gid = group_id
+                    .clone()
+                    .unwrap_or_else(|| created[&(group_key.clone(), None)].clone());
                 if let Some(n) = name {
-                    assert!(!s.groups.iter().any(|g| g.name == n.to && g.id != gid), "group name {} taken", n.to);
+                    assert!(
+                        !s.groups.iter().any(|g| g.name == n.to && g.id != gid),
+                        "group name {} taken",
+                        n.to
+                    );
                 }
-                let g = s.groups.iter_mut().find(|g| g.id == gid).expect("group exists");
+                let g = s
+                    .groups
+                    .iter_mut()
+                    .find(|g| g.id == gid)
+                    .expect("group exists");
                 if let Some(n) = name {
                     g.name = n.to.clone();
                 }
@@ -479,11 +573,28 @@ pub(crate) fn apply_model(snapshot: &Snapshot, plan: &PlatformPlan, caps: &Capab
                     g.order = Some(o.to);
                 }
             }
-            Action::EditTag { group_key, tag_key, tag_id, name, order, .. } => {
-                let tid = tag_id.clone().unwrap_or_else(|| created[&(group_key.clone(), tag_key.clone())].clone());
-                let g = s.groups.iter_mut().find(|g| g.tags.iter().any(|t| t.id == tid)).expect("tag exists");
+            Action::EditTag {
+                group_key,
+                tag_key,
+                tag_id,
+                name,
+                order,
+                ..
+            } => {
+                let tid = tag_id
+                    .clone()
+                    .unwrap_or_else(|| created[&(group_key.clone(), tag_key.clone())].clone());
+                let g = s
+                    .groups
+                    .iter_mut()
+                    .find(|g| g.tags.iter().any(|t| t.id == tid))
+                    .expect("tag exists");
                 if let Some(n) = name {
-                    assert!(!g.tags.iter().any(|t| t.name == n.to && t.id != tid), "tag name {} taken", n.to);
+                    assert!(
+                        !g.tags.iter().any(|t| t.name == n.to && t.id != tid),
+                        "tag name {} taken",
+                        n.to
+                    );
                 }
                 let t = g.tags.iter_mut().find(|t| t.id == tid).unwrap();
                 if let Some(n) = name {
@@ -510,7 +621,9 @@ pub(crate) fn apply_model(snapshot: &Snapshot, plan: &PlatformPlan, caps: &Capab
     for x in &plan.bind {
         match &x.tag_key {
             None => b.groups.insert(x.group_key.clone(), x.remote_id.clone()),
-            Some(t) => b.tags.insert((x.group_key.clone(), t.clone()), x.remote_id.clone()),
+            Some(t) => b
+                .tags
+                .insert((x.group_key.clone(), t.clone()), x.remote_id.clone()),
         };
     }
     for ((g, t), id) in created {
@@ -523,14 +636,24 @@ pub(crate) fn apply_model(snapshot: &Snapshot, plan: &PlatformPlan, caps: &Capab
 }
 
 fn arb_name() -> impl Strategy<Value = String> {
-    prop::sample::select(vec!["甲", "乙", "丙", "丁", "戊", "己", "庚", "辛"]).prop_map(str::to_owned)
+    prop::sample::select(vec!["甲", "乙", "丙", "丁", "戊", "己", "庚", "辛"])
+        .prop_map(str::to_owned)
 }
 
 /// A random desired state: up to 3 groups of up to 4 tags, names from a small pool so that
 /// collisions with the remote side are common.
 fn arb_desired() -> impl Strategy<Value = String> {
-    let tag = (arb_name(), prop::option::of(arb_name()), prop::option::of(0u32..500));
-    let group = (arb_name(), prop::option::of(arb_name()), any::<bool>(), prop::collection::vec(tag, 1..4));
+    let tag = (
+        arb_name(),
+        prop::option::of(arb_name()),
+        prop::option::of(0u32..500),
+    );
+    let group = (
+        arb_name(),
+        prop::option::of(arb_name()),
+        any::<bool>(),
+        prop::collection::vec(tag, 1..4),
+    );
     prop::collection::vec(group, 1..4).prop_map(|groups| {
         let mut out = String::from("groups:\n");
         let mut seen_groups = BTreeSet::new();
@@ -581,10 +704,21 @@ fn arb_remote() -> impl Strategy<Value = Snapshot> {
                 .filter(|(t, _)| tseen.insert(t.clone()))
                 .map(|(t, o)| {
                     n += 1;
-                    RemoteTag { id: format!("r{n}"), name: t, order: Some(o), created_at: None }
+                    RemoteTag {
+                        id: format!("r{n}"),
+                        name: t,
+                        order: Some(o),
+                        created_at: None,
+                    }
                 })
                 .collect();
-            out.groups.push(RemoteGroup { id: format!("r{n}g"), name: format!("G{name}"), order: Some(order), created_at: None, tags });
+            out.groups.push(RemoteGroup {
+                id: format!("r{n}g"),
+                name: format!("G{name}"),
+                order: Some(order),
+                created_at: None,
+                tags,
+            });
         }
         out
     })

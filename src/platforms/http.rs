@@ -67,8 +67,14 @@ pub enum Verdict<T> {
     Unknown(String),
     /// The credential is expired or invalid: refresh it, then retry once.
     CredentialExpired(String),
-    NotOurs { errcode: i64, message: String },
-    Rejected { errcode: i64, message: String },
+    NotOurs {
+        errcode: i64,
+        message: String,
+    },
+    Rejected {
+        errcode: i64,
+        message: String,
+    },
     Protocol(String),
 }
 
@@ -118,7 +124,9 @@ impl Http {
         let limiter = settings.rate_limit.map(|rl| {
             let per_second = NonZeroU32::new(rl.per_second).unwrap_or(NonZeroU32::MIN);
             let burst = NonZeroU32::new(rl.burst).unwrap_or(NonZeroU32::MIN);
-            Arc::new(RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)))
+            Arc::new(RateLimiter::direct(
+                Quota::per_second(per_second).allow_burst(burst),
+            ))
         });
         Ok(Self {
             client,
@@ -149,6 +157,9 @@ impl Http {
         W: DeserializeOwned,
     {
         let attempts = AtomicU32::new(0);
+        // Set once an attempt's outcome is unknown: a later rejection may then be the platform's
+        // answer to a repeat of a request that was applied (a repeated delete finds nothing).
+        let maybe_applied = std::sync::atomic::AtomicBool::new(false);
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.retry.min_delay)
             .with_max_delay(self.retry.max_delay)
@@ -158,10 +169,26 @@ impl Http {
             let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
             match self.attempt(req, cred, attempt, &classify).await {
                 Ok(v) => Ok(v),
-                Err(Attempt::Unknown(detail)) if !req.idempotent => Err(Attempt::Final(Error::Indeterminate {
-                    endpoint: req.endpoint,
-                    detail,
-                })),
+                Err(Attempt::Unknown(detail)) if !req.idempotent => {
+                    Err(Attempt::Final(Error::Indeterminate {
+                        endpoint: req.endpoint,
+                        detail,
+                    }))
+                }
+                Err(Attempt::Unknown(detail)) => {
+                    maybe_applied.store(true, Ordering::Relaxed);
+                    Err(Attempt::Unknown(detail))
+                }
+                Err(Attempt::Final(Error::Rejected {
+                    errcode, message, ..
+                })) if maybe_applied.load(Ordering::Relaxed) => {
+                    Err(Attempt::Final(Error::Indeterminate {
+                        endpoint: req.endpoint,
+                        detail: format!(
+                            "an earlier attempt may have been applied; the repeat was rejected: {message} (errcode {errcode})"
+                        ),
+                    }))
+                }
                 Err(e) => Err(e),
             }
         };
@@ -177,7 +204,10 @@ impl Http {
             });
         let result = match tokio::time::timeout(self.retry.max_elapsed, retried).await {
             Ok(r) => r,
-            Err(_) => Err(Attempt::Unknown(format!("gave up after {:?}", self.retry.max_elapsed))),
+            Err(_) => Err(Attempt::Unknown(format!(
+                "gave up after {:?}",
+                self.retry.max_elapsed
+            ))),
         };
         result.map_err(|e| match e {
             Attempt::Final(e) => e,
@@ -245,9 +275,19 @@ impl Http {
             let response = match sent {
                 Ok(r) => r,
                 // Nothing reached the platform: any request may be repeated.
-                Err(e) if e.is_connect() => return Err(Attempt::Refused(format!("cannot connect: {}", without_url(&e)))),
+                Err(e) if e.is_connect() => {
+                    return Err(Attempt::Refused(format!(
+                        "cannot connect: {}",
+                        without_url(&e)
+                    )));
+                }
                 Err(e) if e.is_timeout() => return Err(Attempt::Unknown("timed out".into())),
-                Err(e) => return Err(Attempt::Unknown(format!("connection failed: {}", without_url(&e)))),
+                Err(e) => {
+                    return Err(Attempt::Unknown(format!(
+                        "connection failed: {}",
+                        without_url(&e)
+                    )));
+                }
             };
             let status = response.status();
             span.record("status", status.as_u16());
@@ -259,8 +299,15 @@ impl Http {
             }
             let bytes = match response.bytes().await {
                 Ok(b) => b,
-                Err(e) if e.is_timeout() => return Err(Attempt::Unknown("timed out reading the response".into())),
-                Err(e) => return Err(Attempt::Unknown(format!("response cut off: {}", without_url(&e)))),
+                Err(e) if e.is_timeout() => {
+                    return Err(Attempt::Unknown("timed out reading the response".into()));
+                }
+                Err(e) => {
+                    return Err(Attempt::Unknown(format!(
+                        "response cut off: {}",
+                        without_url(&e)
+                    )));
+                }
             };
             let wire: W = match serde_json::from_slice(&bytes) {
                 Ok(w) => w,
@@ -275,10 +322,24 @@ impl Http {
                 Verdict::Ok(v) => Ok(v),
                 Verdict::Refused(why) => Err(Attempt::Refused(why)),
                 Verdict::Unknown(why) => Err(Attempt::Unknown(why)),
-                Verdict::CredentialExpired(message) => Err(Attempt::Final(Error::Credential { endpoint: req.endpoint, message })),
-                Verdict::NotOurs { errcode, message } => Err(Attempt::Final(Error::NotOurs { endpoint: req.endpoint, errcode, message })),
-                Verdict::Rejected { errcode, message } => Err(Attempt::Final(Error::Rejected { endpoint: req.endpoint, errcode, message })),
-                Verdict::Protocol(detail) => Err(Attempt::Final(Error::Protocol { endpoint: req.endpoint, detail })),
+                Verdict::CredentialExpired(message) => Err(Attempt::Final(Error::Credential {
+                    endpoint: req.endpoint,
+                    message,
+                })),
+                Verdict::NotOurs { errcode, message } => Err(Attempt::Final(Error::NotOurs {
+                    endpoint: req.endpoint,
+                    errcode,
+                    message,
+                })),
+                Verdict::Rejected { errcode, message } => Err(Attempt::Final(Error::Rejected {
+                    endpoint: req.endpoint,
+                    errcode,
+                    message,
+                })),
+                Verdict::Protocol(detail) => Err(Attempt::Final(Error::Protocol {
+                    endpoint: req.endpoint,
+                    detail,
+                })),
             }
         }
         .instrument(span)

@@ -45,7 +45,9 @@ pub enum Error {
     },
     /// A write may or may not have been applied: its response was lost. The caller must re-read
     /// the platform before deciding anything; repeating the write could duplicate it.
-    #[error("{endpoint}: the outcome is unknown (the response was lost: {detail}); re-reading before going on")]
+    #[error(
+        "{endpoint}: the outcome is unknown (the response was lost: {detail}); re-reading before going on"
+    )]
     Indeterminate {
         endpoint: &'static str,
         detail: String,
@@ -97,16 +99,32 @@ pub trait Platform: Send + Sync {
     async fn list(&self) -> Result<Snapshot, Error>;
 
     /// Creates a group with its first tags; returns the group as the platform reports it.
-    async fn create_group(&self, name: &str, order: Option<u32>, tags: &[NewTag]) -> Result<RemoteGroup, Error>;
+    async fn create_group(
+        &self,
+        name: &str,
+        order: Option<u32>,
+        tags: &[NewTag],
+    ) -> Result<RemoteGroup, Error>;
 
     /// Adds tags to a group; returns the new tags (with their ids).
-    async fn add_tags(&self, group_id: &str, group_name: &str, tags: &[NewTag]) -> Result<Vec<RemoteTag>, Error>;
+    async fn add_tags(
+        &self,
+        group_id: &str,
+        group_name: &str,
+        tags: &[NewTag],
+    ) -> Result<Vec<RemoteTag>, Error>;
 
     /// Renames and/or reorders a group; sends only what is given.
-    async fn edit_group(&self, id: &str, name: Option<&str>, order: Option<u32>) -> Result<(), Error>;
+    async fn edit_group(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        order: Option<u32>,
+    ) -> Result<(), Error>;
 
     /// Renames and/or reorders a tag; sends only what is given.
-    async fn edit_tag(&self, id: &str, name: Option<&str>, order: Option<u32>) -> Result<(), Error>;
+    async fn edit_tag(&self, id: &str, name: Option<&str>, order: Option<u32>)
+    -> Result<(), Error>;
 
     /// Deletes tags (the planner has already split them into chunks the API takes).
     async fn delete_tags(&self, ids: &[String]) -> Result<(), Error>;
@@ -124,10 +142,20 @@ pub fn capabilities(kind: Kind) -> Option<&'static Capabilities> {
 }
 
 /// Builds the client of a configured platform with its secret.
-pub fn connect(settings: &PlatformSettings, secret: SecretString, retry: RetryPolicy) -> Result<Arc<dyn Platform>, String> {
+pub fn connect(
+    settings: &PlatformSettings,
+    secret: SecretString,
+    retry: RetryPolicy,
+) -> Result<Arc<dyn Platform>, String> {
     let http = Http::new(settings, retry).map_err(|e| e.to_string())?;
     match settings.kind {
-        Kind::Juzibot => Ok(Arc::new(juzibot::Juzibot::new(http, settings.base_url.clone(), secret))),
-        other => Err(format!("platform kind {other} is not supported by this build yet")),
+        Kind::Juzibot => Ok(Arc::new(juzibot::Juzibot::new(
+            http,
+            settings.base_url.clone(),
+            secret,
+        ))),
+        other => Err(format!(
+            "platform kind {other} is not supported by this build yet"
+        )),
     }
 }

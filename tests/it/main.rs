@@ -1,6 +1,8 @@
 //! Integration tests: one binary (link time on 2 cores), one module per area.
 
 mod bad_inputs;
+mod cli;
+mod juzibot_e2e;
 mod schema;
 mod sim_juzibot;
 mod store;

@@ -22,14 +22,31 @@ pub struct Juzibot {
 
 impl Juzibot {
     pub fn new(http: Http, base_url: reqwest::Url, token: SecretString) -> Self {
-        Self { http, base: base_url, token: Credential::Query("token", token) }
+        Self {
+            http,
+            base: base_url,
+            token: Credential::Query("token", token),
+        }
     }
 
-    fn request(&self, endpoint: &'static str, method: Method, body: Option<serde_json::Value>, idempotent: bool) -> Request {
+    fn request(
+        &self,
+        endpoint: &'static str,
+        method: Method,
+        body: Option<serde_json::Value>,
+        idempotent: bool,
+    ) -> Request {
         let mut url = self.base.clone();
         let path = format!("{}/api/v1/{endpoint}", url.path().trim_end_matches('/'));
         url.set_path(&path);
-        Request { endpoint, method, url, query: Vec::new(), body, idempotent }
+        Request {
+            endpoint,
+            method,
+            url,
+            query: Vec::new(),
+            body,
+            idempotent,
+        }
     }
 
     async fn call<T: DeserializeOwned>(&self, req: Request) -> Result<Option<T>, Error> {
@@ -42,8 +59,14 @@ fn classify<T>(status: StatusCode, env: wire::Envelope<T>) -> Verdict<Option<T>>
     match env.errcode {
         0 if status.is_success() => Verdict::Ok(env.data),
         0 => Verdict::Protocol(format!("HTTP {status} with errcode 0")),
-        -2 => Verdict::NotOurs { errcode: -2, message: env.errmsg },
-        code => Verdict::Rejected { errcode: code, message: env.errmsg },
+        -2 => Verdict::NotOurs {
+            errcode: -2,
+            message: env.errmsg,
+        },
+        code => Verdict::Rejected {
+            errcode: code,
+            message: env.errmsg,
+        },
     }
 }
 
@@ -53,7 +76,9 @@ fn order(v: Option<u64>) -> Option<u32> {
 
 /// Milliseconds since the epoch; 0 means "not yet synced" (seed 001).
 fn timestamp(ms: i64) -> Option<DateTime<Utc>> {
-    (ms > 0).then(|| DateTime::from_timestamp_millis(ms)).flatten()
+    (ms > 0)
+        .then(|| DateTime::from_timestamp_millis(ms))
+        .flatten()
 }
 
 pub(super) fn to_group(g: wire::Group) -> RemoteGroup {
@@ -67,7 +92,12 @@ pub(super) fn to_group(g: wire::Group) -> RemoteGroup {
 }
 
 fn to_tag(t: wire::Tag) -> RemoteTag {
-    RemoteTag { id: t.id, name: t.name, order: order(t.order).or(Some(0)), created_at: timestamp(t.create_timestamp) }
+    RemoteTag {
+        id: t.id,
+        name: t.name,
+        order: order(t.order).or(Some(0)),
+        created_at: timestamp(t.create_timestamp),
+    }
 }
 
 #[async_trait]
@@ -77,61 +107,120 @@ impl Platform for Juzibot {
     }
 
     async fn list(&self) -> Result<Snapshot, Error> {
-        let data: Option<Vec<wire::Group>> = self.call(self.request("tag/list", Method::GET, None, true)).await?;
-        Ok(Snapshot { groups: data.unwrap_or_default().into_iter().map(to_group).collect() })
+        let data: Option<Vec<wire::Group>> = self
+            .call(self.request("tag/list", Method::GET, None, true))
+            .await?;
+        Ok(Snapshot {
+            groups: data.unwrap_or_default().into_iter().map(to_group).collect(),
+        })
     }
 
-    async fn create_group(&self, name: &str, _order: Option<u32>, tags: &[NewTag]) -> Result<RemoteGroup, Error> {
+    async fn create_group(
+        &self,
+        name: &str,
+        _order: Option<u32>,
+        tags: &[NewTag],
+    ) -> Result<RemoteGroup, Error> {
         let body = wire::CreateRequest {
             group_id: None,
             group_name: Some(name),
-            tag: tags.iter().map(|t| wire::NewTag { name: &t.name }).collect(),
+            tag: tags
+                .iter()
+                .map(|t| wire::NewTag { name: &t.name })
+                .collect(),
         };
         let data: Option<wire::OneOrMany> = self
-            .call(self.request("tag/create", Method::POST, Some(serde_json::to_value(body).expect("serialises")), false))
+            .call(self.request(
+                "tag/create",
+                Method::POST,
+                Some(serde_json::to_value(body).expect("serialises")),
+                false,
+            ))
             .await?;
         let groups = data.map(wire::OneOrMany::into_vec).unwrap_or_default();
         groups
             .into_iter()
             .find(|g| g.name == name)
             .map(to_group)
-            .ok_or(Error::Protocol { endpoint: "tag/create", detail: format!("the response does not contain group {name:?}") })
+            .ok_or(Error::Protocol {
+                endpoint: "tag/create",
+                detail: format!("the response does not contain group {name:?}"),
+            })
     }
 
-    async fn add_tags(&self, group_id: &str, _group_name: &str, tags: &[NewTag]) -> Result<Vec<RemoteTag>, Error> {
+    async fn add_tags(
+        &self,
+        group_id: &str,
+        _group_name: &str,
+        tags: &[NewTag],
+    ) -> Result<Vec<RemoteTag>, Error> {
         let body = wire::CreateRequest {
             group_id: Some(group_id),
             group_name: None,
-            tag: tags.iter().map(|t| wire::NewTag { name: &t.name }).collect(),
+            tag: tags
+                .iter()
+                .map(|t| wire::NewTag { name: &t.name })
+                .collect(),
         };
         let data: Option<wire::OneOrMany> = self
-            .call(self.request("tag/create", Method::POST, Some(serde_json::to_value(body).expect("serialises")), false))
+            .call(self.request(
+                "tag/create",
+                Method::POST,
+                Some(serde_json::to_value(body).expect("serialises")),
+                false,
+            ))
             .await?;
         let group = data
             .map(wire::OneOrMany::into_vec)
             .unwrap_or_default()
             .into_iter()
             .find(|g| g.id == group_id)
-            .ok_or(Error::Protocol { endpoint: "tag/create", detail: format!("the response does not contain group {group_id}") })?;
+            .ok_or(Error::Protocol {
+                endpoint: "tag/create",
+                detail: format!("the response does not contain group {group_id}"),
+            })?;
         let wanted: Vec<&str> = tags.iter().map(|t| t.name.as_str()).collect();
-        Ok(group.tags.into_iter().filter(|t| wanted.contains(&t.name.as_str())).map(to_tag).collect())
+        Ok(group
+            .tags
+            .into_iter()
+            .filter(|t| wanted.contains(&t.name.as_str()))
+            .map(to_tag)
+            .collect())
     }
 
-    async fn edit_group(&self, id: &str, name: Option<&str>, order: Option<u32>) -> Result<(), Error> {
+    async fn edit_group(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        order: Option<u32>,
+    ) -> Result<(), Error> {
         let body = serde_json::to_value(wire::EditRequest { id, name, order }).expect("serialises");
-        self.call::<serde_json::Value>(self.request("tagGroup/edit", Method::POST, Some(body), true)).await?;
+        self.call::<serde_json::Value>(self.request(
+            "tagGroup/edit",
+            Method::POST,
+            Some(body),
+            true,
+        ))
+        .await?;
         Ok(())
     }
 
-    async fn edit_tag(&self, id: &str, name: Option<&str>, order: Option<u32>) -> Result<(), Error> {
+    async fn edit_tag(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        order: Option<u32>,
+    ) -> Result<(), Error> {
         let body = serde_json::to_value(wire::EditRequest { id, name, order }).expect("serialises");
-        self.call::<serde_json::Value>(self.request("tag/edit", Method::POST, Some(body), true)).await?;
+        self.call::<serde_json::Value>(self.request("tag/edit", Method::POST, Some(body), true))
+            .await?;
         Ok(())
     }
 
     async fn delete_tags(&self, ids: &[String]) -> Result<(), Error> {
         let body = serde_json::to_value(wire::DeleteRequest { id: ids }).expect("serialises");
-        self.call::<serde_json::Value>(self.request("tag/delete", Method::POST, Some(body), true)).await?;
+        self.call::<serde_json::Value>(self.request("tag/delete", Method::POST, Some(body), true))
+            .await?;
         Ok(())
     }
 

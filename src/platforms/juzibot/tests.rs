@@ -45,15 +45,29 @@ fn create_response_may_be_one_group_or_a_list() {
 
 #[test]
 fn edit_sends_only_what_changes() {
-    let body = serde_json::to_value(wire::EditRequest { id: "x", name: None, order: Some(123) }).unwrap();
+    let body = serde_json::to_value(wire::EditRequest {
+        id: "x",
+        name: None,
+        order: Some(123),
+    })
+    .unwrap();
     assert_eq!(body, serde_json::json!({"id": "x", "order": 123}));
-    let body = serde_json::to_value(wire::CreateRequest { group_id: Some("g"), group_name: None, tag: vec![wire::NewTag { name: "a" }] }).unwrap();
-    assert_eq!(body, serde_json::json!({"groupId": "g", "tag": [{"name": "a"}]}));
+    let body = serde_json::to_value(wire::CreateRequest {
+        group_id: Some("g"),
+        group_name: None,
+        tag: vec![wire::NewTag { name: "a" }],
+    })
+    .unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"groupId": "g", "tag": [{"name": "a"}]})
+    );
 }
 
 #[test]
 fn error_envelope_without_data() {
-    let env: wire::Envelope<serde_json::Value> = serde_json::from_str(r#"{"errcode":-2,"errmsg":"no permission"}"#).unwrap();
+    let env: wire::Envelope<serde_json::Value> =
+        serde_json::from_str(r#"{"errcode":-2,"errmsg":"no permission"}"#).unwrap();
     assert_eq!(env.errcode, -2);
     assert!(env.data.is_none());
 }
