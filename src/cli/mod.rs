@@ -107,12 +107,20 @@ pub async fn run(cli: Cli) -> Result<Success, Failure> {
     }
 }
 
-/// Loads the configuration and the tag files, reporting every problem in both.
-pub fn load_inputs(config: &std::path::Path) -> Result<(Settings, crate::model::Desired), Failure> {
+/// The validated inputs of a command.
+pub struct Inputs {
+    pub settings: Settings,
+    pub desired: crate::model::Desired,
+    /// How many tag files were read.
+    pub files: usize,
+}
+
+/// Loads the configuration and the tag files, reporting every problem in them.
+pub fn load_inputs(config: &std::path::Path) -> Result<Inputs, Failure> {
     let settings = settings::load(config)?;
     let sources = settings::read_tag_sources(&settings.tags)?;
     let desired = crate::model::tagfile::parse(&sources, &settings.tag_context())?;
-    Ok((settings, desired))
+    Ok(Inputs { settings, desired, files: sources.len() })
 }
 
 /// An error and its sources on one line.

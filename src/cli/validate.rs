@@ -5,18 +5,24 @@ use std::path::Path;
 use super::{Failure, Success, load_inputs};
 
 pub fn run(config: &Path) -> Result<Success, Failure> {
-    let (settings, desired) = load_inputs(config)?;
-    let files = crate::settings::read_tag_sources(&settings.tags)
-        .map(|s| s.len())
-        .unwrap_or(0);
+    let inputs = load_inputs(config)?;
+    let (groups, tags, platforms) = (
+        inputs.desired.groups().len(),
+        inputs.desired.tag_count(),
+        inputs.settings.platforms.len(),
+    );
     println!(
-        "valid: {} groups, {} tags, {} platforms ({} tag file{} in {})",
-        desired.groups().len(),
-        desired.tag_count(),
-        settings.platforms.len(),
-        files,
-        if files == 1 { "" } else { "s" },
-        settings.tags.display()
+        "valid: {groups} group{}, {tags} tag{}, {platforms} platform{} ({} tag file{} in {})",
+        plural(groups),
+        plural(tags),
+        plural(platforms),
+        inputs.files,
+        plural(inputs.files),
+        inputs.settings.tags.display()
     );
     Ok(Success::Done)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }

@@ -49,6 +49,7 @@ cases! {
         // Tag files: shapes and types.
         tag_top_level_list,
         tag_groups_null,
+        tag_groups_empty_list,
         tag_order_string,
         tag_order_word_and_float,
         tag_tags_mapping,

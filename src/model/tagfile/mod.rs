@@ -273,8 +273,21 @@ fn parse_one(src: &Source) -> Result<TagFile, Diagnostic> {
                 .hint("declare `groups:` with at least one group, or delete the file"),
         );
     }
-    serde_saphyr::from_str_with_options::<TagFile>(&src.text, yaml_options())
-        .map_err(|e| from_yaml_error(&src.name, &src.text, &e))
+    let file = serde_saphyr::from_str_with_options::<TagFile>(&src.text, yaml_options())
+        .map_err(|e| from_yaml_error(&src.name, &src.text, &e))?;
+    if file.groups.is_empty() {
+        // The list has no entry to point at: point at the `groups:` key.
+        let line = src
+            .text
+            .lines()
+            .position(|l| l.trim_start().starts_with("groups"))
+            .map_or(1, |i| i as u32 + 1);
+        return Err(
+            Diagnostic::new(Origin::new(&src.name, line, 1), "the tag file declares no groups")
+                .hint("declare at least one group under `groups:`, or delete the file"),
+        );
+    }
+    Ok(file)
 }
 
 /// A checked group or tag, with where its key and each of its `was` names are written: collisions
