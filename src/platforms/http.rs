@@ -78,6 +78,20 @@ pub enum Verdict<T> {
     Protocol(String),
 }
 
+impl<T> Verdict<T> {
+    fn label(&self) -> &'static str {
+        match self {
+            Verdict::Ok(_) => "ok",
+            Verdict::Refused(_) => "refused",
+            Verdict::Unknown(_) => "unknown",
+            Verdict::CredentialExpired(_) => "credential expired",
+            Verdict::NotOurs { .. } => "not ours",
+            Verdict::Rejected { .. } => "rejected",
+            Verdict::Protocol(_) => "protocol",
+        }
+    }
+}
+
 /// A request, without its credential (which the adapter adds where its document puts it).
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -247,6 +261,7 @@ impl Http {
             endpoint = req.endpoint,
             attempt,
             status = tracing::field::Empty,
+            errcode = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
         );
         async {
@@ -318,7 +333,18 @@ impl Http {
                     }));
                 }
             };
-            match classify(status, wire) {
+            let verdict = classify(status, wire);
+            match &verdict {
+                Verdict::NotOurs { errcode, .. } | Verdict::Rejected { errcode, .. } => {
+                    span.record("errcode", errcode);
+                }
+                Verdict::Ok(_) => {
+                    span.record("errcode", 0);
+                }
+                _ => {}
+            }
+            tracing::trace!(message = "Response classified.", outcome = verdict.label());
+            match verdict {
                 Verdict::Ok(v) => Ok(v),
                 Verdict::Refused(why) => Err(Attempt::Refused(why)),
                 Verdict::Unknown(why) => Err(Attempt::Unknown(why)),

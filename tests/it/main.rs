@@ -2,6 +2,7 @@
 
 mod bad_inputs;
 mod cli;
+mod juzibot_adapter;
 mod juzibot_e2e;
 mod schema;
 mod sim_juzibot;
