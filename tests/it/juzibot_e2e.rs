@@ -35,7 +35,7 @@ pub struct Env {
     pub sim: SimHandle,
     pub store: Store,
     pub client: Arc<dyn Platform>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 pub async fn env(fixture_yaml: &str, faults: FaultSpec) -> Env {
@@ -85,11 +85,16 @@ pub async fn env(fixture_yaml: &str, faults: FaultSpec) -> Env {
         sim,
         store,
         client,
-        _dir: dir,
+        dir,
     }
 }
 
 impl Env {
+    /// The mirror's URL, for tests that query it directly.
+    pub fn db_url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("m.db").display())
+    }
+
     pub async fn apply(&self, d: &Desired) -> Report {
         self.run(d, false, 5).await.unwrap()
     }

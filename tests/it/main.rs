@@ -7,3 +7,4 @@ mod juzibot_e2e;
 mod schema;
 mod sim_juzibot;
 mod store;
+mod readme;
