@@ -744,6 +744,10 @@ proptest! {
             Action::DeleteTags { tags } => tags.iter().map(|t| t.tag_id.as_str()).collect::<Vec<_>>(),
             _ => vec![],
         }).collect();
+        // No declared key is deleted and recreated: nothing a key matched is deleted.
+        for b in &first.bind {
+            prop_assert!(!deleted.contains(b.remote_id.as_str()), "bound {:?} is deleted", b);
+        }
         for g in &remote.groups {
             for t in &g.tags {
                 if !deleted.contains(t.id.as_str()) {

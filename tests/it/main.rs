@@ -4,7 +4,7 @@ mod bad_inputs;
 mod cli;
 mod juzibot_adapter;
 mod juzibot_e2e;
+mod readme;
 mod schema;
 mod sim_juzibot;
 mod store;
-mod readme;

@@ -7,7 +7,8 @@ use crate::juzibot_e2e::{desired, env};
 use tagsync::sim::FaultSpec;
 
 fn readme_queries() -> Vec<String> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let mut out = Vec::new();
     let mut in_sql = false;
     let mut current = String::new();
@@ -33,7 +34,11 @@ fn readme_queries() -> Vec<String> {
 async fn reporting_queries_run_on_sqlite() {
     let queries = readme_queries();
     assert!(queries.len() >= 5, "{queries:?}");
-    let e = env("groups:\n  - {name: 旧组, tags: [{name: 甲}]}\n", FaultSpec::default()).await;
+    let e = env(
+        "groups:\n  - {name: 旧组, tags: [{name: 甲}]}\n",
+        FaultSpec::default(),
+    )
+    .await;
     let d = desired("groups:\n  - {name: 新组, was: [旧组], tags: [甲, 乙]}\n");
     assert!(e.apply(&d).await.converged());
     let url = e.db_url();
@@ -41,9 +46,15 @@ async fn reporting_queries_run_on_sqlite() {
     for q in &queries {
         // The README's examples name the example config's platform; the test's is `juzi`.
         let q = &q.replace("'juzi-main'", "'juzi'");
-        let rows = sqlx::query(q).fetch_all(&pool).await.unwrap_or_else(|err| panic!("{q}\n{err}"));
+        let rows = sqlx::query(q)
+            .fetch_all(&pool)
+            .await
+            .unwrap_or_else(|err| panic!("{q}\n{err}"));
         if q.contains("v_current_tags") {
-            let names: Vec<String> = rows.iter().map(|r| r.get::<String, _>("tag_name")).collect();
+            let names: Vec<String> = rows
+                .iter()
+                .map(|r| r.get::<String, _>("tag_name"))
+                .collect();
             assert_eq!(names.len(), 2, "{q}");
         }
         if q.contains("sum(api_calls)") {
