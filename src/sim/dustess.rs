@@ -469,7 +469,9 @@ fn id_taken(groups: &[Group], id: &str) -> bool {
 
 fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
     if name.trim().is_empty() {
-        return Err(ApiError::BadRequest(format!("a {what} name cannot be blank")));
+        return Err(ApiError::BadRequest(format!(
+            "a {what} name cannot be blank"
+        )));
     }
     let chars = name.chars().count();
     if chars > MAX_NAME_CHARS {

@@ -130,9 +130,7 @@ pub(super) fn classify(status: StatusCode, env: wire::Envelope) -> Verdict<wire:
         errcode => return Verdict::Rejected { errcode, message },
     }
     if !env.success {
-        return Verdict::Protocol(format!(
-            "code 0 and errcode 0, but success is false{trace}"
-        ));
+        return Verdict::Protocol(format!("code 0 and errcode 0, but success is false{trace}"));
     }
     match data.tag_group {
         Some(g) if g.deleted => Verdict::Protocol(format!(
@@ -252,7 +250,9 @@ impl Platform for Dustess {
     }
 
     async fn delete_tags(&self, _ids: &[String]) -> Result<(), Error> {
-        Err(Error::Unsupported { what: "delete tags" })
+        Err(Error::Unsupported {
+            what: "delete tags",
+        })
     }
 
     fn api_calls(&self) -> u64 {
