@@ -277,13 +277,14 @@ async fn rename_reorder_and_prune_show_as_drift_and_are_never_sent() {
     let before = e.state();
     e.sim.clear_log();
 
-    // Renamed group and tag (via `was`), a tag moved by an explicit order, one tag dropped under
-    // prune, and one new tag: only the new tag can be sent.
+    // Renamed group and tag (via `was`), the group and a tag moved by explicit orders, one tag
+    // dropped under prune, and one new tag: only the new tag can be sent.
     let d = desired(
         r#"
 groups:
   - name: 客户等级
     was: [客户级别]
+    order: 9
     prune: true
     tags:
       - { name: 重要客户, order: 5 }
@@ -298,7 +299,7 @@ groups:
         .map(str::trim)
         .filter(|l| l.contains('!'))
         .collect();
-    assert_eq!(drift.len(), 4, "{text}");
+    assert_eq!(drift.len(), 5, "{text}");
     assert!(
         plan.drift
             .iter()
@@ -309,6 +310,10 @@ groups:
         (
             "group rename",
             r#"group "客户等级": rename "客户级别" → "客户等级": this platform cannot rename groups"#,
+        ),
+        (
+            "group reorder",
+            r#"group "客户等级": order 100 → 9: this platform cannot reorder groups"#,
         ),
         (
             "tag rename",
@@ -349,7 +354,7 @@ groups:
     e.sim.clear_log();
     let r = e.apply(&d).await;
     assert!(e.calls().is_empty());
-    assert_eq!(r.plan.drift.len(), 4);
+    assert_eq!(r.plan.drift.len(), 5);
 }
 
 #[tokio::test]
