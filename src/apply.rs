@@ -6,7 +6,10 @@
 //!   source `apply`) and every created object is bound to its key at once.
 //! - A write whose outcome is unknown (lost response, retries exhausted) is never repeated blindly:
 //!   the round stops, the next round re-reads the platform and plans afresh, and matching by name
-//!   binds what the lost call did create instead of creating it again.
+//!   binds what the lost call did create instead of creating it again. On a platform without a
+//!   list call the re-read is the mirror, which cannot see what a lost create did: the create is
+//!   sent again, addressed by name, and answers with what the lost call made only where the
+//!   platform adds to an existing name instead of duplicating it (see `platforms::dustess`).
 //! - A permanent rejection is recorded after one attempt and never retried; "not ours" (a group made
 //!   in the console) is remembered so that later plans show it as drift instead of calling again.
 //!

@@ -34,7 +34,7 @@ pub const DEFAULT_TOKEN: &str = "sim-token";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Fixture {
-    /// The credential the simulator accepts (Juzibot's `token` query parameter).
+    /// The credential the simulator accepts (Juzibot's `token`, Dustess's `accessToken`).
     #[serde(default = "default_token")]
     pub token: String,
     #[serde(default)]

@@ -22,6 +22,7 @@
 
 mod calls;
 mod clock;
+pub mod dustess;
 mod faults;
 mod fixture;
 pub mod juzibot;
@@ -53,16 +54,19 @@ use server::{Core, lock};
 pub enum SimPlatform {
     /// Juzibot 句子互动 hub, seed 001.
     Juzibot,
+    /// Dustess 尘锋 friend tags, seed 003.
+    Dustess,
 }
 
 impl SimPlatform {
     /// Every simulated platform, in the order `tagsync sim` serves them.
-    pub const ALL: [SimPlatform; 1] = [SimPlatform::Juzibot];
+    pub const ALL: [SimPlatform; 2] = [SimPlatform::Juzibot, SimPlatform::Dustess];
 
     /// The name used on the command line, in seed files and in `tagsync sim`'s output.
     pub fn name(self) -> &'static str {
         match self {
             SimPlatform::Juzibot => "juzibot",
+            SimPlatform::Dustess => "dustess",
         }
     }
 }
@@ -164,6 +168,7 @@ pub enum SimError {
 pub async fn start(platform: SimPlatform, opts: SimOptions) -> Result<SimHandle, SimError> {
     match platform {
         SimPlatform::Juzibot => server::start::<juzibot::Juzibot>(opts).await,
+        SimPlatform::Dustess => server::start::<dustess::Dustess>(opts).await,
     }
 }
 

@@ -2,9 +2,11 @@
 
 mod bad_inputs;
 mod cli;
+mod dustess_e2e;
 mod juzibot_adapter;
 mod juzibot_e2e;
 mod readme;
 mod schema;
+mod sim_dustess;
 mod sim_juzibot;
 mod store;
