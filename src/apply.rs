@@ -19,6 +19,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::time::Duration;
+
 use chrono::Utc;
 
 use crate::model::{Capabilities, Desired, RemoteGroup, Snapshot};
@@ -37,7 +39,13 @@ pub struct ApplySettings {
     pub max_deletes: usize,
     /// What started the run (`plan`, `apply`, `schedule`, `demo`), for `sync_runs.trigger`.
     pub trigger: &'static str,
+    /// How long to wait for another writer of the same platform before giving up.
+    pub lease_wait: Duration,
 }
+
+/// How long a writer's lease lasts without renewal; it is renewed after every operation, so a
+/// crashed holder blocks others for at most this long.
+pub const LEASE_TTL: Duration = Duration::from_secs(120);
 
 /// What happened on one platform.
 #[derive(Debug, Clone, Default)]
@@ -77,6 +85,19 @@ pub enum Error {
         #[source]
         source: platforms::Error,
     },
+    /// Another process is writing to this platform, and did not finish within the wait.
+    #[error(
+        "{platform}: another tagsync ({holder}) is writing to this platform until {until}; waited {waited:?}. Try again later; a crashed holder's lease expires by itself"
+    )]
+    Busy {
+        platform: String,
+        holder: String,
+        until: chrono::DateTime<Utc>,
+        waited: Duration,
+    },
+    /// This process's lease expired and another writer took it: stopped before writing more.
+    #[error("{platform}: lost the writer lease to {holder}; stopped before sending more")]
+    LeaseLost { platform: String, holder: String },
     /// The plan deletes more than the guard allows.
     #[error(
         "{platform}: the plan deletes {deletes} tags, more than the limit of {limit} per run; review the plan, then raise `max_deletes` or pass --allow-deletes {deletes}"
@@ -105,7 +126,40 @@ pub async fn sync_platform(
         run,
         ..Report::default()
     };
-    let result = rounds(store, name, platform, desired, settings, caps, &mut report).await;
+    let writer = (!settings.dry_run && caps.writable()).then(|| Writer::new(name));
+    let result = match &writer {
+        Some(w) => match w.acquire(store, settings.lease_wait).await {
+            Ok(()) => {
+                let r = rounds(
+                    store,
+                    name,
+                    platform,
+                    desired,
+                    settings,
+                    caps,
+                    Some(w),
+                    &mut report,
+                )
+                .await;
+                w.release(store).await;
+                r
+            }
+            Err(e) => Err(e),
+        },
+        None => {
+            rounds(
+                store,
+                name,
+                platform,
+                desired,
+                settings,
+                caps,
+                None,
+                &mut report,
+            )
+            .await
+        }
+    };
     report.api_calls = platform.api_calls() - calls_before;
     let status = match (&result, report.failed) {
         (Err(_), _) => RunStatus::Failed,
@@ -130,6 +184,7 @@ pub async fn sync_platform(
     result.map(|()| report)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn rounds(
     store: &Store,
     name: &str,
@@ -137,11 +192,15 @@ async fn rounds(
     desired: &Desired,
     settings: &ApplySettings,
     caps: &'static Capabilities,
+    writer: Option<&Writer>,
     report: &mut Report,
 ) -> Result<(), Error> {
     for round in 1..=settings.max_rounds.max(1) {
         report.rounds = round;
         let snapshot = pull(store, name, platform, caps, report.run).await?;
+        if round == 1 && writer.is_some() {
+            resolve_intents(store, name, &snapshot, caps).await?;
+        }
         let bindings = store.bindings(name).await?;
         let not_ours = store.not_ours(name).await?;
         let plan = planner::plan(&PlanInput {
@@ -185,7 +244,7 @@ async fn rounds(
         if done {
             return Ok(());
         }
-        let stop = execute(store, name, platform, &plan, report).await?;
+        let stop = execute(store, name, platform, &plan, writer, report).await?;
         if stop == Stop::Permanent {
             // Re-read once so the mirror shows what did happen, but do not send again.
             let snapshot = pull(store, name, platform, caps, report.run).await?;
@@ -277,6 +336,7 @@ async fn execute(
     name: &str,
     platform: &dyn Platform,
     plan: &PlatformPlan,
+    writer: Option<&Writer>,
     report: &mut Report,
 ) -> Result<Stop, Error> {
     let mut created_groups: BTreeMap<String, String> = BTreeMap::new();
@@ -288,6 +348,9 @@ async fn execute(
         let group_key = op_group_key(&op.action);
         if blocked.contains(group_key) {
             continue;
+        }
+        if let Some(w) = writer {
+            w.renew(store).await?;
         }
         let seq = report.next_seq;
         report.next_seq += 1;
@@ -540,5 +603,161 @@ async fn send(
             platform.delete_tags(&ids).await?;
             Ok(vec![Applied::TagsDeleted { ids }])
         }
+    }
+}
+
+/// This process's claim to be the one writer of a platform (a lease in the mirror).
+struct Writer {
+    platform: String,
+    lease: String,
+    holder: String,
+}
+
+impl Writer {
+    fn new(platform: &str) -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+        let nonce: u32 = rand::random();
+        Self {
+            platform: platform.to_owned(),
+            lease: format!("writer:{platform}"),
+            holder: format!("{host}:{}:{nonce:08x}", std::process::id()),
+        }
+    }
+
+    /// Takes the lease, waiting up to `wait` for another holder to finish.
+    async fn acquire(&self, store: &Store, wait: Duration) -> Result<(), Error> {
+        let started = std::time::Instant::now();
+        let mut told = false;
+        loop {
+            match store
+                .try_lease(&self.lease, &self.holder, LEASE_TTL, Utc::now())
+                .await?
+            {
+                None => return Ok(()),
+                Some((holder, until)) => {
+                    let waited = started.elapsed();
+                    if waited >= wait {
+                        return Err(Error::Busy {
+                            platform: self.platform.clone(),
+                            holder,
+                            until,
+                            waited,
+                        });
+                    }
+                    if !told {
+                        tracing::warn!(message = "Waiting for another writer of this platform.", platform = %self.platform, holder = %holder, until = %until);
+                        told = true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200).min(wait - waited)).await;
+                }
+            }
+        }
+    }
+
+    async fn renew(&self, store: &Store) -> Result<(), Error> {
+        match store
+            .try_lease(&self.lease, &self.holder, LEASE_TTL, Utc::now())
+            .await?
+        {
+            None => Ok(()),
+            Some((holder, _)) => Err(Error::LeaseLost {
+                platform: self.platform.clone(),
+                holder,
+            }),
+        }
+    }
+
+    async fn release(&self, store: &Store) {
+        if let Err(e) = store.release_lease(&self.lease, &self.holder).await {
+            // It expires by itself; nothing is lost but time.
+            tracing::warn!(message = "Could not release the writer lease.", platform = %self.platform, error = %e);
+        }
+    }
+}
+
+/// Resolves operations that an interrupted run (a crash, a kill, a lost connection to the mirror)
+/// left as intents: each is checked against what the platform now holds and recorded as applied
+/// or not applied. Nothing is re-sent here: what was not applied is simply planned again.
+async fn resolve_intents(
+    store: &Store,
+    name: &str,
+    snapshot: &Snapshot,
+    caps: &Capabilities,
+) -> Result<(), Error> {
+    for op in store.pending_intents(name).await? {
+        let action: Option<Action> = serde_json::from_str(&op.request).ok();
+        let applied = action.as_ref().and_then(|a| was_applied(a, snapshot, caps));
+        let (status, note) = match applied {
+            Some(true) => (
+                OpStatus::Succeeded,
+                "resolved after an interrupted run: it was applied",
+            ),
+            Some(false) => (
+                OpStatus::Skipped,
+                "resolved after an interrupted run: not applied; planned again",
+            ),
+            None => (
+                OpStatus::Skipped,
+                "resolved after an interrupted run: outcome unknown; planned again from the current state",
+            ),
+        };
+        tracing::info!(message = "Resolved an interrupted operation.", platform = %name, operation = %op.kind, target = %op.target, applied = ?applied);
+        store
+            .record_outcome(op.id, status, op.attempts.max(1), Some(note), Utc::now())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Whether the platform shows the effect of `action`; `None` when it cannot tell.
+fn was_applied(action: &Action, s: &Snapshot, caps: &Capabilities) -> Option<bool> {
+    let group_by_name = |n: &str| s.groups.iter().find(|g| g.name == n);
+    let tag_by_id = |id: &str| s.groups.iter().flat_map(|g| &g.tags).find(|t| t.id == id);
+    match action {
+        Action::CreateGroup { name, tags, .. } => match group_by_name(name) {
+            Some(g) => Some(tags.iter().all(|t| g.tags.iter().any(|x| x.name == t.name))),
+            None if caps.list => Some(false),
+            None => None,
+        },
+        Action::AddTags {
+            group_id,
+            group_name,
+            tags,
+            ..
+        } => {
+            let g = group_id
+                .as_deref()
+                .and_then(|id| s.group(id))
+                .or_else(|| group_by_name(group_name))?;
+            Some(tags.iter().all(|t| g.tags.iter().any(|x| x.name == t.name)))
+        }
+        Action::EditGroup {
+            group_id,
+            name,
+            order,
+            ..
+        } => {
+            let g = s.group(group_id.as_deref()?)?;
+            Some(
+                name.as_ref().is_none_or(|n| g.name == n.to)
+                    && order.as_ref().is_none_or(|o| g.order == Some(o.to)),
+            )
+        }
+        Action::EditTag {
+            tag_id,
+            name,
+            order,
+            ..
+        } => {
+            let t = tag_by_id(tag_id.as_deref()?)?;
+            Some(
+                name.as_ref().is_none_or(|n| t.name == n.to)
+                    && order.as_ref().is_none_or(|o| t.order == Some(o.to)),
+            )
+        }
+        Action::DeleteTags { tags } if caps.list => {
+            Some(tags.iter().all(|t| tag_by_id(&t.tag_id).is_none()))
+        }
+        Action::DeleteTags { .. } => None,
     }
 }

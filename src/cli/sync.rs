@@ -122,6 +122,7 @@ pub async fn sync_all(
             max_rounds: 5,
             max_deletes,
             trigger,
+            lease_wait: std::time::Duration::from_secs(60),
         };
         let mut r = apply::sync_platform(
             store,

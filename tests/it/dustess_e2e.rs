@@ -114,6 +114,7 @@ impl Env {
             max_rounds,
             max_deletes: 20,
             trigger: "test",
+            lease_wait: std::time::Duration::from_secs(60),
         };
         apply::sync_platform(&self.store, NAME, self.client.as_ref(), d, &settings).await
     }

@@ -110,6 +110,7 @@ impl Env {
             max_rounds,
             max_deletes: 20,
             trigger: "test",
+            lease_wait: std::time::Duration::from_secs(60),
         };
         apply::sync_platform(&self.store, "juzi", self.client.as_ref(), d, &settings).await
     }
@@ -307,6 +308,7 @@ async fn mass_delete_guard_refuses_before_any_write() {
         max_rounds: 5,
         max_deletes: 1,
         trigger: "test",
+        lease_wait: std::time::Duration::from_secs(60),
     };
     let err = apply::sync_platform(&e.store, "juzi", e.client.as_ref(), &d, &settings)
         .await
