@@ -4,6 +4,7 @@
 //! own directory knows its paths, field names or error codes. Everything else sees the canonical
 //! model and a [`Capabilities`] table.
 
+pub mod crm;
 pub mod http;
 pub mod juzibot;
 
@@ -137,6 +138,7 @@ pub trait Platform: Send + Sync {
 pub fn capabilities(kind: Kind) -> Option<&'static Capabilities> {
     match kind {
         Kind::Juzibot => Some(&juzibot::CAPABILITIES),
+        Kind::WechatCrm => Some(&crm::CAPABILITIES),
         _ => None,
     }
 }
@@ -150,6 +152,11 @@ pub fn connect(
     let http = Http::new(settings, retry).map_err(|e| e.to_string())?;
     match settings.kind {
         Kind::Juzibot => Ok(Arc::new(juzibot::Juzibot::new(
+            http,
+            settings.base_url.clone(),
+            secret,
+        ))),
+        Kind::WechatCrm => Ok(Arc::new(crm::WechatCrm::new(
             http,
             settings.base_url.clone(),
             secret,

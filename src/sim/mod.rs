@@ -22,6 +22,7 @@
 
 mod calls;
 mod clock;
+pub mod crm;
 mod faults;
 mod fixture;
 pub mod juzibot;
@@ -53,16 +54,19 @@ use server::{Core, lock};
 pub enum SimPlatform {
     /// Juzibot 句子互动 hub, seed 001.
     Juzibot,
+    /// 个微 WeChat CRM, seed 004 (read only).
+    WechatCrm,
 }
 
 impl SimPlatform {
     /// Every simulated platform, in the order `tagsync sim` serves them.
-    pub const ALL: [SimPlatform; 1] = [SimPlatform::Juzibot];
+    pub const ALL: [SimPlatform; 2] = [SimPlatform::Juzibot, SimPlatform::WechatCrm];
 
     /// The name used on the command line, in seed files and in `tagsync sim`'s output.
     pub fn name(self) -> &'static str {
         match self {
             SimPlatform::Juzibot => "juzibot",
+            SimPlatform::WechatCrm => "wechat_crm",
         }
     }
 }
@@ -164,6 +168,7 @@ pub enum SimError {
 pub async fn start(platform: SimPlatform, opts: SimOptions) -> Result<SimHandle, SimError> {
     match platform {
         SimPlatform::Juzibot => server::start::<juzibot::Juzibot>(opts).await,
+        SimPlatform::WechatCrm => server::start::<crm::Crm>(opts).await,
     }
 }
 
