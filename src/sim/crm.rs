@@ -153,7 +153,7 @@ pub struct Account {
     categories: Vec<Category>,
     labels: Vec<Label>,
     clock: Arc<dyn Clock>,
-    /// The last id handed out; new ids count up from here, skipping ids in use.
+    /// The biggest id used so far; new ids count up from here.
     last_id: i64,
 }
 
@@ -324,7 +324,9 @@ impl Account {
                 });
             }
         }
-        let last_id = next;
+        // New ids count up from the biggest ever used, so that a deleted category's id, still
+        // named by its orphan labels, is never handed out again.
+        let last_id = given.iter().copied().max().unwrap_or(0).max(next);
         Ok(Self {
             token: fixture.token.clone(),
             categories,

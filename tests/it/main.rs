@@ -2,7 +2,9 @@
 
 mod bad_inputs;
 mod cli;
+mod crm_e2e;
 mod juzibot_e2e;
 mod schema;
+mod sim_crm;
 mod sim_juzibot;
 mod store;
