@@ -52,8 +52,9 @@
 //! - 42900: the rate limit was exceeded (the framework's `rps`).
 //! - 50300: busy, try later (the framework's `busy` fault).
 //!
-//! Refusals (42900, 50300) stamp `msgTime` with the real clock: the framework's refusal hook has no
-//! access to the account's clock. Every other choice:
+//! Refusals (42900, 50300) stamp `msgTime` with the real clock and use the plain shape (plus
+//! `errdesc`) on every endpoint: the framework's refusal hook knows neither the account's clock nor
+//! the path. Every other choice:
 //! - `categories` naming no category answers success with `values: []`, as a filter matching
 //!   nothing; `categories` may name a deleted category and then answers its orphan labels.
 //! - `wecahtlabel` lists labels by id, biggest first, as its example does (1158, 1072, 1071, 991,
