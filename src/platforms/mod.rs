@@ -4,6 +4,7 @@
 //! own directory knows its paths, field names or error codes. Everything else sees the canonical
 //! model and a [`Capabilities`] table.
 
+pub mod crm;
 pub mod dustess;
 pub mod http;
 pub mod juzibot;
@@ -139,6 +140,7 @@ pub fn capabilities(kind: Kind) -> Option<&'static Capabilities> {
     match kind {
         Kind::Juzibot => Some(&juzibot::CAPABILITIES),
         Kind::Dustess => Some(&dustess::CAPABILITIES),
+        Kind::WechatCrm => Some(&crm::CAPABILITIES),
         _ => None,
     }
 }
@@ -157,6 +159,11 @@ pub fn connect(
             secret,
         ))),
         Kind::Dustess => Ok(Arc::new(dustess::Dustess::new(
+            http,
+            settings.base_url.clone(),
+            secret,
+        ))),
+        Kind::WechatCrm => Ok(Arc::new(crm::WechatCrm::new(
             http,
             settings.base_url.clone(),
             secret,

@@ -29,15 +29,15 @@ pub struct CallRecord {
     pub write: bool,
     /// The HTTP status the client received; `None` when the connection was dropped without one.
     pub status: Option<u16>,
-    /// The envelope's errcode of the answer the simulator produced (also for a lost response,
-    /// where the client never saw it); `None` when the answer had no envelope.
+    /// The envelope's errcode of the answer the simulator produced (the 个微 CRM's `errmsg`; also
+    /// for a lost response, where the client never saw it); `None` when the answer had no envelope.
     pub errcode: Option<i64>,
     /// The fault injected, if any.
     pub fault: Option<FaultKind>,
     /// Refused by the rate limit (answered with the platform's frequency error, not applied).
     pub rate_limited: bool,
-    /// The platform carried the call out: its handler ran and answered a 2xx status with errcode 0
-    /// (or no errcode). True for a lost response whose write succeeded; false for every other
+    /// The platform carried the call out: its handler ran and answered a 2xx status with the
+    /// platform's success code (0 on most platforms, 20000 on the 个微 CRM) or no errcode. True for a lost response whose write succeeded; false for every other
     /// fault, a refusal, or a call the client abandoned before the handler ran.
     pub applied: bool,
 }

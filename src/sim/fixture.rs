@@ -26,6 +26,7 @@ pub const DEFAULT_TOKEN: &str = "sim-token";
 ///     order: 0                               # optional, default 0
 ///     createTimestamp: 1601274190000         # optional, default: the clock at start; 0 = not synced
 ///     console: true                          # optional: created in the console, read-only to the API
+///     multiSelect: true                      # optional: 个微 CRM `ad_choose: 1` (default 0)
 ///     tags:
 ///       - { id: etrRhyBgAAwVm8uMyEc0EMZI1HwmHwmw, name: 标签名, order: 0, createTimestamp: 1601274190000 }
 /// customers:
@@ -59,6 +60,10 @@ pub struct FixtureGroup {
     /// Created in the platform's console: the API may read it but not change it.
     #[serde(default)]
     pub console: bool,
+    /// Customers may carry several tags of this group (the 个微 CRM's `ad_choose: 1`; `false` is
+    /// its `ad_choose: 0`, single choice). Platforms without the notion ignore it.
+    #[serde(default)]
+    pub multi_select: bool,
     #[serde(default)]
     pub tags: Vec<FixtureTag>,
 }

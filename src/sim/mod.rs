@@ -22,6 +22,7 @@
 
 mod calls;
 mod clock;
+pub mod crm;
 pub mod dustess;
 mod faults;
 mod fixture;
@@ -56,17 +57,24 @@ pub enum SimPlatform {
     Juzibot,
     /// Dustess 尘锋 friend tags, seed 003.
     Dustess,
+    /// 个微 WeChat CRM, seed 004 (read only).
+    WechatCrm,
 }
 
 impl SimPlatform {
     /// Every simulated platform, in the order `tagsync sim` serves them.
-    pub const ALL: [SimPlatform; 2] = [SimPlatform::Juzibot, SimPlatform::Dustess];
+    pub const ALL: [SimPlatform; 3] = [
+        SimPlatform::Juzibot,
+        SimPlatform::Dustess,
+        SimPlatform::WechatCrm,
+    ];
 
     /// The name used on the command line, in seed files and in `tagsync sim`'s output.
     pub fn name(self) -> &'static str {
         match self {
             SimPlatform::Juzibot => "juzibot",
             SimPlatform::Dustess => "dustess",
+            SimPlatform::WechatCrm => "wechat_crm",
         }
     }
 }
@@ -169,6 +177,7 @@ pub async fn start(platform: SimPlatform, opts: SimOptions) -> Result<SimHandle,
     match platform {
         SimPlatform::Juzibot => server::start::<juzibot::Juzibot>(opts).await,
         SimPlatform::Dustess => server::start::<dustess::Dustess>(opts).await,
+        SimPlatform::WechatCrm => server::start::<crm::Crm>(opts).await,
     }
 }
 

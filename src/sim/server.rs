@@ -49,6 +49,8 @@ pub(crate) trait Platform {
     const PLATFORM: SimPlatform;
     /// Query and body keys whose values are secrets, removed from the call log.
     const SECRET_KEYS: &'static [&'static str];
+    /// The envelope's success code, as [`Platform::errcode`] reads it (most platforms: 0).
+    const SUCCESS_CODE: i64 = 0;
 
     /// Builds the state from a fixture that passed [`Fixture::check_common`].
     fn build(fixture: &Fixture, clock: Arc<dyn Clock>) -> Result<Self::State, SimError>;
@@ -73,6 +75,7 @@ pub(crate) struct Core {
     secret_keys: &'static [&'static str],
     is_write: fn(&Method, &str) -> bool,
     errcode: fn(&Value) -> Option<i64>,
+    success_code: i64,
     refusal: fn(Refusal) -> Response,
     pub(crate) faults: Mutex<Faults>,
     pub(crate) log: Mutex<Vec<CallRecord>>,
@@ -95,6 +98,7 @@ pub(crate) async fn start<P: Platform>(opts: SimOptions) -> Result<SimHandle, Si
         secret_keys: P::SECRET_KEYS,
         is_write: P::is_write,
         errcode: P::errcode,
+        success_code: P::SUCCESS_CODE,
         refusal: P::refusal,
         faults: Mutex::new(Faults::new(opts.faults)),
         log: Mutex::new(Vec::new()),
@@ -210,7 +214,9 @@ async fn intercept(State(core): State<Arc<Core>>, req: Request, next: Next) -> R
     record.errcode = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| (core.errcode)(&v));
-    record.applied = reached && head.status.is_success() && record.errcode.is_none_or(|c| c == 0);
+    record.applied = reached
+        && head.status.is_success()
+        && record.errcode.is_none_or(|c| c == core.success_code);
     if fault == Some(FaultKind::Lost) && !rate_limited {
         return reset();
     }

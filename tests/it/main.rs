@@ -2,11 +2,13 @@
 
 mod bad_inputs;
 mod cli;
+mod crm_e2e;
 mod dustess_e2e;
 mod juzibot_adapter;
 mod juzibot_e2e;
 mod readme;
 mod schema;
+mod sim_crm;
 mod sim_dustess;
 mod sim_juzibot;
 mod store;
