@@ -7,3 +7,4 @@ mod schema;
 mod sim_juzibot;
 mod sim_yzj;
 mod store;
+mod yzj_e2e;

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tagsync::sim::yzj::{Account, DEFAULT_APP_ID};
 use tagsync::sim::{
-    self, FaultKind, Fixture, FixtureGroup, FixtureTag, ManualClock, SeedFile, SimError,
-    SimHandle, SimOptions, SimPlatform,
+    self, FaultKind, Fixture, FixtureGroup, FixtureTag, ManualClock, SeedFile, SimError, SimHandle,
+    SimOptions, SimPlatform,
 };
 
 // The seed document's credentials (its POST examples).
@@ -83,13 +83,22 @@ impl Sim {
 
     /// `GET list` with `query` as given (no credentials added).
     async fn raw_list(&self, query: &[(&str, &str)]) -> (u16, Value) {
-        let resp = self.http.get(self.url("list")).query(query).send().await.unwrap();
+        let resp = self
+            .http
+            .get(self.url("list"))
+            .query(query)
+            .send()
+            .await
+            .unwrap();
         (resp.status().as_u16(), resp.json().await.unwrap())
     }
 
     /// `GET list` with the credentials, answering HTTP 200.
     async fn list(&self, query: &[(&str, &str)]) -> Value {
-        let mut q = vec![("app_id", self.app_id.as_str()), ("access_token", self.h.token())];
+        let mut q = vec![
+            ("app_id", self.app_id.as_str()),
+            ("access_token", self.h.token()),
+        ];
         q.extend_from_slice(query);
         let (status, body) = self.raw_list(&q).await;
         assert_eq!(status, 200, "{body}");
@@ -98,7 +107,13 @@ impl Sim {
 
     /// A POST of `body` exactly as given.
     async fn raw_post(&self, endpoint: &str, body: &Value) -> (u16, Value) {
-        let resp = self.http.post(self.url(endpoint)).json(body).send().await.unwrap();
+        let resp = self
+            .http
+            .post(self.url(endpoint))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         (resp.status().as_u16(), resp.json().await.unwrap())
     }
 
@@ -125,13 +140,24 @@ impl Sim {
         self.account(|a| {
             a.groups()
                 .iter()
-                .map(|g| (g.name.clone(), g.tags.iter().map(|t| t.name.clone()).collect()))
+                .map(|g| {
+                    (
+                        g.name.clone(),
+                        g.tags.iter().map(|t| t.name.clone()).collect(),
+                    )
+                })
                 .collect()
         })
     }
 
     fn customer(&self, rel: &str, contact: &str) -> Vec<u64> {
-        self.account(|a| a.customer_tags(rel, contact).unwrap().iter().copied().collect())
+        self.account(|a| {
+            a.customer_tags(rel, contact)
+                .unwrap()
+                .iter()
+                .copied()
+                .collect()
+        })
     }
 }
 
@@ -169,7 +195,12 @@ async fn doc_example_list() {
     let s = Sim::doc().await;
     // The example's query, with the account's credentials in place of its `xxx` / `xxxx`.
     let answer = s
-        .list(&[("page", "1"), ("page_size", "10"), ("with_tags", "1"), ("id", "1")])
+        .list(&[
+            ("page", "1"),
+            ("page_size", "10"),
+            ("with_tags", "1"),
+            ("id", "1"),
+        ])
         .await;
     // Field for field the document's answer, but for `perPage`: the example asks for 10 per page
     // and answers 20; the simulator answers the page size in force.
@@ -212,7 +243,10 @@ async fn doc_example_delete() {
         .await;
     assert_eq!((status, answer), (200, ok_null()));
     // Deleting the group deleted its tags.
-    assert_eq!(s.account(|a| (a.groups().len(), a.tag(2).is_none())), (0, true));
+    assert_eq!(
+        s.account(|a| (a.groups().len(), a.tag(2).is_none())),
+        (0, true)
+    );
 }
 
 #[tokio::test]
@@ -410,19 +444,31 @@ async fn the_id_filter_answers_one_group_or_none() {
 #[tokio::test]
 async fn add_id_0_creates_and_any_other_id_edits() {
     let s = Sim::quirks().await;
-    let group = s.post("add", json!({"id": 0, "name": "新分组", "type": 2})).await;
+    let group = s
+        .post("add", json!({"id": 0, "name": "新分组", "type": 2}))
+        .await;
     assert_eq!(group["data"]["id"], 31, "ids count on above the fixture's");
     assert_eq!(group["data"]["type"], 2);
     let tag = s
-        .post("add", json!({"id": 0, "name": "新标签", "type": 1, "parent_id": 31}))
+        .post(
+            "add",
+            json!({"id": 0, "name": "新标签", "type": 1, "parent_id": 31}),
+        )
         .await;
     assert_eq!(
-        (tag["data"]["id"].clone(), tag["data"]["type"].clone(), tag["data"]["parent_id"].clone()),
+        (
+            tag["data"]["id"].clone(),
+            tag["data"]["type"].clone(),
+            tag["data"]["parent_id"].clone()
+        ),
         (json!(32), json!(1), json!(31))
     );
     // Edits keep the id and the creation time.
     let renamed = s
-        .post("add", json!({"id": 11, "name": "黑卡", "type": 1, "parent_id": 10}))
+        .post(
+            "add",
+            json!({"id": 11, "name": "黑卡", "type": 1, "parent_id": 10}),
+        )
         .await;
     assert_eq!(renamed["errcode"], 0);
     assert_eq!(renamed["data"]["id"], 11);
@@ -430,20 +476,32 @@ async fn add_id_0_creates_and_any_other_id_edits() {
     assert_eq!(renamed["data"]["utime"], DOC_NOW_MS / 1000);
     assert_eq!(renamed["data"]["number"], 1, "a tag's count of customers");
     assert_eq!(
-        s.post("add", json!({"id": 10, "name": "客户级别", "type": 2})).await["data"]["name"],
+        s.post("add", json!({"id": 10, "name": "客户级别", "type": 2}))
+            .await["data"]["name"],
         "客户级别"
     );
-    assert_eq!(s.names()[0], ("客户级别".into(), vec!["黑卡".into(), "普通".into()]));
-    assert_eq!(s.account(|a| a.group(10).unwrap().tags[0].sort), 2, "sort untouched");
+    assert_eq!(
+        s.names()[0],
+        ("客户级别".into(), vec!["黑卡".into(), "普通".into()])
+    );
+    assert_eq!(
+        s.account(|a| a.group(10).unwrap().tags[0].sort),
+        2,
+        "sort untouched"
+    );
 }
 
 #[tokio::test]
 async fn a_tag_without_parent_id_is_refused_created_or_edited() {
     let s = Sim::quirks().await;
     // parent_id defaults to 0, which is no group: an edit without it would detach the tag.
-    let create = s.post("add", json!({"id": 0, "name": "孤儿", "type": 1})).await;
+    let create = s
+        .post("add", json!({"id": 0, "name": "孤儿", "type": 1}))
+        .await;
     assert_refused(&create, "parent_id 0");
-    let edit = s.post("add", json!({"id": 11, "name": "改名", "type": 1})).await;
+    let edit = s
+        .post("add", json!({"id": 11, "name": "改名", "type": 1}))
+        .await;
     assert_refused(&edit, "parent_id 0");
     assert_eq!(s.names()[0].1, ["VIP", "普通"]);
 }
@@ -452,7 +510,10 @@ async fn a_tag_without_parent_id_is_refused_created_or_edited() {
 async fn an_edit_naming_another_group_moves_the_tag() {
     let s = Sim::quirks().await;
     let moved = s
-        .post("add", json!({"id": 12, "name": "普通", "type": 1, "parent_id": 30}))
+        .post(
+            "add",
+            json!({"id": 12, "name": "普通", "type": 1, "parent_id": 30}),
+        )
         .await;
     assert_eq!(moved["data"]["parent_id"], 30);
     assert_eq!(s.names()[0].1, ["VIP"]);
@@ -464,16 +525,34 @@ async fn type_is_checked_and_defaults_to_group() {
     let s = Sim::quirks().await;
     // No `type` makes a group (the document's own example).
     let g = s.post("add", json!({"name": "默认分组"})).await;
-    assert_eq!((g["data"]["type"].clone(), g["data"]["id"].clone()), (json!(2), json!(31)));
-    assert_refused(&s.post("add", json!({"name": "x", "type": 3})).await, "type");
-    // An id of the other kind, and a group with a parent.
-    assert_refused(&s.post("add", json!({"id": 11, "name": "x", "type": 2})).await, "11");
+    assert_eq!(
+        (g["data"]["type"].clone(), g["data"]["id"].clone()),
+        (json!(2), json!(31))
+    );
     assert_refused(
-        &s.post("add", json!({"id": 10, "name": "x", "type": 1, "parent_id": 20})).await,
+        &s.post("add", json!({"name": "x", "type": 3})).await,
+        "type",
+    );
+    // An id of the other kind, and a group with a parent.
+    assert_refused(
+        &s.post("add", json!({"id": 11, "name": "x", "type": 2}))
+            .await,
+        "11",
+    );
+    assert_refused(
+        &s.post(
+            "add",
+            json!({"id": 10, "name": "x", "type": 1, "parent_id": 20}),
+        )
+        .await,
         "10",
     );
     assert_refused(
-        &s.post("add", json!({"id": 0, "name": "x", "type": 2, "parent_id": 10})).await,
+        &s.post(
+            "add",
+            json!({"id": 0, "name": "x", "type": 2, "parent_id": 10}),
+        )
+        .await,
         "parent_id",
     );
     assert_eq!(s.account(|a| a.groups().len()), 4);
@@ -483,11 +562,17 @@ async fn type_is_checked_and_defaults_to_group() {
 async fn sort_cannot_be_written() {
     let s = Sim::quirks().await;
     let answer = s
-        .post("add", json!({"id": 11, "name": "VIP", "type": 1, "parent_id": 10, "sort": 99}))
+        .post(
+            "add",
+            json!({"id": 11, "name": "VIP", "type": 1, "parent_id": 10, "sort": 99}),
+        )
         .await;
     assert_refused(&answer, "sort");
     let batch = s
-        .post("batchAddTag", json!({"group_id": 10, "tag_names": ["x"], "sort": 1}))
+        .post(
+            "batchAddTag",
+            json!({"group_id": 10, "tag_names": ["x"], "sort": 1}),
+        )
         .await;
     assert_refused(&batch, "sort");
     assert_eq!(s.account(|a| a.tag(11).unwrap().1.sort), 2);
@@ -498,11 +583,20 @@ async fn request_ids_are_integers() {
     let s = Sim::quirks().await;
     // `list` answers tag ids as strings, but requests take the tables' ints.
     for (endpoint, body) in [
-        ("add", json!({"id": "11", "name": "x", "type": 1, "parent_id": 10})),
-        ("add", json!({"id": 11, "name": "x", "type": 1, "parent_id": "10"})),
+        (
+            "add",
+            json!({"id": "11", "name": "x", "type": 1, "parent_id": 10}),
+        ),
+        (
+            "add",
+            json!({"id": 11, "name": "x", "type": 1, "parent_id": "10"}),
+        ),
         ("delete", json!({"id": "11"})),
         ("batchAddTag", json!({"group_id": "10", "tag_names": ["x"]})),
-        ("updateContact", json!({"rel_wxid": "wx-sales", "contact_wxid": "wx-bob", "smart_tag_ids": ["11"]})),
+        (
+            "updateContact",
+            json!({"rel_wxid": "wx-sales", "contact_wxid": "wx-bob", "smart_tag_ids": ["11"]}),
+        ),
     ] {
         assert_refused(&s.post(endpoint, body.clone()).await, "请求参数错误");
     }
@@ -520,31 +614,72 @@ async fn names_are_at_most_30_characters_and_not_blank() {
     assert_eq!(s.code("add", json!({"name": ok, "type": 2})).await, 0);
     assert_refused(&s.post("add", json!({"name": long, "type": 2})).await, "30");
     assert_refused(
-        &s.post("batchAddTag", json!({"group_id": 10, "tag_names": ["fine", long]})).await,
+        &s.post(
+            "batchAddTag",
+            json!({"group_id": 10, "tag_names": ["fine", long]}),
+        )
+        .await,
         "30",
     );
-    assert_refused(&s.post("add", json!({"id": 11, "name": long, "type": 1, "parent_id": 10})).await, "30");
+    assert_refused(
+        &s.post(
+            "add",
+            json!({"id": 11, "name": long, "type": 1, "parent_id": 10}),
+        )
+        .await,
+        "30",
+    );
     assert_refused(&s.post("add", json!({"name": "  ", "type": 2})).await, "空");
-    assert_refused(&s.post("batchAddTag", json!({"group_id": 10, "tag_names": [""]})).await, "空");
+    assert_refused(
+        &s.post("batchAddTag", json!({"group_id": 10, "tag_names": [""]}))
+            .await,
+        "空",
+    );
     assert_eq!(s.account(|a| (a.groups().len(), a.tag_count())), (4, 3));
 }
 
 #[tokio::test]
 async fn names_are_unique_among_groups_and_within_a_group() {
     let s = Sim::quirks().await;
-    assert_refused(&s.post("add", json!({"name": "来源", "type": 2})).await, "已存在");
-    assert_refused(&s.post("add", json!({"id": 10, "name": "来源", "type": 2})).await, "已存在");
     assert_refused(
-        &s.post("add", json!({"id": 0, "name": "普通", "type": 1, "parent_id": 10})).await,
+        &s.post("add", json!({"name": "来源", "type": 2})).await,
+        "已存在",
+    );
+    assert_refused(
+        &s.post("add", json!({"id": 10, "name": "来源", "type": 2}))
+            .await,
+        "已存在",
+    );
+    assert_refused(
+        &s.post(
+            "add",
+            json!({"id": 0, "name": "普通", "type": 1, "parent_id": 10}),
+        )
+        .await,
         "已有标签",
     );
     assert_refused(
-        &s.post("add", json!({"id": 11, "name": "普通", "type": 1, "parent_id": 10})).await,
+        &s.post(
+            "add",
+            json!({"id": 11, "name": "普通", "type": 1, "parent_id": 10}),
+        )
+        .await,
         "已有标签",
     );
     // Another group may hold the name, and a name may be "renamed" to itself.
-    assert_eq!(s.code("add", json!({"id": 11, "name": "展会", "type": 1, "parent_id": 10})).await, 0);
-    assert_eq!(s.code("add", json!({"id": 10, "name": "客户等级", "type": 2})).await, 0);
+    assert_eq!(
+        s.code(
+            "add",
+            json!({"id": 11, "name": "展会", "type": 1, "parent_id": 10})
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        s.code("add", json!({"id": 10, "name": "客户等级", "type": 2}))
+            .await,
+        0
+    );
     assert_eq!(s.names()[0].1, ["展会", "普通"]);
 }
 
@@ -554,19 +689,36 @@ async fn names_are_unique_among_groups_and_within_a_group() {
 async fn batch_add_tag_with_group_id_0_creates_the_group() {
     let s = Sim::quirks().await;
     let answer = s
-        .post("batchAddTag", json!({"group_id": 0, "group_name": "意向", "tag_names": ["高", "中", "低"]}))
+        .post(
+            "batchAddTag",
+            json!({"group_id": 0, "group_name": "意向", "tag_names": ["高", "中", "低"]}),
+        )
         .await;
     assert_eq!(answer, ok_null());
-    assert_eq!(s.names()[3], ("意向".into(), vec!["高".into(), "中".into(), "低".into()]));
+    assert_eq!(
+        s.names()[3],
+        ("意向".into(), vec!["高".into(), "中".into(), "低".into()])
+    );
     let ids = s.account(|a| {
         let g = a.group_by_name("意向").unwrap();
-        (g.id, g.tags.iter().map(|t| t.id).collect::<Vec<_>>(), g.tags[0].sort)
+        (
+            g.id,
+            g.tags.iter().map(|t| t.id).collect::<Vec<_>>(),
+            g.tags[0].sort,
+        )
     });
     assert_eq!(ids, (31, vec![32, 33, 34], 0));
     // No `group_id` is 0 too; then a name is required (则group_name不能为空) and must be free.
-    assert_refused(&s.post("batchAddTag", json!({"tag_names": ["x"]})).await, "group_name");
     assert_refused(
-        &s.post("batchAddTag", json!({"group_id": 0, "group_name": "意向", "tag_names": ["x"]})).await,
+        &s.post("batchAddTag", json!({"tag_names": ["x"]})).await,
+        "group_name",
+    );
+    assert_refused(
+        &s.post(
+            "batchAddTag",
+            json!({"group_id": 0, "group_name": "意向", "tag_names": ["x"]}),
+        )
+        .await,
         "已存在",
     );
 }
@@ -575,10 +727,16 @@ async fn batch_add_tag_with_group_id_0_creates_the_group() {
 async fn batch_add_tag_ignores_group_name_with_a_group_id() {
     let s = Sim::quirks().await;
     let answer = s
-        .post("batchAddTag", json!({"group_id": 30, "group_name": "来源", "tag_names": ["a", "b"]}))
+        .post(
+            "batchAddTag",
+            json!({"group_id": 30, "group_name": "来源", "tag_names": ["a", "b"]}),
+        )
         .await;
     assert_eq!(answer, ok_null());
-    assert_eq!(s.names()[2], ("空分组".into(), vec!["a".into(), "b".into()]));
+    assert_eq!(
+        s.names()[2],
+        ("空分组".into(), vec!["a".into(), "b".into()])
+    );
     assert_eq!(s.names()[1].1, ["展会"]);
 }
 
@@ -586,7 +744,10 @@ async fn batch_add_tag_ignores_group_name_with_a_group_id() {
 async fn batch_add_tag_is_all_or_nothing() {
     let s = Sim::quirks().await;
     for (body, needle) in [
-        (json!({"group_id": 10, "tag_names": ["新", "VIP"]}), "已有标签"),
+        (
+            json!({"group_id": 10, "tag_names": ["新", "VIP"]}),
+            "已有标签",
+        ),
         (json!({"group_id": 10, "tag_names": ["新", "新"]}), "重复"),
         (json!({"group_id": 10, "tag_names": []}), "tag_names"),
         (json!({"group_id": 10}), "tag_names"),
@@ -614,7 +775,10 @@ async fn delete_takes_one_id_of_a_group_or_a_tag() {
     // Gone already, unknown, or a list of ids: refused.
     assert_refused(&s.post("delete", json!({"id": 10})).await, "不存在");
     assert_refused(&s.post("delete", json!({"id": 0})).await, "不存在");
-    assert_refused(&s.post("delete", json!({"id": [20, 30]})).await, "请求参数错误");
+    assert_refused(
+        &s.post("delete", json!({"id": [20, 30]})).await,
+        "请求参数错误",
+    );
     assert_eq!(s.account(|a| a.groups().len()), 2);
 }
 
@@ -624,8 +788,15 @@ async fn delete_takes_one_id_of_a_group_or_a_tag() {
 async fn update_contact_replaces_the_whole_set() {
     let s = Sim::quirks().await;
     let set = |ids: Value| json!({"rel_wxid": "wx-sales", "contact_wxid": "wx-alice", "smart_tag_ids": ids});
-    assert_eq!(s.post("updateContact", set(json!([12, 21, 12]))).await, json!({"data": {}, "errcode": 0}));
-    assert_eq!(s.customer("wx-sales", "wx-alice"), [12, 21], "VIP is off: a full overwrite");
+    assert_eq!(
+        s.post("updateContact", set(json!([12, 21, 12]))).await,
+        json!({"data": {}, "errcode": 0})
+    );
+    assert_eq!(
+        s.customer("wx-sales", "wx-alice"),
+        [12, 21],
+        "VIP is off: a full overwrite"
+    );
     // Counts follow: `contact_cnt` per tag, `number` per group.
     let listed = s.list(&[("with_tags", "1")]).await;
     assert_eq!(listed["data"][0]["number"], 1);
@@ -639,15 +810,16 @@ async fn update_contact_replaces_the_whole_set() {
 #[tokio::test]
 async fn update_contact_refusals_change_nothing() {
     let s = Sim::quirks().await;
-    let body = |rel: &str, contact: &str, ids: Value| {
-        json!({"rel_wxid": rel, "contact_wxid": contact, "smart_tag_ids": ids})
-    };
+    let body = |rel: &str, contact: &str, ids: Value| json!({"rel_wxid": rel, "contact_wxid": contact, "smart_tag_ids": ids});
     for (b, needle) in [
         (body("wx-sales", "wx-alice", json!([12, 999])), "999"),
         (body("wx-sales", "wx-alice", json!([10])), "10"),
         (body("wx-sales", "wx-eve", json!([12])), "wx-eve"),
         (body("", "wx-alice", json!([12])), "rel_wxid"),
-        (json!({"rel_wxid": "wx-sales", "contact_wxid": "wx-alice"}), "smart_tag_ids"),
+        (
+            json!({"rel_wxid": "wx-sales", "contact_wxid": "wx-alice"}),
+            "smart_tag_ids",
+        ),
     ] {
         assert_refused(&s.post("updateContact", b.clone()).await, needle);
     }
@@ -688,8 +860,11 @@ async fn credentials_go_in_the_query_for_get_and_the_body_for_post() {
         .unwrap();
     assert_eq!(not_json.status(), 401);
     assert_eq!(
-        s.raw_post("delete", &json!({"app_id": "yzj-test-app", "access_token": "wrong", "id": 10}))
-            .await,
+        s.raw_post(
+            "delete",
+            &json!({"app_id": "yzj-test-app", "access_token": "wrong", "id": 10})
+        )
+        .await,
         (401, refused)
     );
     assert_eq!(s.account(|a| a.groups().len()), 3);
@@ -700,7 +875,11 @@ async fn unknown_fields_are_refused() {
     let s = Sim::quirks().await;
     // A misspelt field fails loudly instead of being ignored.
     assert_refused(&s.post("add", json!({"name": "x", "typ": 2})).await, "typ");
-    assert_refused(&s.post("batchAddTag", json!({"groupId": 10, "tag_names": ["x"]})).await, "groupId");
+    assert_refused(
+        &s.post("batchAddTag", json!({"groupId": 10, "tag_names": ["x"]}))
+            .await,
+        "groupId",
+    );
     assert_eq!(s.account(|a| (a.groups().len(), a.tag_count())), (3, 3));
 }
 
@@ -713,9 +892,15 @@ async fn the_call_log_redacts_the_access_token() {
     s.post("add", json!({"name": "新", "type": 2})).await;
     let calls = s.h.calls();
     assert_eq!(calls.len(), 2);
-    assert_eq!((calls[0].method.as_str(), calls[0].path.as_str()), ("GET", "/smart-tag/list"));
+    assert_eq!(
+        (calls[0].method.as_str(), calls[0].path.as_str()),
+        ("GET", "/smart-tag/list")
+    );
     assert_eq!(calls[0].query["access_token"], "***");
-    assert_eq!(calls[0].query["app_id"], "yzj-test-app", "the app id is no secret");
+    assert_eq!(
+        calls[0].query["app_id"], "yzj-test-app",
+        "the app id is no secret"
+    );
     assert!(!calls[0].write && calls[1].write);
     assert_eq!(
         calls[1].body,
@@ -731,7 +916,10 @@ async fn refusals_are_logged_with_errcode_1_and_not_applied() {
     let s = Sim::quirks().await;
     s.post("add", json!({"name": "来源", "type": 2})).await;
     let call = &s.h.calls()[0];
-    assert_eq!((call.status, call.errcode, call.applied), (Some(200), Some(1), false));
+    assert_eq!(
+        (call.status, call.errcode, call.applied),
+        (Some(200), Some(1), false)
+    );
 }
 
 #[tokio::test]
@@ -750,7 +938,10 @@ async fn busy_and_rate_limit_answer_without_an_envelope() {
     let limited = s
         .http
         .get(s.url("list"))
-        .query(&[("app_id", "yzj-test-app"), ("access_token", "yzj-test-token")])
+        .query(&[
+            ("app_id", "yzj-test-app"),
+            ("access_token", "yzj-test-token"),
+        ])
         .send()
         .await
         .unwrap();
@@ -771,7 +962,11 @@ async fn a_lost_response_applies_the_write() {
     assert!(lost.is_err());
     assert_eq!(s.names()[2].1, ["x"]);
     // A blind repeat is refused: the name is taken now.
-    assert_refused(&s.post("batchAddTag", json!({"group_id": 30, "tag_names": ["x"]})).await, "已有标签");
+    assert_refused(
+        &s.post("batchAddTag", json!({"group_id": 30, "tag_names": ["x"]}))
+            .await,
+        "已有标签",
+    );
 }
 
 // ---- Fixtures and registration. ----
@@ -792,7 +987,10 @@ async fn fixtures_are_checked_and_ids_generated() {
         ("groups: [{id: '0', name: g}]", "positive integer"),
         ("groups: [{name: g, console: true}]", "console"),
         ("groups: [{name: g}, {name: g}]", "two groups"),
-        ("groups: [{name: g, tags: [{name: t}, {name: t}]}]", "two tags"),
+        (
+            "groups: [{name: g, tags: [{name: t}, {name: t}]}]",
+            "two tags",
+        ),
     ] {
         let err = start(yaml).await.unwrap_err();
         assert!(matches!(err, SimError::Fixture { .. }), "{err}");
