@@ -575,12 +575,17 @@ async fn send(
         }
         Action::EditTag {
             group_key,
+            group_id,
             tag_key,
             tag_id,
             name,
             order,
             ..
         } => {
+            let group = group_id
+                .clone()
+                .or_else(|| created_groups.get(group_key).cloned())
+                .ok_or_else(|| missing("the group"))?;
             let id = tag_id
                 .clone()
                 .or_else(|| {
@@ -591,7 +596,7 @@ async fn send(
                 .ok_or_else(|| missing("the tag"))?;
             let new_name = name.as_ref().map(|n| n.to.as_str());
             let new_order = order.as_ref().map(|o| o.to);
-            platform.edit_tag(&id, new_name, new_order).await?;
+            platform.edit_tag(&group, &id, new_name, new_order).await?;
             Ok(vec![Applied::TagEdited {
                 id,
                 name: new_name.map(str::to_owned),

@@ -97,7 +97,8 @@ pub struct Snapshot {
 pub struct RemoteGroup {
     pub id: String,
     pub name: String,
-    /// `None` on platforms without an order.
+    /// `None` on platforms without an order, or where the platform does not report this
+    /// object's order (the planner then does not compare it).
     pub order: Option<u32>,
     pub created_at: Option<DateTime<Utc>>,
     pub tags: Vec<RemoteTag>,
@@ -108,6 +109,7 @@ pub struct RemoteGroup {
 pub struct RemoteTag {
     pub id: String,
     pub name: String,
+    /// As [`RemoteGroup::order`].
     pub order: Option<u32>,
     pub created_at: Option<DateTime<Utc>>,
 }

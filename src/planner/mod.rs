@@ -8,7 +8,8 @@
 //!    by name, then by a `was` name — each pass over all groups before the next, so a name match
 //!    never steals an object bound to another key. Tags are matched the same way inside their group.
 //! 2. **Differences** become operations where the platform's [`Capabilities`] allow them, and
-//!    `!` drift lines where they do not. A rename is always an edit, never delete + create.
+//!    `!` drift lines where they do not. A rename is always an edit, never delete + create. An
+//!    order the platform does not report (`None`, e.g. Miaokol's groups) is not compared.
 //! 3. **Sequencing**: operations are ordered so that every call is valid when it is made (see
 //!    [`Phase`]): a group about to lose all its old tags gets its new ones first (deleting the last
 //!    tag deletes the group on some platforms), names are freed before they are taken, and rename
@@ -555,7 +556,11 @@ impl<'a> Planner<'a> {
                 group_state = State::Renamed;
             }
         }
-        if caps.has_order && remote.order != Some(target_order) {
+        // An order the platform does not report (Miaokol lists no group order) is not compared.
+        if caps.has_order
+            && let Some(current) = remote.order
+            && current != target_order
+        {
             let what = format!("order {} → {target_order}", show_order(remote.order));
             if not_ours {
                 self.drift(
@@ -712,7 +717,10 @@ impl<'a> Planner<'a> {
                         }
                     }
                     let mut order = None;
-                    if caps.has_order && r.order != Some(*target) {
+                    if caps.has_order
+                        && let Some(current) = r.order
+                        && current != *target
+                    {
                         let what = format!("order {} → {target}", show_order(r.order));
                         if not_ours {
                             self.drift(

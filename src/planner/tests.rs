@@ -781,3 +781,33 @@ proptest! {
         }
     }
 }
+
+/// Orders read but never written (like Miaokol): tag orders that differ are `!` lines; a group
+/// whose order the platform does not report (`None`) has nothing to compare, even when the file
+/// gives one.
+#[test]
+fn unreported_orders_are_not_compared_and_unwritable_ones_are_drift() {
+    const READ_ORDER: Capabilities = Capabilities {
+        has_order: true,
+        ..NO_ORDER
+    };
+    let d = r#"
+groups:
+  - name: 级别
+    order: 7
+    tags: [普通, 重要]
+"#;
+    let r = r#"
+groups:
+  - {id: g1, name: 级别, tags: [{id: t1, name: 重要, order: 2}, {id: t2, name: 普通, order: 1}]}
+"#;
+    Case::new(d, r).caps(READ_ORDER).check(expect![[r#"
+        p: 0 calls: 0 to create, 0 to change, 0 to delete; 1 drift
+          ! tag "级别/普通": order 1 → 102: this platform cannot reorder tags (not supported here)
+
+        Plan: 0 calls: 0 to create, 0 to change, 0 to delete; 1 drift that no call can fix.
+        bind 级别 -> g1
+        bind 级别/普通 -> t2
+        bind 级别/重要 -> t1
+    "#]]);
+}

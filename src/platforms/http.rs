@@ -109,6 +109,9 @@ pub struct Request {
 pub enum Credential {
     Query(&'static str, SecretString),
     Header(&'static str, SecretString),
+    /// A top-level field of the JSON object body (Miaokol's POST calls), added at send time so
+    /// that a [`Request`] never holds the secret.
+    Body(&'static str, SecretString),
     /// Already part of the body (the adapter put it there; it is redacted from logs by construction).
     None,
 }
@@ -279,8 +282,20 @@ impl Http {
             if let Credential::Header(name, secret) = cred {
                 builder = builder.header(*name, secret.expose_secret());
             }
-            if let Some(body) = &req.body {
-                builder = builder.json(body);
+            match (cred, &req.body) {
+                (Credential::Body(key, secret), body) => {
+                    let mut body = match body {
+                        Some(serde_json::Value::Object(map)) => map.clone(),
+                        _ => serde_json::Map::new(),
+                    };
+                    body.insert(
+                        (*key).to_owned(),
+                        serde_json::Value::String(secret.expose_secret().to_owned()),
+                    );
+                    builder = builder.json(&body);
+                }
+                (_, Some(body)) => builder = builder.json(body),
+                (_, None) => {}
             }
             self.calls.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();

@@ -8,6 +8,7 @@ pub mod crm;
 pub mod dustess;
 pub mod http;
 pub mod juzibot;
+pub mod yzj;
 
 use std::sync::Arc;
 
@@ -124,9 +125,16 @@ pub trait Platform: Send + Sync {
         order: Option<u32>,
     ) -> Result<(), Error>;
 
-    /// Renames and/or reorders a tag; sends only what is given.
-    async fn edit_tag(&self, id: &str, name: Option<&str>, order: Option<u32>)
-    -> Result<(), Error>;
+    /// Renames and/or reorders the tag `id` of the group `group_id`; sends only what is given
+    /// (platforms that address a tag by its id alone ignore `group_id`; Miaokol's edit call must
+    /// repeat the tag's group).
+    async fn edit_tag(
+        &self,
+        group_id: &str,
+        id: &str,
+        name: Option<&str>,
+        order: Option<u32>,
+    ) -> Result<(), Error>;
 
     /// Deletes tags (the planner has already split them into chunks the API takes).
     async fn delete_tags(&self, ids: &[String]) -> Result<(), Error>;
@@ -141,6 +149,7 @@ pub fn capabilities(kind: Kind) -> Option<&'static Capabilities> {
         Kind::Juzibot => Some(&juzibot::CAPABILITIES),
         Kind::Dustess => Some(&dustess::CAPABILITIES),
         Kind::WechatCrm => Some(&crm::CAPABILITIES),
+        Kind::Yzj => Some(&yzj::CAPABILITIES),
         _ => None,
     }
 }
@@ -168,6 +177,20 @@ pub fn connect(
             settings.base_url.clone(),
             secret,
         ))),
+        Kind::Yzj => {
+            let app_id = settings.app_id.clone().ok_or_else(|| {
+                format!(
+                    "platform {} of kind yzj needs `app_id` besides its access token",
+                    settings.name
+                )
+            })?;
+            Ok(Arc::new(yzj::Yzj::new(
+                http,
+                settings.base_url.clone(),
+                app_id,
+                secret,
+            )))
+        }
         other => Err(format!(
             "platform kind {other} is not supported by this build yet"
         )),

@@ -35,9 +35,14 @@ pub const DEFAULT_TOKEN: &str = "sim-token";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Fixture {
-    /// The credential the simulator accepts (Juzibot's `token`, Dustess's `accessToken`).
+    /// The credential the simulator accepts (Juzibot's `token`, Miaokol's `access_token`,
+    /// Dustess's `accessToken`).
     #[serde(default = "default_token")]
     pub token: String,
+    /// The app id the simulator accepts, on platforms that take one besides the token (Miaokol's
+    /// `app_id`); `None` means that platform's default (`sim::yzj::DEFAULT_APP_ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
     #[serde(default)]
     pub groups: Vec<FixtureGroup>,
     #[serde(default)]
@@ -100,6 +105,7 @@ impl Default for Fixture {
     fn default() -> Self {
         Self {
             token: default_token(),
+            app_id: None,
             groups: Vec::new(),
             customers: Vec::new(),
         }

@@ -28,6 +28,7 @@ mod faults;
 mod fixture;
 pub mod juzibot;
 mod server;
+pub mod yzj;
 
 use std::any::Any;
 use std::fmt;
@@ -59,12 +60,15 @@ pub enum SimPlatform {
     Dustess,
     /// 个微 WeChat CRM, seed 004 (read only).
     WechatCrm,
+    /// Miaokol 云真机 smart tags, seed 000.
+    Yzj,
 }
 
 impl SimPlatform {
     /// Every simulated platform, in the order `tagsync sim` serves them.
-    pub const ALL: [SimPlatform; 3] = [
+    pub const ALL: [SimPlatform; 4] = [
         SimPlatform::Juzibot,
+        SimPlatform::Yzj,
         SimPlatform::Dustess,
         SimPlatform::WechatCrm,
     ];
@@ -75,6 +79,7 @@ impl SimPlatform {
             SimPlatform::Juzibot => "juzibot",
             SimPlatform::Dustess => "dustess",
             SimPlatform::WechatCrm => "wechat_crm",
+            SimPlatform::Yzj => "yzj",
         }
     }
 }
@@ -178,6 +183,7 @@ pub async fn start(platform: SimPlatform, opts: SimOptions) -> Result<SimHandle,
         SimPlatform::Juzibot => server::start::<juzibot::Juzibot>(opts).await,
         SimPlatform::Dustess => server::start::<dustess::Dustess>(opts).await,
         SimPlatform::WechatCrm => server::start::<crm::Crm>(opts).await,
+        SimPlatform::Yzj => server::start::<yzj::Yzj>(opts).await,
     }
 }
 

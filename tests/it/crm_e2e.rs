@@ -539,7 +539,7 @@ async fn write_methods_are_unsupported_and_send_nothing() {
         c.create_group("g", None, &[]).await.map(|_| ()),
         c.add_tags("263", "客户级别", &[]).await.map(|_| ()),
         c.edit_group("263", Some("x"), None).await,
-        c.edit_tag("1001", Some("x"), None).await,
+        c.edit_tag("1", "1001", Some("x"), None).await,
         c.delete_tags(&["1001".to_string()]).await,
     ];
     for r in results {

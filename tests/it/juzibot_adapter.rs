@@ -75,7 +75,7 @@ async fn each_write_makes_one_call_with_the_documented_body() {
         .edit_group("g1", Some("客户级别"), None)
         .await
         .unwrap();
-    e.client.edit_tag("t2", None, Some(7)).await.unwrap();
+    e.client.edit_tag("g1", "t2", None, Some(7)).await.unwrap();
     e.client
         .delete_tags(&["t1".to_string(), added[0].id.clone()])
         .await
@@ -141,7 +141,7 @@ async fn errcodes_are_classified() {
     // Not in the document (the simulator's choice): a name already taken is a rejection too.
     let err = e
         .client
-        .edit_tag("t2", Some("重要客户"), None)
+        .edit_tag("g1", "t2", Some("重要客户"), None)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Rejected { .. }), "{err:?}");

@@ -11,4 +11,6 @@ mod schema;
 mod sim_crm;
 mod sim_dustess;
 mod sim_juzibot;
+mod sim_yzj;
 mod store;
+mod yzj_e2e;

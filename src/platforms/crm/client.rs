@@ -248,6 +248,7 @@ impl Platform for WechatCrm {
 
     async fn edit_tag(
         &self,
+        _group_id: &str,
         _id: &str,
         _name: Option<&str>,
         _order: Option<u32>,

@@ -240,6 +240,7 @@ impl Platform for Dustess {
 
     async fn edit_tag(
         &self,
+        _group_id: &str,
         _id: &str,
         _name: Option<&str>,
         _order: Option<u32>,

@@ -207,6 +207,7 @@ impl Platform for Juzibot {
 
     async fn edit_tag(
         &self,
+        _group_id: &str,
         id: &str,
         name: Option<&str>,
         order: Option<u32>,

@@ -1,0 +1,351 @@
+//! The Miaokol client: requests, response classification, conversion to the canonical model.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde::de::DeserializeOwned;
+
+use super::CAPABILITIES;
+use super::wire;
+use crate::model::{Capabilities, RemoteGroup, RemoteTag, Snapshot};
+use crate::planner::NewTag;
+use crate::platforms::http::{Credential, Http, Request, Verdict};
+use crate::platforms::{Error, Platform};
+
+/// The largest page `list` answers (每页条数,默认10,最大100).
+pub(super) const PAGE_SIZE: u64 = 100;
+/// A bound on the pages one listing walks, against a pager that never ends (10,000 groups at 100
+/// per page is far beyond any account the document hints at).
+const MAX_PAGES: u64 = 100;
+
+/// A Miaokol smart-tag account.
+pub struct Yzj {
+    http: Http,
+    base: reqwest::Url,
+    app_id: String,
+    /// `access_token` in the query (GET).
+    in_query: Credential,
+    /// `access_token` in the JSON body (POST).
+    in_body: Credential,
+}
+
+impl Yzj {
+    pub fn new(http: Http, base_url: reqwest::Url, app_id: String, token: SecretString) -> Self {
+        Self {
+            http,
+            base: base_url,
+            app_id,
+            in_query: Credential::Query("access_token", token.clone()),
+            in_body: Credential::Body("access_token", token),
+        }
+    }
+
+    fn url(&self, endpoint: &str) -> reqwest::Url {
+        let mut url = self.base.clone();
+        let path = format!("{}/smart-tag/{endpoint}", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        url
+    }
+
+    /// A `GET` (a read): `app_id` in the query; the token is added by [`Credential::Query`].
+    async fn get<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        params: &[(&'static str, String)],
+    ) -> Result<(Option<T>, Option<wire::Pager>), Error> {
+        let mut query = vec![("app_id", self.app_id.clone())];
+        query.extend_from_slice(params);
+        let req = Request {
+            endpoint,
+            method: Method::GET,
+            url: self.url(endpoint),
+            query,
+            body: None,
+            idempotent: true,
+        };
+        self.http.send(&req, &self.in_query, classify::<T>).await
+    }
+
+    /// A `POST` of `body` (which carries `app_id`); the token is added by [`Credential::Body`].
+    async fn post(
+        &self,
+        endpoint: &'static str,
+        body: impl serde::Serialize,
+        idempotent: bool,
+    ) -> Result<Option<serde_json::Value>, Error> {
+        let req = Request {
+            endpoint,
+            method: Method::POST,
+            url: self.url(endpoint),
+            query: Vec::new(),
+            body: Some(serde_json::to_value(body).expect("serialises")),
+            idempotent,
+        };
+        let (data, _) = self
+            .http
+            .send(&req, &self.in_body, classify::<serde_json::Value>)
+            .await?;
+        Ok(data)
+    }
+
+    /// `list?id=` with its tags: one group as it stands now.
+    async fn read_group(&self, id: u64) -> Result<Option<wire::Group>, Error> {
+        let (data, _) = self
+            .get::<Vec<wire::Group>>(
+                "list",
+                &[
+                    ("with_tags", "1".into()),
+                    ("id", id.to_string()),
+                    ("page", "1".into()),
+                    ("page_size", PAGE_SIZE.to_string()),
+                ],
+            )
+            .await?;
+        let want = id.to_string();
+        Ok(data.unwrap_or_default().into_iter().find(|g| g.id == want))
+    }
+
+    async fn batch_add(&self, group_id: u64, tags: &[NewTag]) -> Result<(), Error> {
+        let body = wire::BatchAddTagRequest {
+            app_id: &self.app_id,
+            group_id,
+            group_name: None,
+            tag_names: tags.iter().map(|t| t.name.as_str()).collect(),
+        };
+        self.post("batchAddTag", body, false).await?;
+        Ok(())
+    }
+}
+
+/// The envelope: errcode 0 is success, anything else (the document knows only 1) a rejection;
+/// HTTP 401/403 is a refused credential. 429 and 5xx never get here (the HTTP layer).
+pub(super) fn classify<T>(
+    status: StatusCode,
+    env: wire::Envelope<T>,
+) -> Verdict<(Option<T>, Option<wire::Pager>)> {
+    let message = || env.errmsg.clone().unwrap_or_default();
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        return Verdict::CredentialExpired(format!("HTTP {status}: {}", message()));
+    }
+    match env.errcode {
+        0 if status.is_success() => Verdict::Ok((env.data, env.pager)),
+        0 => Verdict::Protocol(format!("HTTP {status} with errcode 0")),
+        code => Verdict::Rejected {
+            errcode: code,
+            message: message(),
+        },
+    }
+}
+
+/// Miaokol ids are positive integers on the way in; tagsync keeps them as strings.
+fn wire_id(endpoint: &'static str, id: &str) -> Result<u64, Error> {
+    id.parse::<u64>()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| Error::Protocol {
+            endpoint,
+            detail: format!("`{id}` is not a Miaokol id (a positive integer)"),
+        })
+}
+
+/// A group as `list` answers it, in the canonical shape. The list shows no group `sort`: the
+/// order is unknown, not 0.
+pub(super) fn to_group(g: wire::Group) -> RemoteGroup {
+    RemoteGroup {
+        id: g.id,
+        name: g.name,
+        order: None,
+        created_at: None,
+        tags: g.tags.into_iter().map(to_tag).collect(),
+    }
+}
+
+/// A tag as `list` answers it; its `sort` is its order (a value outside `[0, 2^32)` is unknown).
+pub(super) fn to_tag(t: wire::Tag) -> RemoteTag {
+    RemoteTag {
+        id: t.id,
+        name: t.name,
+        order: t.sort.and_then(|s| u32::try_from(s).ok()),
+        created_at: None,
+    }
+}
+
+#[async_trait]
+impl Platform for Yzj {
+    fn capabilities(&self) -> &'static Capabilities {
+        &CAPABILITIES
+    }
+
+    async fn list(&self) -> Result<Snapshot, Error> {
+        let mut groups = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut page = 1;
+        loop {
+            let (data, pager) = self
+                .get::<Vec<wire::Group>>(
+                    "list",
+                    &[
+                        ("with_tags", "1".into()),
+                        ("page", page.to_string()),
+                        ("page_size", PAGE_SIZE.to_string()),
+                    ],
+                )
+                .await?;
+            // A group that moved across a page boundary between two calls is kept once.
+            for g in data.unwrap_or_default() {
+                if seen.insert(g.id.clone()) {
+                    groups.push(to_group(g));
+                }
+            }
+            let pages = pager
+                .ok_or(Error::Protocol {
+                    endpoint: "list",
+                    detail: "the answer has no `pager`".into(),
+                })?
+                .num_pages;
+            if page >= pages {
+                break;
+            }
+            if page >= MAX_PAGES {
+                return Err(Error::Protocol {
+                    endpoint: "list",
+                    detail: format!(
+                        "the pager claims {pages} pages; refusing to walk past {MAX_PAGES}"
+                    ),
+                });
+            }
+            page += 1;
+        }
+        Ok(Snapshot { groups })
+    }
+
+    async fn create_group(
+        &self,
+        name: &str,
+        _order: Option<u32>,
+        tags: &[NewTag],
+    ) -> Result<RemoteGroup, Error> {
+        let body = wire::AddRequest {
+            app_id: &self.app_id,
+            id: 0,
+            name,
+            kind: wire::TYPE_GROUP,
+            parent_id: None,
+        };
+        let data = self.post("add", body, false).await?;
+        let row: wire::Row = data
+            .and_then(|d| serde_json::from_value(d).ok())
+            .ok_or_else(|| Error::Protocol {
+                endpoint: "add",
+                detail: format!("the answer for new group {name:?} has no row with an id"),
+            })?;
+        let id = wire_id("add", &row.id)?;
+        if tags.is_empty() {
+            return Ok(RemoteGroup {
+                id: row.id,
+                name: row.name,
+                order: None,
+                created_at: None,
+                tags: Vec::new(),
+            });
+        }
+        self.batch_add(id, tags).await?;
+        self.read_group(id)
+            .await?
+            .map(to_group)
+            .ok_or_else(|| Error::Protocol {
+                endpoint: "list",
+                detail: format!("group {id} ({name:?}) is not listed right after it was created"),
+            })
+    }
+
+    async fn add_tags(
+        &self,
+        group_id: &str,
+        _group_name: &str,
+        tags: &[NewTag],
+    ) -> Result<Vec<RemoteTag>, Error> {
+        let id = wire_id("batchAddTag", group_id)?;
+        self.batch_add(id, tags).await?;
+        let group = self.read_group(id).await?.ok_or_else(|| Error::Protocol {
+            endpoint: "list",
+            detail: format!("group {id} is not listed right after tags were added to it"),
+        })?;
+        let wanted: BTreeSet<&str> = tags.iter().map(|t| t.name.as_str()).collect();
+        Ok(group
+            .tags
+            .into_iter()
+            .filter(|t| wanted.contains(t.name.as_str()))
+            .map(to_tag)
+            .collect())
+    }
+
+    async fn edit_group(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        order: Option<u32>,
+    ) -> Result<(), Error> {
+        if order.is_some() {
+            return Err(Error::Unsupported {
+                what: "reorder groups",
+            });
+        }
+        let Some(name) = name else {
+            return Ok(());
+        };
+        let body = wire::AddRequest {
+            app_id: &self.app_id,
+            id: wire_id("add", id)?,
+            name,
+            kind: wire::TYPE_GROUP,
+            parent_id: None,
+        };
+        self.post("add", body, true).await?;
+        Ok(())
+    }
+
+    async fn edit_tag(
+        &self,
+        group_id: &str,
+        id: &str,
+        name: Option<&str>,
+        order: Option<u32>,
+    ) -> Result<(), Error> {
+        if order.is_some() {
+            return Err(Error::Unsupported {
+                what: "reorder tags",
+            });
+        }
+        let Some(name) = name else {
+            return Ok(());
+        };
+        // `parent_id` defaults to 0 (no group): an edit without it would detach the tag.
+        let body = wire::AddRequest {
+            app_id: &self.app_id,
+            id: wire_id("add", id)?,
+            name,
+            kind: wire::TYPE_TAG,
+            parent_id: Some(wire_id("add", group_id)?),
+        };
+        self.post("add", body, true).await?;
+        Ok(())
+    }
+
+    async fn delete_tags(&self, ids: &[String]) -> Result<(), Error> {
+        for id in ids {
+            let body = wire::DeleteRequest {
+                app_id: &self.app_id,
+                id: wire_id("delete", id)?,
+            };
+            self.post("delete", body, true).await?;
+        }
+        Ok(())
+    }
+
+    fn api_calls(&self) -> u64 {
+        self.http.api_calls()
+    }
+}
