@@ -553,43 +553,14 @@ async fn write_methods_are_unsupported_and_send_nothing() {
 /// TRACE-level logs of a run never show the token.
 #[tokio::test]
 async fn the_token_stays_out_of_logs_and_the_mirror() {
-    use std::sync::Mutex;
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-        type Writer = Captured;
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
-    // tracing-core caches whether a callsite is enabled when it is first hit. While only one
-    // dispatcher is registered, it asks the hitting thread's own default, so a callsite first hit
-    // by another test's thread would stay disabled here. A second registered dispatcher (never
-    // anyone's default) makes it ask every live dispatcher, this test's included.
-    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let capture = crate::support::LogCapture::start();
 
     let e = env(CONSOLE, FaultSpec::default(), TOKEN).await;
     e.sim.fail_next("/Label", sim::FaultKind::Busy, 1);
     e.console(|a| assert!(a.console_delete_category(189)));
     let r = e.apply(&desired(MATCHING)).await;
     assert!(r.converged(), "{r:?}");
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(logs.contains("endpoint"), "no request spans:\n{logs}");
     assert!(
         logs.contains("Labels name categories"),

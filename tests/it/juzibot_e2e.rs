@@ -374,38 +374,11 @@ async fn converges_under_faults_without_duplicates() {
     }
 }
 
-/// A writer that keeps everything the subscriber prints.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 /// TRACE-level logs of a full apply, failures and retries included, never contain the token;
 /// neither does anything the mirror recorded.
 #[tokio::test]
 async fn no_secret_in_trace_logs_or_the_mirror() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let capture = crate::support::LogCapture::start();
 
     let e = env(CONSOLE_STATE, FaultSpec::default()).await;
     e.sim
@@ -421,7 +394,7 @@ async fn no_secret_in_trace_logs_or_the_mirror() {
         .apply(&desired("groups:\n  - {name: 售后服务, tags: [新标签]}\n"))
         .await;
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(
         logs.contains("endpoint"),
         "TRACE capture is empty or lacks request spans:\n{logs}"

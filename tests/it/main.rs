@@ -13,4 +13,5 @@ mod sim_dustess;
 mod sim_juzibot;
 mod sim_yzj;
 mod store;
+mod support;
 mod yzj_e2e;

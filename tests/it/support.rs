@@ -1,0 +1,58 @@
+//! Helpers shared by several test modules.
+
+use std::sync::{Arc, Mutex};
+
+/// Captures every TRACE-level event and span of the current thread while it lives.
+pub struct LogCapture {
+    buf: Arc<Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+    _second: tracing::Dispatch,
+}
+
+#[derive(Clone)]
+struct Writer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Writer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Writer {
+    type Writer = Writer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl LogCapture {
+    /// Starts capturing on this thread (use a current-thread runtime).
+    pub fn start() -> Self {
+        // tracing-core caches whether a callsite is enabled when it is first hit. While only one
+        // dispatcher is registered it asks the hitting thread's own default, so a callsite first hit
+        // by another test's thread would stay disabled here. A second registered dispatcher (never
+        // anyone's default) makes it ask every live dispatcher; the rebuild drops stale answers.
+        let second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(Writer(buf.clone()))
+            .with_ansi(false)
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        tracing::callsite::rebuild_interest_cache();
+        Self {
+            buf,
+            _guard: guard,
+            _second: second,
+        }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buf.lock().unwrap()).into_owned()
+    }
+}
