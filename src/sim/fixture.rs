@@ -34,9 +34,14 @@ pub const DEFAULT_TOKEN: &str = "sim-token";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Fixture {
-    /// The credential the simulator accepts (Juzibot's `token` query parameter).
+    /// The credential the simulator accepts (Juzibot's `token` query parameter, WeCom's
+    /// `corpsecret`).
     #[serde(default = "default_token")]
     pub token: String,
+    /// The corp ID a WeCom simulator accepts in `gettoken` (`corpid`); ignored elsewhere. Absent:
+    /// `sim::wecom::DEFAULT_CORP_ID`.
+    #[serde(default)]
+    pub corp_id: Option<String>,
     #[serde(default)]
     pub groups: Vec<FixtureGroup>,
     #[serde(default)]
@@ -59,6 +64,10 @@ pub struct FixtureGroup {
     /// Created in the platform's console: the API may read it but not change it.
     #[serde(default)]
     pub console: bool,
+    /// WeCom: the strategy (规则组) the group belongs to; absent for a corp tag group. Ignored
+    /// elsewhere.
+    #[serde(default)]
+    pub strategy_id: Option<u64>,
     #[serde(default)]
     pub tags: Vec<FixtureTag>,
 }
@@ -95,6 +104,7 @@ impl Default for Fixture {
     fn default() -> Self {
         Self {
             token: default_token(),
+            corp_id: None,
             groups: Vec::new(),
             customers: Vec::new(),
         }

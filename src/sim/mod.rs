@@ -26,6 +26,7 @@ mod faults;
 mod fixture;
 pub mod juzibot;
 mod server;
+pub mod wecom;
 
 use std::any::Any;
 use std::fmt;
@@ -53,16 +54,19 @@ use server::{Core, lock};
 pub enum SimPlatform {
     /// Juzibot 句子互动 hub, seed 001.
     Juzibot,
+    /// WeCom 企业微信 strategy and corp tags, seed 002.
+    Wecom,
 }
 
 impl SimPlatform {
     /// Every simulated platform, in the order `tagsync sim` serves them.
-    pub const ALL: [SimPlatform; 1] = [SimPlatform::Juzibot];
+    pub const ALL: [SimPlatform; 2] = [SimPlatform::Juzibot, SimPlatform::Wecom];
 
     /// The name used on the command line, in seed files and in `tagsync sim`'s output.
     pub fn name(self) -> &'static str {
         match self {
             SimPlatform::Juzibot => "juzibot",
+            SimPlatform::Wecom => "wecom",
         }
     }
 }
@@ -164,6 +168,7 @@ pub enum SimError {
 pub async fn start(platform: SimPlatform, opts: SimOptions) -> Result<SimHandle, SimError> {
     match platform {
         SimPlatform::Juzibot => server::start::<juzibot::Juzibot>(opts).await,
+        SimPlatform::Wecom => server::start::<wecom::Wecom>(opts).await,
     }
 }
 
