@@ -6,6 +6,7 @@
 
 pub mod http;
 pub mod juzibot;
+pub mod wecom;
 
 use std::sync::Arc;
 
@@ -137,6 +138,7 @@ pub trait Platform: Send + Sync {
 pub fn capabilities(kind: Kind) -> Option<&'static Capabilities> {
     match kind {
         Kind::Juzibot => Some(&juzibot::CAPABILITIES),
+        Kind::Wecom => Some(&wecom::CAPABILITIES),
         _ => None,
     }
 }
@@ -154,6 +156,19 @@ pub fn connect(
             settings.base_url.clone(),
             secret,
         ))),
+        Kind::Wecom => {
+            let corp_id = settings
+                .corp_id
+                .clone()
+                .ok_or_else(|| format!("platform {:?} has no corp_id", settings.name))?;
+            Ok(Arc::new(wecom::Wecom::new(
+                http,
+                settings.base_url.clone(),
+                corp_id,
+                settings.strategy_id,
+                secret,
+            )))
+        }
         other => Err(format!(
             "platform kind {other} is not supported by this build yet"
         )),
