@@ -89,9 +89,11 @@
 //!   a group are unique and that duplicates within one call make one tag; the first duplicate's
 //!   `order` wins). Adding to an existing group by `group_name` leaves its order alone.
 //! - An absent `order` is 0. An edit with neither `name` nor `order` changes nothing and answers 0.
-//! - Filter ids that match nothing are skipped (the answer may be an empty list). Lists sort groups
-//!   and tags by `order`, bigger first, ties in creation order; tags asked for by `tag_id` come in
-//!   that order within their group.
+//! - Filter ids that match nothing are skipped (the answer may be an empty list). Lists answer groups
+//!   and tags in creation order, not sorted by `order`: the seed's own list example shows the tag of
+//!   order 1 before the tag of order 2, so "order值大的排序靠前" is how clients display them. Groups
+//!   asked for by `group_id` come in the order asked; tags asked for by `tag_id` too, within their
+//!   group.
 //! - A deleted corp group is listed, when asked for by id, with the tags it had, all `deleted: true`.
 //!   Strategy tags leave nothing behind (the seed's shapes have no `deleted`).
 //! - `mark_tag` takes tags of console groups (marking changes the customer, not the group) and of
@@ -505,10 +507,8 @@ impl Corp {
 
     fn list(&self, family: Family, req: wire::ListRequest) -> Vec<wire::Group> {
         let corp = family == Family::Corp;
-        fn sorted(g: &Group) -> Vec<(&Tag, bool)> {
-            let mut tags: Vec<&Tag> = g.tags.iter().collect();
-            tags.sort_by_key(|t| std::cmp::Reverse(t.order));
-            tags.into_iter().map(|t| (t, false)).collect()
+        fn live(g: &Group) -> Vec<(&Tag, bool)> {
+            g.tags.iter().map(|t| (t, false)).collect()
         }
         let group_ids = req.group_id.unwrap_or_default();
         let tag_ids = req.tag_id.unwrap_or_default();
@@ -516,7 +516,7 @@ impl Corp {
             let mut out = Vec::new();
             for id in &group_ids {
                 if let Some(g) = self.family(family).find(|g| g.id == *id) {
-                    out.push(wire::Group::new(g, false, sorted(g), corp));
+                    out.push(wire::Group::new(g, false, live(g), corp));
                 } else if let Some(g) = self.dead_groups.iter().find(|g| corp && g.id == *id) {
                     let tags = g.tags.iter().map(|t| (t, true)).collect();
                     out.push(wire::Group::new(g, true, tags, corp));
@@ -566,12 +566,8 @@ impl Corp {
                 .map(|(g, dead, tags)| wire::Group::new(g, dead, tags, corp))
                 .collect();
         }
-        let mut groups: Vec<&Group> = self.family(family).collect();
-        // A stable sort keeps creation order among equal orders.
-        groups.sort_by_key(|g| std::cmp::Reverse(g.order));
-        groups
-            .into_iter()
-            .map(|g| wire::Group::new(g, false, sorted(g), corp))
+        self.family(family)
+            .map(|g| wire::Group::new(g, false, live(g), corp))
             .collect()
     }
 

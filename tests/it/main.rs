@@ -5,4 +5,5 @@ mod cli;
 mod juzibot_e2e;
 mod schema;
 mod sim_juzibot;
+mod sim_wecom;
 mod store;
