@@ -7,3 +7,4 @@ mod schema;
 mod sim_juzibot;
 mod sim_wecom;
 mod store;
+mod wecom_e2e;
