@@ -31,6 +31,10 @@ pub const DEFAULT_TOKEN: &str = "sim-token";
 /// customers:
 ///   - { unionId: ozynqsulJFCZ2z1aYeS8h-nuasdAAA, userId: rocky, tags: [etrRhyBgAAwVm8uMyEc0EMZI1HwmHwmw] }
 /// ```
+///
+/// WeCom reads `token` as the corp secret, takes an optional `corpId`, puts a group with
+/// `strategyId: N` in that strategy (without it, among the corp tags), and reads a customer's
+/// `unionId` as the `external_userid` of the member `userId`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Fixture {

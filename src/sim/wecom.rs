@@ -526,7 +526,7 @@ impl Corp {
         }
         if !tag_ids.is_empty() {
             // Groups in the order their first tag was asked for; tags in the order asked.
-            let mut found: Vec<(&Group, bool, Vec<(&Tag, bool)>)> = Vec::new();
+            let mut found: Vec<Listed> = Vec::new();
             for id in &tag_ids {
                 let hit = self
                     .family(family)
@@ -841,6 +841,9 @@ impl Corp {
         Ok(())
     }
 }
+
+/// A group being listed, whether it is deleted, and its tags with whether each is deleted.
+type Listed<'a> = (&'a Group, bool, Vec<(&'a Tag, bool)>);
 
 fn id_taken(groups: &[Group], id: &str) -> bool {
     groups

@@ -904,9 +904,6 @@ async fn connect_needs_a_corp_id_and_registers_the_capabilities() {
         platforms::capabilities(Kind::Wecom),
         Some(&wecom::CAPABILITIES)
     );
-    assert!(
-        wecom::CAPABILITIES.create_sets_order && wecom::CAPABILITIES.last_tag_delete_removes_group
-    );
     s.corp_id = None;
     let err = platforms::connect(&s, SECRET.to_string().into(), RetryPolicy::fast())
         .err()
