@@ -88,6 +88,9 @@
 //! - An added tag name that the group already has answers 40071 (the seed only says that names in
 //!   a group are unique and that duplicates within one call make one tag; the first duplicate's
 //!   `order` wins). Adding to an existing group by `group_name` leaves its order alone.
+//! - `get_corp_tag_list` takes an empty body as "no filter"; `agentid` is accepted on the corp
+//!   writes and ignored. A field of the other family's document (`strategy_id` on a corp call,
+//!   `agentid` on a strategy call) is unknown: 47001.
 //! - An absent `order` is 0. An edit with neither `name` nor `order` changes nothing and answers 0.
 //! - Filter ids that match nothing are skipped (the answer may be an empty list). Lists answer groups
 //!   and tags in creation order, not sorted by `order`: the seed's own list example shows the tag of
