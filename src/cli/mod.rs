@@ -120,11 +120,7 @@ pub fn load_inputs(config: &std::path::Path) -> Result<Inputs, Failure> {
     let settings = settings::load(config)?;
     let sources = settings::read_tag_sources(&settings.tags)?;
     let desired = crate::model::tagfile::parse(&sources, &settings.tag_context())?;
-    Ok(Inputs {
-        settings,
-        desired,
-        files: sources.len(),
-    })
+    Ok(Inputs { settings, desired, files: sources.len() })
 }
 
 /// An error and its sources on one line.

@@ -161,9 +161,7 @@ fn failures(results: &[Result<Report, apply::Error>]) -> Vec<String> {
 }
 
 pub async fn plan(config: &std::path::Path, args: PlanArgs) -> Result<Success, Failure> {
-    let super::Inputs {
-        settings, desired, ..
-    } = load_inputs(config)?;
+    let super::Inputs { settings, desired, .. } = load_inputs(config)?;
     let targets = connect_all(&settings, &args.platforms, RetryPolicy::default())?;
     let store = open_store(&settings).await?;
     let results = sync_all(
@@ -201,9 +199,7 @@ pub async fn plan(config: &std::path::Path, args: PlanArgs) -> Result<Success, F
 }
 
 pub async fn apply(config: &std::path::Path, args: ApplyArgs) -> Result<Success, Failure> {
-    let super::Inputs {
-        settings, desired, ..
-    } = load_inputs(config)?;
+    let super::Inputs { settings, desired, .. } = load_inputs(config)?;
     let targets = connect_all(&settings, &args.platforms, RetryPolicy::default())?;
     let store = open_store(&settings).await?;
     let max_deletes = args.allow_deletes.unwrap_or(settings.max_deletes as usize);

@@ -282,11 +282,10 @@ fn parse_one(src: &Source) -> Result<TagFile, Diagnostic> {
             .lines()
             .position(|l| l.trim_start().starts_with("groups"))
             .map_or(1, |i| i as u32 + 1);
-        return Err(Diagnostic::new(
-            Origin::new(&src.name, line, 1),
-            "the tag file declares no groups",
-        )
-        .hint("declare at least one group under `groups:`, or delete the file"));
+        return Err(
+            Diagnostic::new(Origin::new(&src.name, line, 1), "the tag file declares no groups")
+                .hint("declare at least one group under `groups:`, or delete the file"),
+        );
     }
     Ok(file)
 }
