@@ -8,6 +8,7 @@ pub mod crm;
 pub mod dustess;
 pub mod http;
 pub mod juzibot;
+pub mod wecom;
 pub mod yzj;
 
 use std::sync::Arc;
@@ -144,55 +145,49 @@ pub trait Platform: Send + Sync {
 }
 
 /// The capability table of a kind (PLATFORMS.md).
-pub fn capabilities(kind: Kind) -> Option<&'static Capabilities> {
+pub fn capabilities(kind: Kind) -> &'static Capabilities {
     match kind {
-        Kind::Juzibot => Some(&juzibot::CAPABILITIES),
-        Kind::Dustess => Some(&dustess::CAPABILITIES),
-        Kind::WechatCrm => Some(&crm::CAPABILITIES),
-        Kind::Yzj => Some(&yzj::CAPABILITIES),
-        _ => None,
+        Kind::Wecom => &wecom::CAPABILITIES,
+        Kind::Juzibot => &juzibot::CAPABILITIES,
+        Kind::Yzj => &yzj::CAPABILITIES,
+        Kind::Dustess => &dustess::CAPABILITIES,
+        Kind::WechatCrm => &crm::CAPABILITIES,
     }
 }
 
-/// Builds the client of a configured platform with its secret.
+/// Builds the client of a configured platform with its secret. Makes no call.
 pub fn connect(
     settings: &PlatformSettings,
     secret: SecretString,
     retry: RetryPolicy,
 ) -> Result<Arc<dyn Platform>, String> {
     let http = Http::new(settings, retry).map_err(|e| e.to_string())?;
-    match settings.kind {
-        Kind::Juzibot => Ok(Arc::new(juzibot::Juzibot::new(
+    let base = settings.base_url.clone();
+    // Settings validation requires these per kind; the messages only guard hand-built settings.
+    let required = |value: &Option<String>, key: &str| {
+        value.clone().ok_or_else(|| {
+            format!(
+                "platform {:?} of kind {} needs `{key}`",
+                settings.name, settings.kind
+            )
+        })
+    };
+    Ok(match settings.kind {
+        Kind::Wecom => Arc::new(wecom::Wecom::new(
             http,
-            settings.base_url.clone(),
+            base,
+            required(&settings.corp_id, "corp_id")?,
+            settings.strategy_id,
             secret,
-        ))),
-        Kind::Dustess => Ok(Arc::new(dustess::Dustess::new(
-            http,
-            settings.base_url.clone(),
-            secret,
-        ))),
-        Kind::WechatCrm => Ok(Arc::new(crm::WechatCrm::new(
-            http,
-            settings.base_url.clone(),
-            secret,
-        ))),
-        Kind::Yzj => {
-            let app_id = settings.app_id.clone().ok_or_else(|| {
-                format!(
-                    "platform {} of kind yzj needs `app_id` besides its access token",
-                    settings.name
-                )
-            })?;
-            Ok(Arc::new(yzj::Yzj::new(
-                http,
-                settings.base_url.clone(),
-                app_id,
-                secret,
-            )))
-        }
-        other => Err(format!(
-            "platform kind {other} is not supported by this build yet"
         )),
-    }
+        Kind::Juzibot => Arc::new(juzibot::Juzibot::new(http, base, secret)),
+        Kind::Yzj => Arc::new(yzj::Yzj::new(
+            http,
+            base,
+            required(&settings.app_id, "app_id")?,
+            secret,
+        )),
+        Kind::Dustess => Arc::new(dustess::Dustess::new(http, base, secret)),
+        Kind::WechatCrm => Arc::new(crm::WechatCrm::new(http, base, secret)),
+    })
 }

@@ -32,17 +32,25 @@ pub const DEFAULT_TOKEN: &str = "sim-token";
 /// customers:
 ///   - { unionId: ozynqsulJFCZ2z1aYeS8h-nuasdAAA, userId: rocky, tags: [etrRhyBgAAwVm8uMyEc0EMZI1HwmHwmw] }
 /// ```
+///
+/// WeCom reads `token` as the corp secret, takes an optional `corpId`, puts a group with
+/// `strategyId: N` in that strategy (without it, among the corp tags), and reads a customer's
+/// `unionId` as the `external_userid` of the member `userId`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Fixture {
     /// The credential the simulator accepts (Juzibot's `token`, Miaokol's `access_token`,
-    /// Dustess's `accessToken`).
+    /// Dustess's `accessToken`, WeCom's `corpsecret`).
     #[serde(default = "default_token")]
     pub token: String,
     /// The app id the simulator accepts, on platforms that take one besides the token (Miaokol's
     /// `app_id`); `None` means that platform's default (`sim::yzj::DEFAULT_APP_ID`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
+    /// The corp ID a WeCom simulator accepts in `gettoken` (`corpid`); ignored elsewhere. Absent:
+    /// `sim::wecom::DEFAULT_CORP_ID`.
+    #[serde(default)]
+    pub corp_id: Option<String>,
     #[serde(default)]
     pub groups: Vec<FixtureGroup>,
     #[serde(default)]
@@ -69,6 +77,10 @@ pub struct FixtureGroup {
     /// its `ad_choose: 0`, single choice). Platforms without the notion ignore it.
     #[serde(default)]
     pub multi_select: bool,
+    /// WeCom: the strategy (规则组) the group belongs to; absent for a corp tag group. Ignored
+    /// elsewhere.
+    #[serde(default)]
+    pub strategy_id: Option<u64>,
     #[serde(default)]
     pub tags: Vec<FixtureTag>,
 }
@@ -106,6 +118,7 @@ impl Default for Fixture {
         Self {
             token: default_token(),
             app_id: None,
+            corp_id: None,
             groups: Vec::new(),
             customers: Vec::new(),
         }

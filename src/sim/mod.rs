@@ -28,6 +28,7 @@ mod faults;
 mod fixture;
 pub mod juzibot;
 mod server;
+pub mod wecom;
 pub mod yzj;
 
 use std::any::Any;
@@ -62,11 +63,14 @@ pub enum SimPlatform {
     WechatCrm,
     /// Miaokol 云真机 smart tags, seed 000.
     Yzj,
+    /// WeCom 企业微信 strategy and corp tags, seed 002.
+    Wecom,
 }
 
 impl SimPlatform {
     /// Every simulated platform, in the order `tagsync sim` serves them.
-    pub const ALL: [SimPlatform; 4] = [
+    pub const ALL: [SimPlatform; 5] = [
+        SimPlatform::Wecom,
         SimPlatform::Juzibot,
         SimPlatform::Yzj,
         SimPlatform::Dustess,
@@ -80,6 +84,7 @@ impl SimPlatform {
             SimPlatform::Dustess => "dustess",
             SimPlatform::WechatCrm => "wechat_crm",
             SimPlatform::Yzj => "yzj",
+            SimPlatform::Wecom => "wecom",
         }
     }
 }
@@ -184,6 +189,7 @@ pub async fn start(platform: SimPlatform, opts: SimOptions) -> Result<SimHandle,
         SimPlatform::Dustess => server::start::<dustess::Dustess>(opts).await,
         SimPlatform::WechatCrm => server::start::<crm::Crm>(opts).await,
         SimPlatform::Yzj => server::start::<yzj::Yzj>(opts).await,
+        SimPlatform::Wecom => server::start::<wecom::Wecom>(opts).await,
     }
 }
 

@@ -1012,7 +1012,11 @@ async fn start_all_serves_the_seed_file_and_shuts_down() {
     let spec: FaultSpec = "none".parse().unwrap();
     let handles = sim::start_all(None, &seed, &spec).await.unwrap();
     assert_eq!(handles.len(), SimPlatform::ALL.len());
-    let h = &handles[0];
+    let at = handles
+        .iter()
+        .position(|h| h.platform() == SimPlatform::Juzibot)
+        .unwrap();
+    let h = &handles[at];
     assert_eq!(h.platform().to_string(), "juzibot");
     assert!(h.base_url().starts_with("http://127.0.0.1:"));
     let url = format!("{}/api/v1/tag/list?token={}", h.base_url(), h.token());
@@ -1022,7 +1026,7 @@ async fn start_all_serves_the_seed_file_and_shuts_down() {
 
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let mut handles = handles;
-    let stopping = tokio::spawn(handles.remove(0).stop_on(async {
+    let stopping = tokio::spawn(handles.remove(at).stop_on(async {
         let _ = rx.await;
     }));
     tx.send(()).unwrap();

@@ -283,6 +283,7 @@ async fn doc_example_update_contact() {
         create_timestamp: None,
         console: false,
         multi_select: false,
+        strategy_id: None,
         tags: ["1", "2"]
             .map(|id| FixtureTag {
                 id: Some(id.into()),
@@ -352,6 +353,7 @@ async fn a_listing_of_250_groups_is_three_pages() {
                 create_timestamp: None,
                 console: false,
                 multi_select: false,
+                strategy_id: None,
                 tags: vec![],
             })
             .collect(),
@@ -393,6 +395,7 @@ async fn page_size_defaults_to_10_and_stops_at_100() {
                 create_timestamp: None,
                 console: false,
                 multi_select: false,
+                strategy_id: None,
                 tags: vec![],
             })
             .collect(),

@@ -425,6 +425,7 @@ async fn a_listing_of_250_groups_is_three_page_calls() {
                 create_timestamp: None,
                 console: false,
                 multi_select: false,
+                strategy_id: None,
                 tags: vec![tagsync::sim::FixtureTag {
                     id: None,
                     name: "标签".into(),
