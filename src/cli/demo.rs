@@ -1,166 +1,206 @@
-//! `tagsync demo`: the simulators, a SQLite mirror in a temporary directory and a scripted tag
-//! file; one full cycle (plan, apply, plan again) and a short report read back from the mirror.
+//! `tagsync demo`: every platform simulator, a SQLite mirror in a temporary directory, the example
+//! tag files and a configuration like the example one; one full cycle (plan, apply, plan again)
+//! and a short report read back from the mirror. It runs the same code paths as `plan` and
+//! `apply`: configuration and tag files are validated, secrets read from files.
 
-use std::time::Duration;
+use std::fmt::Write as _;
+use std::path::Path;
 
 use anyhow::Context as _;
 
-use super::sync::{Target, sync_all};
-use super::{Failure, Success};
-use crate::model::tagfile;
-use crate::planner;
-use crate::platforms::{self, RetryPolicy};
-use crate::settings::{Kind, Mode, PlatformSettings, SecretSource};
-use crate::sim::{self, SimOptions, SimPlatform};
+use super::sync::{Target, connect_all, open_store, sync_all};
+use super::{Failure, Success, load_inputs};
+use crate::apply::Report;
+use crate::planner::{self, PlatformPlan};
+use crate::platforms::RetryPolicy;
+use crate::sim::{self, FaultSpec, SeedFile, SimHandle, SimPlatform};
 use crate::store::Store;
 
 const CONSOLE: &str = include_str!("demo/console.yaml");
-const TAGS: &str = include_str!("demo/tags.yaml");
+const TAG_FILES: [(&str, &str); 2] = [
+    (
+        "10-customer.yaml",
+        include_str!("../../config/tags/10-customer.yaml"),
+    ),
+    (
+        "20-intent.yaml",
+        include_str!("../../config/tags/20-intent.yaml"),
+    ),
+];
+
+/// The example configuration's platform name for each simulator, and its kind-specific keys.
+fn platform_config(p: SimPlatform) -> (&'static str, &'static str, &'static str) {
+    match p {
+        SimPlatform::Wecom => (
+            "wecom-hq",
+            "wecom",
+            "corp_id: ww0123456789abcdef\n    strategy_id: 1\n",
+        ),
+        SimPlatform::Juzibot => ("juzi-main", "juzibot", ""),
+        SimPlatform::Yzj => ("yzj", "yzj", "app_id: 44n2AsVZArKefJbuaE\n"),
+        SimPlatform::Dustess => ("dustess", "dustess", ""),
+        SimPlatform::WechatCrm => ("crm", "wechat_crm", "mode: observe\n"),
+    }
+}
 
 pub async fn run() -> Result<Success, Failure> {
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let fixture = sim::Fixture::from_yaml(CONSOLE).context("the demo's console fixture")?;
-    let token = fixture.token.clone();
-    let handle = sim::start(
-        SimPlatform::Juzibot,
-        SimOptions {
-            fixture,
-            ..SimOptions::default()
-        },
-    )
-    .await
-    .context("cannot start the Juzibot simulator")?;
-    println!("Juzibot simulator: {}", handle.base_url());
-
-    let db = dir.path().join("tagsync.db");
-    let database_url = format!("sqlite://{}?mode=rwc", db.display());
-    let platform = PlatformSettings {
-        name: "juzi-demo".into(),
-        kind: Kind::Juzibot,
-        base_url: handle.base_url().parse().context("the simulator's URL")?,
-        mode: Mode::Enforce,
-        rate_limit: None,
-        schedule: None,
-        secret: SecretSource::Env("TAGSYNC_DEMO_TOKEN".into()),
-        corp_id: None,
-        strategy_id: None,
-        app_id: None,
-        timeout: Duration::from_secs(5),
-    };
-    let ctx = tagfile::Context {
-        known_platforms: [platform.name.clone()].into(),
-        default_platforms: [platform.name.clone()].into(),
-        prune_default: false,
-    };
-    let desired = tagfile::parse(
-        &[tagfile::Source {
-            name: "demo/tags.yaml".into(),
-            text: TAGS.into(),
-        }],
-        &ctx,
-    )?;
-    println!("Mirror: {database_url}\n\nTag file (demo/tags.yaml):\n{TAGS}");
-
-    let store = Store::open(&database_url)
+    let seed = SeedFile::from_yaml(CONSOLE).context("the demo's console state")?;
+    let sims = sim::start_all(None, &seed, &FaultSpec::default())
         .await
-        .context("cannot open the mirror")?;
-    store
-        .upsert_platform(
-            &platform.name,
-            platform.kind.as_str(),
-            platform.mode.as_str(),
+        .context("cannot start the simulators")?;
+    let config = write_files(dir.path(), &sims, &seed)?;
+    println!("Simulators:");
+    for h in &sims {
+        println!("  {:<10} {}", h.platform(), h.base_url());
+    }
+    println!(
+        "Configuration: {}\nTag files: config/tags/ (the repository's examples)\n",
+        config.display()
+    );
+
+    let inputs = load_inputs(&config)?;
+    let targets = connect_all(&inputs.settings, &[], RetryPolicy::fast())?;
+    let store = open_store(&inputs.settings).await?;
+    let max_deletes = inputs.settings.max_deletes as usize;
+
+    println!("== 1. plan: what each console holds, against the tag files\n");
+    let plans = reports(
+        sync_all(
+            &store,
+            &targets,
+            &inputs.desired,
+            max_deletes,
+            false,
+            "demo",
         )
-        .await
-        .context("the mirror")?;
-    let client = platforms::connect(&platform, token.into(), RetryPolicy::fast())
-        .map_err(Failure::Invalid)?;
-    let targets = vec![Target {
-        settings: platform.clone(),
-        client,
-    }];
-
-    println!("== 1. plan: what the console has, against the tag file\n");
-    let first = sync_all(&store, &targets, &desired, 20, false, "demo").await;
-    let plans: Vec<_> = first
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .context("plan")?
-        .into_iter()
-        .map(|r| r.plan)
-        .collect();
-    anstream::print!("{}", planner::render_text(&plans));
+        .await,
+    )?;
+    anstream::print!(
+        "{}",
+        planner::render_text(&plans.iter().map(|r| r.plan.clone()).collect::<Vec<_>>())
+    );
 
     println!("\n== 2. apply\n");
-    let applied = sync_all(&store, &targets, &desired, 20, true, "demo").await;
-    for r in applied {
-        let r = r.context("apply")?;
+    let applied =
+        reports(sync_all(&store, &targets, &inputs.desired, max_deletes, true, "demo").await)?;
+    for r in &applied {
         println!(
-            "{}: {} operations applied, {} refused as not ours (remembered: shown as `!` from now on), {} API calls in {} round(s)",
-            r.platform, r.succeeded, r.not_ours, r.api_calls, r.rounds
+            "  {:<10} {:>2} applied, {} refused as not ours, {:>2} API calls, {}",
+            r.platform,
+            r.succeeded,
+            r.not_ours,
+            r.api_calls,
+            if r.converged() {
+                "in step"
+            } else {
+                "NOT in step"
+            }
         );
     }
 
     println!("\n== 3. plan again: in step, apart from what only a person can fix\n");
-    let second = sync_all(&store, &targets, &desired, 20, false, "demo").await;
-    let plans: Vec<_> = second
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .context("plan")?
-        .into_iter()
-        .map(|r| r.plan)
-        .collect();
-    anstream::print!("{}", planner::render_text(&plans));
+    let again = reports(
+        sync_all(
+            &store,
+            &targets,
+            &inputs.desired,
+            max_deletes,
+            false,
+            "demo",
+        )
+        .await,
+    )?;
+    let again: Vec<PlatformPlan> = again.into_iter().map(|r| r.plan).collect();
+    anstream::print!("{}", planner::render_text(&again));
 
     println!("\n== 4. the mirror, as an analyst would query it\n");
-    report(&store, &platform.name).await?;
-    let calls = handle.calls();
-    println!(
-        "\nThe simulator served {} requests; writes: {}.",
-        calls.len(),
-        handle.writes().len()
-    );
-    drop(handle);
+    print!("{}", report(&store, &targets).await?);
+    let served: usize = sims.iter().map(|h| h.calls().len()).sum();
+    println!("\nThe simulators served {served} requests in all.");
+    for h in sims {
+        h.shutdown().await.context("stopping a simulator")?;
+    }
+    if again.iter().any(PlatformPlan::has_changes) {
+        return Err(Failure::Runtime(anyhow::anyhow!(
+            "the demo did not converge"
+        )));
+    }
     Ok(Success::Done)
 }
 
-async fn report(store: &Store, platform: &str) -> Result<(), Failure> {
-    let runs = store.runs(platform, 10).await.context("runs")?;
-    println!("sync_runs:");
-    for r in runs.iter().rev() {
-        println!(
-            "  #{} {:<6} {:<10} planned {:>2}, applied {:>2}, failed {}, {} API calls",
-            r.id,
-            r.trigger,
-            r.status.map(|s| s.as_str()).unwrap_or("running"),
-            r.planned,
-            r.applied,
-            r.failed,
-            r.api_calls
-        );
-    }
-    let events = store.events(platform).await.context("events")?;
-    println!("tag_events (changes made by tagsync):");
-    for e in events.iter().filter(|e| e.source.as_str() == "apply") {
-        println!(
-            "  {:<9} {:<5} {} → {}",
-            e.kind.as_str(),
-            e.object.as_str(),
-            e.old_value.as_deref().unwrap_or("-"),
-            e.new_value.as_deref().unwrap_or("-")
-        );
-    }
-    let drift = store.drift(platform).await.context("drift")?;
-    let mut counts = std::collections::BTreeMap::<String, usize>::new();
-    for d in &drift {
-        *counts.entry(d.status.clone()).or_default() += 1;
-    }
-    println!(
-        "v_drift: {}",
-        counts
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+fn reports(results: Vec<Result<Report, crate::apply::Error>>) -> Result<Vec<Report>, Failure> {
+    results
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::Runtime(anyhow::Error::new(e)))
+}
+
+/// Writes the configuration, the secrets (as files, the way a deployment would) and the tag files.
+fn write_files(
+    dir: &Path,
+    sims: &[SimHandle],
+    seed: &SeedFile,
+) -> Result<std::path::PathBuf, Failure> {
+    let mut config = format!(
+        "database_url: sqlite://{}/tagsync.db?mode=rwc\ntags: {}/tags\nplatforms:\n",
+        dir.display(),
+        dir.display()
     );
-    Ok(())
+    std::fs::create_dir_all(dir.join("secrets")).context("secrets directory")?;
+    std::fs::create_dir_all(dir.join("tags")).context("tags directory")?;
+    for h in sims {
+        let (name, kind, extra) = platform_config(h.platform());
+        let token = seed
+            .fixture(h.platform())
+            .map(|f| f.token.clone())
+            .unwrap_or_default();
+        let secret = dir.join("secrets").join(name);
+        std::fs::write(&secret, token).context("writing a secret file")?;
+        let _ = write!(
+            config,
+            "  {name}:\n    kind: {kind}\n    base_url: {}\n    secret_file: {}\n    {}",
+            h.base_url(),
+            secret.display(),
+            extra
+        );
+        if !config.ends_with('\n') {
+            config.push('\n');
+        }
+    }
+    for (file, text) in TAG_FILES {
+        std::fs::write(dir.join("tags").join(file), text).context("writing a tag file")?;
+    }
+    let path = dir.join("tagsync.yaml");
+    std::fs::write(&path, config).context("writing the configuration")?;
+    Ok(path)
+}
+
+async fn report(store: &Store, targets: &[Target]) -> Result<String, Failure> {
+    let mut out =
+        String::from("  platform    runs  API calls  made by tagsync  seen in consoles  drift\n");
+    for t in targets {
+        let name = &t.settings.name;
+        let runs = store.runs(name, 100).await.context("runs")?;
+        let calls: i64 = runs.iter().map(|r| r.api_calls).sum();
+        let events = store.events(name).await.context("events")?;
+        let made = events
+            .iter()
+            .filter(|e| e.source.as_str() == "apply")
+            .count();
+        let seen = events.len() - made;
+        let drift = store.drift(name).await.context("drift")?;
+        let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+        for d in &drift {
+            *counts.entry(d.status.as_str()).or_default() += 1;
+        }
+        let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(
+            out,
+            "  {name:<10} {:>5} {calls:>10} {made:>16} {seen:>17}  {}",
+            runs.len(),
+            counts.join(", ")
+        );
+    }
+    Ok(out)
 }

@@ -160,20 +160,15 @@ fn op_line(op: &Op) -> String {
         }
         Action::EditTag {
             group_name,
-            tag_key,
+            tag_name,
             name,
             order,
             ..
         } => {
             let what = edits(name.as_ref(), order.as_ref());
-            let shown = name
-                .as_ref()
-                .and_then(|n| n.from.clone())
-                .or_else(|| tag_key.clone())
-                .unwrap_or_default();
             format!(
                 "{YELLOW}~{RESET} tag {}: {what}",
-                quoted(&format!("{group_name}/{shown}"))
+                quoted(&format!("{group_name}/{tag_name}"))
             )
         }
         Action::DeleteTags { tags } => format!(

@@ -222,11 +222,25 @@ impl SeedFile {
                 message: e.to_string(),
             })?
         } else {
-            serde_saphyr::from_str(&text).map_err(|e| SimError::Seed {
+            return Self::parse_yaml(&text, origin);
+        };
+        Self::from_named(raw).map_err(|message| SimError::Seed { origin, message })
+    }
+
+    /// Parses seed-file YAML text (the demo embeds its own).
+    ///
+    /// # Errors
+    /// [`SimError::Seed`] when the text is not a seed file.
+    pub fn from_yaml(text: &str) -> Result<Self, SimError> {
+        Self::parse_yaml(text, "YAML seed".into())
+    }
+
+    fn parse_yaml(text: &str, origin: String) -> Result<Self, SimError> {
+        let raw: BTreeMap<String, Fixture> =
+            serde_saphyr::from_str(text).map_err(|e| SimError::Seed {
                 origin: origin.clone(),
                 message: e.to_string(),
-            })?
-        };
+            })?;
         Self::from_named(raw).map_err(|message| SimError::Seed { origin, message })
     }
 
