@@ -293,7 +293,10 @@ impl<'a> Planner<'a> {
             .desired
             .for_platform(self.input.platform)
             .collect();
-        let matched = match_objects(
+        let Matching {
+            found: matched,
+            ambiguous,
+        } = match_objects(
             &groups,
             &self.input.snapshot.groups,
             |g| self.input.bindings.groups.get(&g.key).map(String::as_str),
@@ -308,7 +311,25 @@ impl<'a> Planner<'a> {
                 .map(|(g, m)| (m.map(|(r, _)| r.order).unwrap_or(None), g.order)),
         );
         let mut renames = Vec::new();
-        for ((g, m), target_order) in groups.iter().zip(&matched).zip(group_orders) {
+        for (i, ((g, m), target_order)) in groups.iter().zip(&matched).zip(group_orders).enumerate()
+        {
+            if let Some(several) = ambiguous.get(&i) {
+                let ids: Vec<&str> = several.iter().map(|r| r.id.as_str()).collect();
+                let names: Vec<String> = several.iter().map(|r| q(&r.name)).collect();
+                self.drift(
+                    &g.name,
+                    None,
+                    format!(
+                        "refused: {} remote groups could be this one ({} with ids {}); keep in `was` only the name that is this group, or rename the others in the console",
+                        several.len(),
+                        names.join(", "),
+                        ids.join(", ")
+                    ),
+                    DriftCause::Conflict,
+                );
+                self.status(g, None, State::NotSupported, Some("ambiguous match".into()));
+                continue;
+            }
             match m {
                 None => self.plan_new_group(g, target_order),
                 Some((remote, how)) => {
@@ -619,7 +640,10 @@ impl<'a> Planner<'a> {
     fn plan_tags(&mut self, g: &DesiredGroup, remote: &RemoteGroup, not_ours: bool) {
         let caps = *self.input.caps;
         let bindings = self.input.bindings;
-        let matched = match_objects(
+        let Matching {
+            found: matched,
+            ambiguous,
+        } = match_objects(
             &g.tags.iter().collect::<Vec<_>>(),
             &remote.tags,
             |t| {
@@ -631,10 +655,12 @@ impl<'a> Planner<'a> {
             |t| (&t.name, &t.was),
             |r: &RemoteTag| (&r.id, &r.name),
         );
+        // Remote tags that an ambiguous declaration could be are neither matched nor pruned.
         let claimed: BTreeSet<&str> = matched
             .iter()
             .flatten()
             .map(|(r, _)| r.id.as_str())
+            .chain(ambiguous.values().flatten().map(|r| r.id.as_str()))
             .collect();
         let extras: Vec<&RemoteTag> = remote
             .tags
@@ -651,8 +677,26 @@ impl<'a> Planner<'a> {
         let keeps_a_tag = matched.iter().any(Option::is_some);
         let mut new_tags = Vec::new();
         let mut renames = Vec::new();
-        for ((t, m), target) in g.tags.iter().zip(&matched).zip(&orders) {
+        for (i, ((t, m), target)) in g.tags.iter().zip(&matched).zip(&orders).enumerate() {
             let tag = Some((t.key.as_str(), t.name.as_str()));
+            if let Some(several) = ambiguous.get(&i) {
+                let names: Vec<String> = several
+                    .iter()
+                    .map(|r| format!("{} (id {})", q(&r.name), r.id))
+                    .collect();
+                self.drift(
+                    &g.name,
+                    Some(&t.name),
+                    format!(
+                        "refused: {} remote tags of the group could be this one: {}; keep in `was` only the name that is this tag, or rename the others in the console",
+                        several.len(),
+                        names.join(", ")
+                    ),
+                    DriftCause::Conflict,
+                );
+                self.status(g, tag, State::NotSupported, Some("ambiguous match".into()));
+                continue;
+            }
             match m {
                 None => {
                     if not_ours {
@@ -1059,8 +1103,9 @@ fn match_objects<'r, 'b, D, R>(
     binding: impl Fn(&D) -> Option<&'b str>,
     names: impl Fn(&D) -> (&String, &Vec<String>),
     remote_id_name: impl Fn(&R) -> (&String, &String),
-) -> Vec<Option<(&'r R, How)>> {
+) -> Matching<'r, R> {
     let mut out: Vec<Option<(&R, How)>> = vec![None; declared.len()];
+    let mut ambiguous: BTreeMap<usize, Vec<&'r R>> = BTreeMap::new();
     let mut claimed: BTreeSet<usize> = BTreeSet::new();
     for (i, d) in declared.iter().enumerate() {
         if let Some(id) = binding(d)
@@ -1070,26 +1115,43 @@ fn match_objects<'r, 'b, D, R>(
             out[i] = Some((&remote[j], How::Binding));
         }
     }
+    // One pass per kind of name. Every remote object a declared object could be is collected
+    // first: more than one is ambiguous, and then none is taken (nor pruned) — a person decides.
     let mut by_name = |wanted: &dyn Fn(&D) -> Vec<(String, How)>,
-                       out: &mut Vec<Option<(&'r R, How)>>| {
+                       out: &mut Vec<Option<(&'r R, How)>>,
+                       ambiguous: &mut BTreeMap<usize, Vec<&'r R>>| {
         for (i, d) in declared.iter().enumerate() {
-            if out[i].is_some() {
+            if out[i].is_some() || ambiguous.contains_key(&i) {
                 continue;
             }
+            let mut candidates: Vec<(usize, How)> = Vec::new();
             for (name, how) in wanted(d) {
-                if let Some(j) = remote
-                    .iter()
-                    .enumerate()
-                    .position(|(j, r)| !claimed.contains(&j) && *remote_id_name(r).1 == name)
-                {
-                    claimed.insert(j);
-                    out[i] = Some((&remote[j], how));
-                    break;
+                for (j, r) in remote.iter().enumerate() {
+                    if *remote_id_name(r).1 == name && !claimed.contains(&j) {
+                        candidates.push((j, how));
+                    }
+                }
+            }
+            match candidates.as_slice() {
+                [] => {}
+                [(j, how)] => {
+                    claimed.insert(*j);
+                    out[i] = Some((&remote[*j], *how));
+                }
+                several => {
+                    for (j, _) in several {
+                        claimed.insert(*j);
+                    }
+                    ambiguous.insert(i, several.iter().map(|(j, _)| &remote[*j]).collect());
                 }
             }
         }
     };
-    by_name(&|d| vec![(names(d).0.clone(), How::Name)], &mut out);
+    by_name(
+        &|d| vec![(names(d).0.clone(), How::Name)],
+        &mut out,
+        &mut ambiguous,
+    );
     by_name(
         &|d| {
             names(d)
@@ -1100,8 +1162,19 @@ fn match_objects<'r, 'b, D, R>(
                 .collect()
         },
         &mut out,
+        &mut ambiguous,
     );
-    out
+    Matching {
+        found: out,
+        ambiguous,
+    }
+}
+
+/// What matching found: per declared object (by index) its remote object, and the declared objects
+/// that several remote objects could be.
+struct Matching<'r, R> {
+    found: Vec<Option<(&'r R, How)>>,
+    ambiguous: BTreeMap<usize, Vec<&'r R>>,
 }
 
 /// Joins all tag deletes into as few calls as the platform allows, keeping their phase position.

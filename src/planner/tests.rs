@@ -811,3 +811,68 @@ groups:
         bind 级别/重要 -> t1
     "#]]);
 }
+
+#[test]
+fn a_was_chain_that_matches_two_remote_groups_is_refused_not_guessed() {
+    let d = r#"
+groups:
+  - name: 客户级别
+    was: [客户等级, 会员等级]
+    tags: [重要客户]
+"#;
+    let r = r#"
+groups:
+  - {id: g1, name: 客户等级, order: 200, tags: [{id: t1, name: 重要客户, order: 100}]}
+  - {id: g2, name: 会员等级, order: 100, tags: [{id: t2, name: 重要客户, order: 100}]}
+"#;
+    Case::new(d, r).check(expect![[r#"
+        p: 0 calls: 0 to create, 0 to change, 0 to delete; 1 drift
+          ! group "客户级别": refused: 2 remote groups could be this one ("客户等级", "会员等级" with ids g1, g2); keep in `was` only the name that is this group, or rename the others in the console (conflict)
+
+        Plan: 0 calls: 0 to create, 0 to change, 0 to delete; 1 drift that no call can fix.
+    "#]]);
+}
+
+#[test]
+fn an_ambiguous_tag_is_neither_created_nor_pruned() {
+    let d = r#"
+groups:
+  - name: 级别
+    prune: true
+    tags:
+      - {name: 普通客户, was: [一般客户, 普通会员]}
+"#;
+    let r = r#"
+groups:
+  - {id: g1, name: 级别, order: 100, tags: [{id: t1, name: 一般客户, order: 200}, {id: t2, name: 普通会员, order: 100}]}
+"#;
+    Case::new(d, r).check(expect![[r#"
+        p: 0 calls: 0 to create, 0 to change, 0 to delete; 1 drift
+          ! tag "级别/普通客户": refused: 2 remote tags of the group could be this one: "一般客户" (id t1), "普通会员" (id t2); keep in `was` only the name that is this tag, or rename the others in the console (conflict)
+
+        Plan: 0 calls: 0 to create, 0 to change, 0 to delete; 1 drift that no call can fix.
+        bind 级别 -> g1
+    "#]]);
+}
+
+#[test]
+fn a_binding_settles_what_names_cannot() {
+    // The same remote state as above, but the mirror already bound the key: no ambiguity.
+    let d = r#"
+groups:
+  - name: 级别
+    tags:
+      - {name: 普通客户, key: normal, was: [一般客户, 普通会员]}
+"#;
+    let r = r#"
+groups:
+  - {id: g1, name: 级别, order: 100, tags: [{id: t1, name: 一般客户, order: 200}, {id: t2, name: 普通会员, order: 100}]}
+"#;
+    let p = Case::new(d, r)
+        .bind_group("级别", "g1")
+        .bind_tag("级别", "normal", "t2")
+        .plan();
+    assert!(p.drift.is_empty(), "{:?}", p.drift);
+    assert_eq!(p.ops.len(), 1);
+    assert!(matches!(&p.ops[0].action, Action::EditTag { tag_id: Some(id), .. } if id == "t2"));
+}
