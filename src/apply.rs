@@ -24,6 +24,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::model::{Capabilities, Desired, RemoteGroup, Snapshot};
+use crate::planner::saved::{Basis, SavedPlatform, describe_changes};
 use crate::planner::{self, Action, Op, PlanInput, PlatformPlan};
 use crate::platforms::{self, Platform};
 use crate::store::{self, Applied, OpStatus, RunId, RunOutcome, RunStatus, Store};
@@ -62,6 +63,8 @@ pub struct Report {
     pub not_ours: usize,
     pub api_calls: u64,
     pub errors: Vec<String>,
+    /// What the first plan was made from (for `plan --out`).
+    pub basis: Basis,
     /// The next operation's sequence number in this run (counted across rounds).
     next_seq: i64,
 }
@@ -98,6 +101,15 @@ pub enum Error {
     /// This process's lease expired and another writer took it: stopped before writing more.
     #[error("{platform}: lost the writer lease to {holder}; stopped before sending more")]
     LeaseLost { platform: String, holder: String },
+    /// The platform no longer holds what a saved plan was made from.
+    #[error(
+        "{platform}: the platform changed since the saved plan was made; nothing was sent. Make a new plan. What changed:\n  - {}",
+        changes.join("\n  - ")
+    )]
+    Stale {
+        platform: String,
+        changes: Vec<String>,
+    },
     /// The plan deletes more than the guard allows.
     #[error(
         "{platform}: the plan deletes {deletes} tags, more than the limit of {limit} per run; review the plan, then raise `max_deletes` or pass --allow-deletes {deletes}"
@@ -231,6 +243,7 @@ async fn rounds(
             .await?;
         if round == 1 {
             report.plan = plan.clone();
+            report.basis = Basis::new(&snapshot, &with_binds(bindings, &plan.bind), &not_ours);
             if plan.deletes() > settings.max_deletes && !settings.dry_run {
                 return Err(Error::TooManyDeletes {
                     platform: name.to_owned(),
@@ -765,4 +778,109 @@ fn was_applied(action: &Action, s: &Snapshot, caps: &Capabilities) -> Option<boo
         }
         Action::DeleteTags { .. } => None,
     }
+}
+
+/// The bindings after a plan's matches are recorded (which every plan does, dry runs included).
+fn with_binds(mut b: crate::model::Bindings, binds: &[planner::Binding]) -> crate::model::Bindings {
+    for x in binds {
+        match &x.tag_key {
+            None => b.groups.insert(x.group_key.clone(), x.remote_id.clone()),
+            Some(t) => b
+                .tags
+                .insert((x.group_key.clone(), t.clone()), x.remote_id.clone()),
+        };
+    }
+    b
+}
+
+/// Carries out a saved plan exactly: re-reads the platform, refuses when it no longer matches the
+/// plan's basis (naming what changed), and otherwise sends the plan's operations in order, once.
+///
+/// # Guarantees
+/// No operation outside the saved plan is sent, and none is repeated: an unknown outcome stops the
+/// run (a later `tagsync apply` re-reads and converges).
+pub async fn apply_saved(
+    store: &Store,
+    saved: &SavedPlatform,
+    platform: &dyn Platform,
+    settings: &ApplySettings,
+) -> Result<Report, Error> {
+    let name = saved.platform.as_str();
+    let caps = platform.capabilities();
+    let calls_before = platform.api_calls();
+    let run = store.start_run(name, "apply-saved", Utc::now()).await?;
+    let mut report = Report {
+        platform: name.to_owned(),
+        run,
+        plan: saved.plan.clone(),
+        ..Report::default()
+    };
+    let writer = Writer::new(name);
+    let result = match writer.acquire(store, settings.lease_wait).await {
+        Err(e) => Err(e),
+        Ok(()) => {
+            let r = async {
+                let snapshot = pull(store, name, platform, caps, run).await?;
+                let bindings = store.bindings(name).await?;
+                let not_ours = store.not_ours(name).await?;
+                let now = Basis::new(&snapshot, &with_binds(bindings, &saved.plan.bind), &not_ours);
+                if now.fingerprint() != saved.fingerprint {
+                    let mut changes = describe_changes(&saved.basis, &now);
+                    if changes.is_empty() {
+                        changes.push("the saved plan's basis does not match its fingerprint (edited by hand?)".into());
+                    }
+                    return Err(Error::Stale { platform: name.to_owned(), changes });
+                }
+                if saved.plan.deletes() > settings.max_deletes {
+                    return Err(Error::TooManyDeletes {
+                        platform: name.to_owned(),
+                        deletes: saved.plan.deletes(),
+                        limit: settings.max_deletes,
+                    });
+                }
+                let at = Utc::now();
+                for b in &saved.plan.bind {
+                    match &b.tag_key {
+                        None => store.bind_group(name, &b.group_key, &b.remote_id, at).await?,
+                        Some(t) => store.bind_tag(name, &b.group_key, t, &b.remote_id, at).await?,
+                    }
+                }
+                if settings.dry_run || !saved.plan.has_changes() {
+                    return Ok(());
+                }
+                let stop = execute(store, name, platform, &saved.plan, Some(&writer), &mut report).await?;
+                if stop == Stop::Reread {
+                    report.errors.push(format!(
+                        "{name}: an operation's outcome is unknown; the saved plan stopped there. Run `tagsync apply` to converge"
+                    ));
+                }
+                // Record what the platform holds now.
+                pull(store, name, platform, caps, run).await?;
+                Ok(())
+            }
+            .await;
+            writer.release(store).await;
+            r
+        }
+    };
+    report.api_calls = platform.api_calls() - calls_before;
+    let error = match &result {
+        Err(e) => Some(e.to_string()),
+        Ok(()) => report.errors.first().cloned(),
+    };
+    let status = match (&result, report.failed) {
+        (Ok(()), 0) if report.errors.is_empty() => RunStatus::Succeeded,
+        (Ok(()), _) if report.succeeded > 0 => RunStatus::Partial,
+        _ => RunStatus::Failed,
+    };
+    let outcome = RunOutcome {
+        status,
+        planned: saved.plan.ops.len() as i64,
+        applied: report.succeeded as i64,
+        failed: report.failed as i64,
+        api_calls: report.api_calls as i64,
+        error: error.clone(),
+    };
+    store.finish_run(run, &outcome, Utc::now()).await?;
+    result.map(|()| report)
 }

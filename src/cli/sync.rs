@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 use super::{Failure, Success, load_inputs};
 use crate::apply::{self, ApplySettings, Report};
 use crate::model::Desired;
+use crate::planner::saved::{self, SavedPlan, SavedPlatform};
 use crate::planner::{self, PlatformPlan};
 use crate::platforms::{self, Platform, RetryPolicy};
 use crate::settings::{Mode, PlatformSettings, Settings};
@@ -31,10 +32,16 @@ pub struct PlanArgs {
     /// Exit 3 when the plan has operations to send (0 when it has none).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Also save the plan, with a fingerprint of the state it was made from, for `apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ApplyArgs {
+    /// A plan saved by `plan --out`: apply exactly it, or refuse if a platform changed since.
+    #[arg(value_name = "PLAN")]
+    pub saved: Option<std::path::PathBuf>,
     /// Only these platforms (repeatable); all configured ones by default.
     #[arg(long = "platform", value_name = "NAME")]
     pub platforms: Vec<String>,
@@ -178,6 +185,11 @@ pub async fn plan(config: &std::path::Path, args: PlanArgs) -> Result<Success, F
     .await;
     let plans = plans_of(&results);
     let errors = failures(&results);
+    if let Some(path) = &args.out
+        && errors.is_empty()
+    {
+        save_plan(path, &results)?;
+    }
     match args.format {
         Format::Text => anstream::print!("{}", planner::render_text(&plans)),
         Format::Json => {
@@ -201,7 +213,130 @@ pub async fn plan(config: &std::path::Path, args: PlanArgs) -> Result<Success, F
     })
 }
 
+/// Writes the plans of a dry run, with their bases, for `apply FILE`.
+fn save_plan(
+    path: &std::path::Path,
+    results: &[Result<Report, apply::Error>],
+) -> Result<(), Failure> {
+    let platforms = results
+        .iter()
+        .flatten()
+        .map(|r| SavedPlatform {
+            platform: r.platform.clone(),
+            fingerprint: r.basis.fingerprint(),
+            basis: r.basis.clone(),
+            plan: r.plan.clone(),
+        })
+        .collect();
+    let saved = SavedPlan {
+        format: saved::FORMAT.into(),
+        created_at: chrono::Utc::now(),
+        platforms,
+    };
+    let text = serde_json::to_string_pretty(&saved).expect("a plan serialises");
+    std::fs::write(path, text + "\n")
+        .with_context(|| format!("cannot write the plan to {}", path.display()))?;
+    eprintln!(
+        "Saved the plan to {}; apply it with `tagsync apply {}`.",
+        path.display(),
+        path.display()
+    );
+    Ok(())
+}
+
+/// Reads a saved plan; a file that is not one is an input error.
+fn load_plan(path: &std::path::Path) -> Result<SavedPlan, Failure> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::Invalid(format!(
+            "error: cannot read the saved plan {shown}: {}",
+            e.kind()
+        ))
+    })?;
+    let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| {
+        Failure::Invalid(format!(
+            "error: {shown}:{}:{}: not a saved plan: {e}\n  hint: make one with `tagsync plan --out {shown}`",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if saved.format != saved::FORMAT {
+        return Err(Failure::Invalid(format!(
+            "error: {shown}: a saved plan of format {:?}; this tagsync reads {:?}\n  hint: make a new plan with this version",
+            saved.format,
+            saved::FORMAT
+        )));
+    }
+    Ok(saved)
+}
+
+/// `apply FILE`: exactly the saved plan, platform by platform.
+async fn apply_saved_file(
+    config: &std::path::Path,
+    path: &std::path::Path,
+    args: &ApplyArgs,
+) -> Result<Success, Failure> {
+    let mut saved = load_plan(path)?;
+    if !args.platforms.is_empty() {
+        saved
+            .platforms
+            .retain(|p| args.platforms.contains(&p.platform));
+    }
+    let settings = crate::settings::load(config)?;
+    let names: Vec<String> = saved.platforms.iter().map(|p| p.platform.clone()).collect();
+    let targets = connect_all(&settings, &names, RetryPolicy::default())?;
+    let store = open_store(&settings).await?;
+    anstream::print!(
+        "{}",
+        planner::render_text(
+            &saved
+                .platforms
+                .iter()
+                .map(|p| p.plan.clone())
+                .collect::<Vec<_>>()
+        )
+    );
+    if saved.platforms.iter().any(|p| p.plan.has_changes()) && !args.yes && !confirm()? {
+        println!("Apply cancelled; nothing was sent.");
+        return Ok(Success::Done);
+    }
+    let max_deletes = args.allow_deletes.unwrap_or(settings.max_deletes as usize);
+    let mut problems = Vec::new();
+    for (p, t) in saved.platforms.iter().zip(&targets) {
+        let apply_settings = ApplySettings {
+            dry_run: t.settings.mode == Mode::Observe,
+            max_rounds: 1,
+            max_deletes,
+            trigger: "apply-saved",
+            lease_wait: std::time::Duration::from_secs(60),
+        };
+        match apply::apply_saved(&store, p, t.client.as_ref(), &apply_settings).await {
+            Ok(r) => {
+                println!(
+                    "{}: {} of {} operations applied, {} failed, {} refused as not ours; {} API calls",
+                    r.platform,
+                    r.succeeded,
+                    p.plan.ops.len(),
+                    r.failed,
+                    r.not_ours,
+                    r.api_calls
+                );
+                problems.extend(r.errors);
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if problems.is_empty() {
+        Ok(Success::Done)
+    } else {
+        Err(Failure::Runtime(anyhow::anyhow!(problems.join("\n"))))
+    }
+}
+
 pub async fn apply(config: &std::path::Path, args: ApplyArgs) -> Result<Success, Failure> {
+    if let Some(path) = &args.saved {
+        return apply_saved_file(config, path, &args).await;
+    }
     let super::Inputs {
         settings, desired, ..
     } = load_inputs(config)?;

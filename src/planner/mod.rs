@@ -19,6 +19,7 @@
 
 pub mod order;
 mod render;
+pub mod saved;
 mod sequence;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -8,7 +8,7 @@ use tagsync::sim::{self, Fixture, SimOptions, SimPlatform};
 
 const TAGS: &str = "groups:\n  - name: 客户级别\n    tags: [重要客户, 普通客户]\n";
 
-fn write_config(dir: &Path, base_url: &str, secret_line: &str) {
+pub fn write_config(dir: &Path, base_url: &str, secret_line: &str) {
     std::fs::create_dir_all(dir.join("tags")).unwrap();
     std::fs::write(dir.join("tags/a.yaml"), TAGS).unwrap();
     let config = format!(
@@ -20,7 +20,7 @@ fn write_config(dir: &Path, base_url: &str, secret_line: &str) {
 }
 
 /// Runs the binary off the async runtime (the simulator serves on it meanwhile).
-async fn tagsync(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+pub async fn tagsync(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = Command::cargo_bin("tagsync").unwrap();
     cmd.arg("--config").arg(dir.join("tagsync.yaml")).args(args);
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("TAGSYNC_")) {
@@ -35,7 +35,7 @@ async fn tagsync(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::proces
         .unwrap()
 }
 
-async fn juzibot() -> sim::SimHandle {
+pub async fn juzibot() -> sim::SimHandle {
     let fixture = Fixture {
         token: "cli-token".into(),
         ..Fixture::default()

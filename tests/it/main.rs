@@ -7,6 +7,7 @@ mod dustess_e2e;
 mod juzibot_adapter;
 mod juzibot_e2e;
 mod readme;
+mod saved_plans;
 mod schema;
 mod sim_crm;
 mod sim_dustess;

@@ -1,0 +1,214 @@
+//! Saved plans through the binary: `plan --out FILE`, then `apply FILE` sends exactly what was
+//! reviewed, or refuses when the platform changed.
+
+use crate::cli::{juzibot, tagsync, write_config};
+
+fn writes(sim: &tagsync::sim::SimHandle) -> Vec<String> {
+    sim.writes()
+        .iter()
+        .map(|c| c.path.trim_start_matches("/api/v1/").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_applied_unchanged_makes_exactly_its_calls() {
+    let sim = juzibot().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &sim.base_url(), "secret_env: CLI_JUZI_TOKEN");
+    let env = [("CLI_JUZI_TOKEN", "cli-token")];
+    let plan = dir.path().join("plan.json");
+    let out = tagsync(dir.path(), &["plan", "--out", plan.to_str().unwrap()], &env).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    assert_eq!(saved["format"], "tagsync-plan/1");
+    let listed: Vec<String> = saved["platforms"][0]["plan"]["ops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|op| op["action"]["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        listed,
+        ["create_group", "edit_group", "edit_tag", "edit_tag"]
+    );
+
+    sim.clear_log();
+    let out = tagsync(
+        dir.path(),
+        &["apply", plan.to_str().unwrap(), "--yes"],
+        &env,
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        writes(&sim),
+        ["tag/create", "tagGroup/edit", "tag/edit", "tag/edit"]
+    );
+    let all: Vec<String> = sim
+        .calls()
+        .iter()
+        .map(|c| c.path.trim_start_matches("/api/v1/").to_owned())
+        .collect();
+    assert_eq!(
+        all.first().map(String::as_str),
+        Some("tag/list"),
+        "the state is checked before sending"
+    );
+    assert_eq!(
+        all.len(),
+        6,
+        "one list to check, the 4 listed writes, one list to record: {all:?}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "juzi: 4 of 4 operations applied, 0 failed, 0 refused as not ours; 6 API calls"
+        ),
+        "{stdout}"
+    );
+
+    // The same file again: the platform has changed (by the plan itself), so it is refused.
+    sim.clear_log();
+    let out = tagsync(
+        dir.path(),
+        &["apply", plan.to_str().unwrap(), "--yes"],
+        &env,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(writes(&sim).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_is_refused_after_a_console_change() {
+    let sim = juzibot().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &sim.base_url(), "secret_env: CLI_JUZI_TOKEN");
+    let env = [("CLI_JUZI_TOKEN", "cli-token")];
+    // Bring the platform in step, then change the tag file so that there is something to plan.
+    assert_eq!(
+        tagsync(dir.path(), &["apply", "--yes"], &env)
+            .await
+            .status
+            .code(),
+        Some(0)
+    );
+    std::fs::write(
+        dir.path().join("tags/a.yaml"),
+        "groups:\n  - name: 客户级别\n    tags: [重要客户, 普通客户, 潜在客户]\n",
+    )
+    .unwrap();
+    let plan = dir.path().join("plan.json");
+    assert_eq!(
+        tagsync(dir.path(), &["plan", "--out", plan.to_str().unwrap()], &env)
+            .await
+            .status
+            .code(),
+        Some(0)
+    );
+
+    // Someone renames a tag in the console.
+    let (id, group) = sim
+        .with_state(|a: &mut tagsync::sim::juzibot::Account| {
+            let g = a.group_by_name("客户级别").unwrap();
+            (
+                g.tags
+                    .iter()
+                    .find(|t| t.name == "普通客户")
+                    .unwrap()
+                    .id
+                    .clone(),
+                g.name.clone(),
+            )
+        })
+        .unwrap();
+    let http = reqwest::Client::new();
+    let body: serde_json::Value = http
+        .post(format!(
+            "{}/api/v1/tag/edit?token=cli-token",
+            sim.base_url()
+        ))
+        .json(&serde_json::json!({"id": id, "name": "一般客户"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["errcode"], 0);
+    sim.clear_log();
+
+    let out = tagsync(
+        dir.path(),
+        &["apply", plan.to_str().unwrap(), "--yes"],
+        &env,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "juzi: the platform changed since the saved plan was made; nothing was sent. Make a new plan. What changed:\n  - tag \"{group}\"/\"普通客户\" ({id}) was renamed to \"一般客户\""
+        )),
+        "{stderr}"
+    );
+    assert!(
+        writes(&sim).is_empty(),
+        "nothing is sent: {:?}",
+        writes(&sim)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_is_not_a_saved_plan_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        "http://127.0.0.1:9",
+        "secret_env: CLI_JUZI_TOKEN",
+    );
+    let plan = dir.path().join("plan.json");
+    std::fs::write(
+        &plan,
+        "{\"format\": \"tagsync-plan/1\",\n \"platforms\": 3}\n",
+    )
+    .unwrap();
+    let out = tagsync(
+        dir.path(),
+        &["apply", plan.to_str().unwrap(), "--yes"],
+        &[("CLI_JUZI_TOKEN", "x")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!("error: {}:2:", plan.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: make one with `tagsync plan --out"),
+        "{stderr}"
+    );
+    std::fs::write(&plan, "{\"format\": \"tagsync-plan/9\", \"created_at\": \"2026-01-01T00:00:00Z\", \"platforms\": []}").unwrap();
+    let out = tagsync(
+        dir.path(),
+        &["apply", plan.to_str().unwrap(), "--yes"],
+        &[("CLI_JUZI_TOKEN", "x")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("a saved plan of format \"tagsync-plan/9\"")
+    );
+}
