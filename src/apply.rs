@@ -209,20 +209,15 @@ async fn rounds(
 ) -> Result<(), Error> {
     for round in 1..=settings.max_rounds.max(1) {
         report.rounds = round;
-        let snapshot = pull(store, name, platform, caps, report.run).await?;
+        let Planned {
+            snapshot,
+            bindings,
+            not_ours,
+            plan,
+        } = pull_and_plan(store, name, platform, desired, caps, report.run).await?;
         if round == 1 && writer.is_some() {
             resolve_intents(store, name, &snapshot, caps).await?;
         }
-        let bindings = store.bindings(name).await?;
-        let not_ours = store.not_ours(name).await?;
-        let plan = planner::plan(&PlanInput {
-            platform: name,
-            desired,
-            snapshot: &snapshot,
-            bindings: &bindings,
-            caps,
-            not_ours: &not_ours,
-        });
         let now = Utc::now();
         for b in &plan.bind {
             match &b.tag_key {
@@ -260,32 +255,16 @@ async fn rounds(
         let stop = execute(store, name, platform, &plan, writer, report).await?;
         if stop == Stop::Permanent {
             // Re-read once so the mirror shows what did happen, but do not send again.
-            let snapshot = pull(store, name, platform, caps, report.run).await?;
-            let bindings = store.bindings(name).await?;
-            let not_ours = store.not_ours(name).await?;
-            report.remaining = planner::plan(&PlanInput {
-                platform: name,
-                desired,
-                snapshot: &snapshot,
-                bindings: &bindings,
-                caps,
-                not_ours: &not_ours,
-            });
+            report.remaining = pull_and_plan(store, name, platform, desired, caps, report.run)
+                .await?
+                .plan;
             return Ok(());
         }
     }
     // The last round sent something; one more pull tells whether it converged.
-    let snapshot = pull(store, name, platform, caps, report.run).await?;
-    let bindings = store.bindings(name).await?;
-    let not_ours = store.not_ours(name).await?;
-    report.remaining = planner::plan(&PlanInput {
-        platform: name,
-        desired,
-        snapshot: &snapshot,
-        bindings: &bindings,
-        caps,
-        not_ours: &not_ours,
-    });
+    report.remaining = pull_and_plan(store, name, platform, desired, caps, report.run)
+        .await?
+        .plan;
     if report.remaining.has_changes() {
         report.errors.push(format!(
             "{name}: not converged after {} rounds; {} operations remain",
@@ -294,6 +273,41 @@ async fn rounds(
         ));
     }
     Ok(())
+}
+
+/// One pull, what the mirror knows besides, and the plan made from them.
+struct Planned {
+    snapshot: Snapshot,
+    bindings: crate::model::Bindings,
+    not_ours: BTreeSet<String>,
+    plan: PlatformPlan,
+}
+
+async fn pull_and_plan(
+    store: &Store,
+    name: &str,
+    platform: &dyn Platform,
+    desired: &Desired,
+    caps: &'static Capabilities,
+    run: RunId,
+) -> Result<Planned, Error> {
+    let snapshot = pull(store, name, platform, caps, run).await?;
+    let bindings = store.bindings(name).await?;
+    let not_ours = store.not_ours(name).await?;
+    let plan = planner::plan(&PlanInput {
+        platform: name,
+        desired,
+        snapshot: &snapshot,
+        bindings: &bindings,
+        caps,
+        not_ours: &not_ours,
+    });
+    Ok(Planned {
+        snapshot,
+        bindings,
+        not_ours,
+        plan,
+    })
 }
 
 /// Reads what the platform holds and records it; platforms without a list call are read from the
