@@ -173,8 +173,13 @@ pub async fn sync_platform(
         }
     };
     report.api_calls = platform.api_calls() - calls_before;
+    finish(store, result, report).await
+}
+
+/// Records how a run ended (`sync_runs`, and the platform's last error) and returns its result.
+/// `report.plan` is what the run set out to do.
+async fn finish(store: &Store, result: Result<(), Error>, report: Report) -> Result<Report, Error> {
     let status = match (&result, report.failed) {
-        (Err(_), _) => RunStatus::Failed,
         (Ok(()), 0) if report.errors.is_empty() => RunStatus::Succeeded,
         (Ok(()), _) if report.succeeded > 0 => RunStatus::Partial,
         _ => RunStatus::Failed,
@@ -191,8 +196,10 @@ pub async fn sync_platform(
         api_calls: report.api_calls as i64,
         error: error.clone(),
     };
-    store.finish_run(run, &outcome, Utc::now()).await?;
-    store.set_platform_error(name, error.as_deref()).await?;
+    store.finish_run(report.run, &outcome, Utc::now()).await?;
+    store
+        .set_platform_error(&report.platform, error.as_deref())
+        .await?;
     result.map(|()| report)
 }
 
@@ -878,23 +885,5 @@ pub async fn apply_saved(
         }
     };
     report.api_calls = platform.api_calls() - calls_before;
-    let error = match &result {
-        Err(e) => Some(e.to_string()),
-        Ok(()) => report.errors.first().cloned(),
-    };
-    let status = match (&result, report.failed) {
-        (Ok(()), 0) if report.errors.is_empty() => RunStatus::Succeeded,
-        (Ok(()), _) if report.succeeded > 0 => RunStatus::Partial,
-        _ => RunStatus::Failed,
-    };
-    let outcome = RunOutcome {
-        status,
-        planned: saved.plan.ops.len() as i64,
-        applied: report.succeeded as i64,
-        failed: report.failed as i64,
-        api_calls: report.api_calls as i64,
-        error: error.clone(),
-    };
-    store.finish_run(run, &outcome, Utc::now()).await?;
-    result.map(|()| report)
+    finish(store, result, report).await
 }

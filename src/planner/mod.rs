@@ -392,6 +392,38 @@ impl<'a> Planner<'a> {
         });
     }
 
+    /// Whether a change may be sent. When it may not (the group is the console's, or the API has no
+    /// call for it), records a `!` line saying so.
+    fn allowed(
+        &mut self,
+        group: &str,
+        tag: Option<&str>,
+        what: &str,
+        not_ours: bool,
+        capable: bool,
+        cannot: &str,
+    ) -> bool {
+        if not_ours {
+            self.drift(
+                group,
+                tag,
+                format!("{what}: the group was created in the console"),
+                DriftCause::NotOurs,
+            );
+            false
+        } else if !capable {
+            self.drift(
+                group,
+                tag,
+                format!("{what}: this platform cannot {cannot}"),
+                DriftCause::NotSupported,
+            );
+            false
+        } else {
+            true
+        }
+    }
+
     fn status(
         &mut self,
         g: &DesiredGroup,
@@ -545,29 +577,15 @@ impl<'a> Planner<'a> {
                 },
                 _ => Reason::NameDiffers,
             };
-            if not_ours {
-                self.drift(
-                    &g.name,
-                    None,
-                    format!(
-                        "rename {} → {}: the group was created in the console",
-                        q(&remote.name),
-                        q(&g.name)
-                    ),
-                    DriftCause::NotOurs,
-                );
-                group_state = State::NotSupported;
-            } else if !caps.rename_group {
-                self.drift(
-                    &g.name,
-                    None,
-                    format!(
-                        "rename {} → {}: this platform cannot rename groups",
-                        q(&remote.name),
-                        q(&g.name)
-                    ),
-                    DriftCause::NotSupported,
-                );
+            let what = format!("rename {} → {}", q(&remote.name), q(&g.name));
+            if !self.allowed(
+                &g.name,
+                None,
+                &what,
+                not_ours,
+                caps.rename_group,
+                "rename groups",
+            ) {
                 group_state = State::NotSupported;
             } else {
                 rename = Some(PendingRename {
@@ -587,21 +605,14 @@ impl<'a> Planner<'a> {
             && current != target_order
         {
             let what = format!("order {} → {target_order}", show_order(remote.order));
-            if not_ours {
-                self.drift(
-                    &g.name,
-                    None,
-                    format!("{what}: the group was created in the console"),
-                    DriftCause::NotOurs,
-                );
-                group_state = State::NotSupported;
-            } else if !caps.reorder_group {
-                self.drift(
-                    &g.name,
-                    None,
-                    format!("{what}: this platform cannot reorder groups"),
-                    DriftCause::NotSupported,
-                );
+            if !self.allowed(
+                &g.name,
+                None,
+                &what,
+                not_ours,
+                caps.reorder_group,
+                "reorder groups",
+            ) {
                 if group_state == State::Present {
                     group_state = State::NotSupported;
                 }
@@ -734,21 +745,14 @@ impl<'a> Planner<'a> {
                     let mut reason = Reason::OrderDrifted;
                     if r.name != t.name {
                         let what = format!("rename {} → {}", q(&r.name), q(&t.name));
-                        if not_ours {
-                            self.drift(
-                                &g.name,
-                                Some(&t.name),
-                                format!("{what}: the group was created in the console"),
-                                DriftCause::NotOurs,
-                            );
-                            state = State::NotSupported;
-                        } else if !caps.rename_tag {
-                            self.drift(
-                                &g.name,
-                                Some(&t.name),
-                                format!("{what}: this platform cannot rename tags"),
-                                DriftCause::NotSupported,
-                            );
+                        if !self.allowed(
+                            &g.name,
+                            Some(&t.name),
+                            &what,
+                            not_ours,
+                            caps.rename_tag,
+                            "rename tags",
+                        ) {
                             state = State::NotSupported;
                         } else {
                             name = Some(Change {
@@ -770,21 +774,14 @@ impl<'a> Planner<'a> {
                         && current != *target
                     {
                         let what = format!("order {} → {target}", show_order(r.order));
-                        if not_ours {
-                            self.drift(
-                                &g.name,
-                                Some(&t.name),
-                                format!("{what}: the group was created in the console"),
-                                DriftCause::NotOurs,
-                            );
-                            state = State::NotSupported;
-                        } else if !caps.reorder_tag {
-                            self.drift(
-                                &g.name,
-                                Some(&t.name),
-                                format!("{what}: this platform cannot reorder tags"),
-                                DriftCause::NotSupported,
-                            );
+                        if !self.allowed(
+                            &g.name,
+                            Some(&t.name),
+                            &what,
+                            not_ours,
+                            caps.reorder_tag,
+                            "reorder tags",
+                        ) {
                             if state == State::Present {
                                 state = State::NotSupported;
                             }

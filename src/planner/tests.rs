@@ -10,6 +10,9 @@ use super::*;
 use crate::model::tagfile::{Context, Source, parse};
 use crate::model::{Batch, MarkStyle};
 
+// Capability shapes written out here rather than taken from `platforms/`: the planner is tested
+// on what an API allows, and knows nothing of any platform (ARCHITECTURE.md).
+
 /// A platform that can do everything, one edit call for name and order (like Juzibot).
 pub(crate) const FULL: Capabilities = Capabilities {
     list: true,
