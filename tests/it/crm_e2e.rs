@@ -11,7 +11,7 @@ use tagsync::model::tagfile::{Context, Source, parse};
 use tagsync::model::{Desired, Snapshot};
 use tagsync::planner::{self, DriftCause};
 use tagsync::platforms::{self, Error as PlatformError, Platform, RetryPolicy};
-use tagsync::settings::{Kind, Mode, PlatformSettings, SecretSource};
+use tagsync::settings::Kind;
 use tagsync::sim::crm::Account;
 use tagsync::sim::{self, FaultSpec, Fixture, SimHandle, SimOptions, SimPlatform};
 use tagsync::store::Store;
@@ -77,20 +77,11 @@ async fn env_with(fixture_yaml: &str, faults: FaultSpec, token: &str, retry: Ret
         .upsert_platform(NAME, "wechat_crm", "enforce")
         .await
         .unwrap();
-    let settings = PlatformSettings {
-        name: NAME.into(),
-        kind: Kind::WechatCrm,
-        // A base URL with a path: the seed's paths go under it.
-        base_url: format!("{}/", sim.base_url()).parse().unwrap(),
-        mode: Mode::Enforce,
-        rate_limit: None,
-        schedule: None,
-        secret: SecretSource::Env("UNUSED".into()),
-        corp_id: None,
-        strategy_id: None,
-        app_id: None,
-        timeout: Duration::from_millis(400),
-    };
+    let settings = crate::support::settings(
+        NAME,
+        tagsync::settings::Kind::WechatCrm,
+        &format!("{}/", sim.base_url()),
+    );
     let client = platforms::connect(&settings, token.to_string().into(), retry).unwrap();
     Env {
         sim,

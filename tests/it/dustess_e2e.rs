@@ -3,7 +3,6 @@
 //! account only from its mirror and the `add` answers, and every call here is counted exactly.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
 use tagsync::apply::{self, ApplySettings, Report};
@@ -11,7 +10,6 @@ use tagsync::model::Desired;
 use tagsync::model::tagfile::{Context, Source, parse};
 use tagsync::planner::{DriftCause, render_text};
 use tagsync::platforms::{self, Platform, RetryPolicy};
-use tagsync::settings::{Kind, Mode, PlatformSettings, SecretSource};
 use tagsync::sim::dustess::{ADD_PATH, Account};
 use tagsync::sim::{self, FaultKind, FaultSpec, Fixture, SimHandle, SimOptions, SimPlatform};
 use tagsync::store::Store;
@@ -75,19 +73,8 @@ async fn env_with_token(fixture_yaml: &str, faults: FaultSpec, token: &str) -> E
         .upsert_platform(NAME, "dustess", "enforce")
         .await
         .unwrap();
-    let settings = PlatformSettings {
-        name: NAME.into(),
-        kind: Kind::Dustess,
-        base_url: sim.base_url().parse().unwrap(),
-        mode: Mode::Enforce,
-        rate_limit: None,
-        schedule: None,
-        secret: SecretSource::Env("UNUSED".into()),
-        corp_id: None,
-        strategy_id: None,
-        app_id: None,
-        timeout: Duration::from_millis(400),
-    };
+    let settings =
+        crate::support::settings(NAME, tagsync::settings::Kind::Dustess, &sim.base_url());
     let client =
         platforms::connect(&settings, token.to_string().into(), RetryPolicy::fast()).unwrap();
     Env {

@@ -153,17 +153,8 @@ async fn errcodes_are_classified() {
 async fn wrong_token_is_an_error_and_sends_once() {
     let mut e = env(STATE, FaultSpec::default()).await;
     let settings = tagsync::settings::PlatformSettings {
-        name: "juzi".into(),
-        kind: tagsync::settings::Kind::Juzibot,
-        base_url: e.sim.base_url().parse().unwrap(),
-        mode: tagsync::settings::Mode::Enforce,
-        rate_limit: None,
-        schedule: None,
-        secret: tagsync::settings::SecretSource::Env("UNUSED".into()),
-        corp_id: None,
-        strategy_id: None,
-        app_id: None,
         timeout: std::time::Duration::from_secs(2),
+        ..crate::support::settings("juzi", tagsync::settings::Kind::Juzibot, &e.sim.base_url())
     };
     e.client = tagsync::platforms::connect(
         &settings,

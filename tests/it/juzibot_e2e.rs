@@ -2,13 +2,11 @@
 //! simulator over loopback HTTP. Call counts are exact: API calls are the scarce resource.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tagsync::apply::{self, ApplySettings, Report};
 use tagsync::model::Desired;
 use tagsync::model::tagfile::{Context, Source, parse};
 use tagsync::platforms::{self, Platform, RetryPolicy};
-use tagsync::settings::{Kind, Mode, PlatformSettings, SecretSource};
 use tagsync::sim::juzibot::Account;
 use tagsync::sim::{self, FaultSpec, Fixture, SimHandle, SimOptions, SimPlatform};
 use tagsync::store::Store;
@@ -66,19 +64,8 @@ pub async fn env(fixture_yaml: &str, faults: FaultSpec) -> Env {
         .upsert_platform("juzi", "juzibot", "enforce")
         .await
         .unwrap();
-    let settings = PlatformSettings {
-        name: "juzi".into(),
-        kind: Kind::Juzibot,
-        base_url: sim.base_url().parse().unwrap(),
-        mode: Mode::Enforce,
-        rate_limit: None,
-        schedule: None,
-        secret: SecretSource::Env("UNUSED".into()),
-        corp_id: None,
-        strategy_id: None,
-        app_id: None,
-        timeout: Duration::from_millis(400),
-    };
+    let settings =
+        crate::support::settings("juzi", tagsync::settings::Kind::Juzibot, &sim.base_url());
     let client =
         platforms::connect(&settings, TOKEN.to_string().into(), RetryPolicy::fast()).unwrap();
     Env {

@@ -56,3 +56,26 @@ impl LogCapture {
         String::from_utf8_lossy(&self.buf.lock().unwrap()).into_owned()
     }
 }
+
+/// A platform's settings for tests: enforce mode, no rate limit, a 400 ms request timeout (the
+/// simulators answer in microseconds; timeouts must trip fast). Override fields with `..`.
+pub fn settings(
+    name: &str,
+    kind: tagsync::settings::Kind,
+    base_url: &str,
+) -> tagsync::settings::PlatformSettings {
+    tagsync::settings::PlatformSettings {
+        name: name.into(),
+        kind,
+        base_url: base_url.parse().expect("a simulator URL"),
+        mode: tagsync::settings::Mode::Enforce,
+        rate_limit: None,
+        schedule: None,
+        // Tests hand the secret to `platforms::connect` directly.
+        secret: tagsync::settings::SecretSource::Env("UNUSED".into()),
+        corp_id: None,
+        strategy_id: None,
+        app_id: None,
+        timeout: std::time::Duration::from_millis(400),
+    }
+}

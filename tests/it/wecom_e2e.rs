@@ -12,7 +12,7 @@ use tagsync::model::tagfile::{Context, Source, parse};
 use tagsync::planner::{DriftCause, render_text};
 use tagsync::platforms::wecom::{self, Wecom};
 use tagsync::platforms::{self, Error, Http, Platform, RetryPolicy};
-use tagsync::settings::{Kind, Mode, PlatformSettings, SecretSource};
+use tagsync::settings::{Kind, PlatformSettings};
 use tagsync::sim::wecom::{Corp, DEFAULT_CORP_ID};
 use tagsync::sim::{
     self, FaultKind, FaultSpec, Fixture, ManualClock, SimHandle, SimOptions, SimPlatform,
@@ -105,18 +105,10 @@ async fn env_with(fixture_yaml: &str, setup: Setup) -> Env {
         .upsert_platform(NAME, "wecom", "enforce")
         .await
         .unwrap();
-    let settings = PlatformSettings {
-        name: NAME.into(),
-        kind: Kind::Wecom,
-        base_url: sim.base_url().parse().unwrap(),
-        mode: Mode::Enforce,
-        rate_limit: None,
-        schedule: None,
-        secret: SecretSource::Env("UNUSED".into()),
+    let settings = tagsync::settings::PlatformSettings {
         corp_id: Some(DEFAULT_CORP_ID.into()),
         strategy_id: setup.strategy_id,
-        app_id: None,
-        timeout: Duration::from_millis(400),
+        ..crate::support::settings(NAME, tagsync::settings::Kind::Wecom, &sim.base_url())
     };
     let client = Arc::new(client_for(&settings, setup.retry));
     Env {

@@ -2,7 +2,6 @@
 //! simulator over loopback HTTP. Call counts are exact: API calls are the scarce resource.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
 use tagsync::apply::{self, ApplySettings, Report};
@@ -10,7 +9,6 @@ use tagsync::model::Desired;
 use tagsync::model::tagfile::{Context, Source, parse};
 use tagsync::planner::{DriftCause, render_text};
 use tagsync::platforms::{self, Platform, RetryPolicy};
-use tagsync::settings::{Kind, Mode, PlatformSettings, SecretSource};
 use tagsync::sim::yzj::Account;
 use tagsync::sim::{self, FaultSpec, Fixture, FixtureGroup, SimHandle, SimOptions, SimPlatform};
 use tagsync::store::Store;
@@ -65,18 +63,9 @@ async fn env_with(mut fixture: Fixture, faults: FaultSpec, token: &str) -> Env {
         .upsert_platform("yzj", "yzj", "enforce")
         .await
         .unwrap();
-    let settings = PlatformSettings {
-        name: "yzj".into(),
-        kind: Kind::Yzj,
-        base_url: sim.base_url().parse().unwrap(),
-        mode: Mode::Enforce,
-        rate_limit: None,
-        schedule: None,
-        secret: SecretSource::Env("UNUSED".into()),
-        corp_id: None,
-        strategy_id: None,
+    let settings = tagsync::settings::PlatformSettings {
         app_id: Some(APP_ID.into()),
-        timeout: Duration::from_millis(400),
+        ..crate::support::settings("yzj", tagsync::settings::Kind::Yzj, &sim.base_url())
     };
     let client =
         platforms::connect(&settings, token.to_string().into(), RetryPolicy::fast()).unwrap();
