@@ -67,16 +67,7 @@ async fn env_with(fixture_yaml: &str, faults: FaultSpec, token: &str, retry: Ret
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("m.db").display()
-    ))
-    .await
-    .unwrap();
-    store
-        .upsert_platform(NAME, "wechat_crm", "enforce")
-        .await
-        .unwrap();
+    let store = crate::support::mirror(dir.path(), NAME, "wechat_crm").await;
     let settings = crate::support::settings(
         NAME,
         tagsync::settings::Kind::WechatCrm,

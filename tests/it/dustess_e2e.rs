@@ -63,16 +63,7 @@ async fn env_with_token(fixture_yaml: &str, faults: FaultSpec, token: &str) -> E
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("m.db").display()
-    ))
-    .await
-    .unwrap();
-    store
-        .upsert_platform(NAME, "dustess", "enforce")
-        .await
-        .unwrap();
+    let store = crate::support::mirror(dir.path(), NAME, "dustess").await;
     let settings =
         crate::support::settings(NAME, tagsync::settings::Kind::Dustess, &sim.base_url());
     let client =

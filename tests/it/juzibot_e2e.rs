@@ -54,16 +54,7 @@ pub async fn env(fixture_yaml: &str, faults: FaultSpec) -> Env {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("m.db").display()
-    ))
-    .await
-    .unwrap();
-    store
-        .upsert_platform("juzi", "juzibot", "enforce")
-        .await
-        .unwrap();
+    let store = crate::support::mirror(dir.path(), "juzi", "juzibot").await;
     let settings =
         crate::support::settings("juzi", tagsync::settings::Kind::Juzibot, &sim.base_url());
     let client =

@@ -79,3 +79,16 @@ pub fn settings(
         timeout: std::time::Duration::from_millis(400),
     }
 }
+
+/// A fresh SQLite mirror in `dir` with `platform` (of `kind`) recorded, as apply expects.
+pub async fn mirror(dir: &std::path::Path, platform: &str, kind: &str) -> tagsync::store::Store {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("m.db").display());
+    let store = tagsync::store::Store::open(&url)
+        .await
+        .expect("the mirror opens");
+    store
+        .upsert_platform(platform, kind, "enforce")
+        .await
+        .expect("platform recorded");
+    store
+}

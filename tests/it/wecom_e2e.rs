@@ -95,16 +95,7 @@ async fn env_with(fixture_yaml: &str, setup: Setup) -> Env {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("m.db").display()
-    ))
-    .await
-    .unwrap();
-    store
-        .upsert_platform(NAME, "wecom", "enforce")
-        .await
-        .unwrap();
+    let store = crate::support::mirror(dir.path(), NAME, "wecom").await;
     let settings = tagsync::settings::PlatformSettings {
         corp_id: Some(DEFAULT_CORP_ID.into()),
         strategy_id: setup.strategy_id,

@@ -53,16 +53,7 @@ async fn env_with(mut fixture: Fixture, faults: FaultSpec, token: &str) -> Env {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("m.db").display()
-    ))
-    .await
-    .unwrap();
-    store
-        .upsert_platform("yzj", "yzj", "enforce")
-        .await
-        .unwrap();
+    let store = crate::support::mirror(dir.path(), "yzj", "yzj").await;
     let settings = tagsync::settings::PlatformSettings {
         app_id: Some(APP_ID.into()),
         ..crate::support::settings("yzj", tagsync::settings::Kind::Yzj, &sim.base_url())
