@@ -2,11 +2,14 @@
 
 mod bad_inputs;
 mod cli;
+mod concurrency;
+mod crash;
 mod crm_e2e;
 mod dustess_e2e;
 mod juzibot_adapter;
 mod juzibot_e2e;
 mod readme;
+mod scenario;
 mod schema;
 mod sim_crm;
 mod sim_dustess;
