@@ -184,10 +184,10 @@ async fn two_at_once(mirror: Mirror) {
             .any(|l| l.contains(" WARN ") && l.contains(WAITING)),
         "{waiter_err}"
     );
-    let plan_calls = reference_ops;
     assert!(
-        String::from_utf8_lossy(&writer.stdout)
-            .contains(&format!("juzi: {plan_calls} operations applied, 0 failed")),
+        String::from_utf8_lossy(&writer.stdout).contains(&format!(
+            "juzi: {reference_ops} operations applied, 0 failed"
+        )),
         "{}",
         scenario::describe(writer)
     );
@@ -245,7 +245,7 @@ fn store_kind(url: &str) -> &'static str {
 
 /// A lease whose holder died `LEASE_TTL` ago does not hold `apply` up; one that runs out in two
 /// seconds makes it wait (saying so) and then write.
-async fn crashed_holder(mirror: Mirror) {
+async fn dead_holder(mirror: Mirror) {
     let s = &JUZIBOT;
     let lease = format!("writer:{}", s.name);
     let store = scenario::open(&mirror.url).await;
@@ -322,14 +322,14 @@ async fn two_applies_at_once_on_one_postgres_database() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crashed_holders_lease_does_not_block_sqlite() {
-    crashed_holder(Mirror::sqlite()).await;
+async fn a_dead_holders_lease_does_not_block_sqlite() {
+    dead_holder(Mirror::sqlite()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crashed_holders_lease_does_not_block_postgres() {
-    if let Some(m) = Mirror::postgres("crashed_holder").await {
-        crashed_holder(m).await;
+async fn a_dead_holders_lease_does_not_block_postgres() {
+    if let Some(m) = Mirror::postgres("dead_holder").await {
+        dead_holder(m).await;
     }
 }
 

@@ -2,16 +2,26 @@
 //! desired state with no duplicate, every declared object bound, and every intent the killed run
 //! left behind resolved in `operations`.
 //!
-//! Each trial runs the real binary against an in-process simulator (Juzibot, WeCom, Miaokol) with a
-//! SQLite mirror. A seeded fault spec delays a share of calls by 40 ms, so a run takes about half a
-//! second and a kill lands inside a write most of the time. The kill comes a seed-chosen number of
-//! milliseconds after the simulator answered the run's first call (so process start-up time does
-//! not shift it). Miaokol's creates are several calls each (`add`, `batchAddTag`, a list to learn the
-//! ids), so a kill there can leave a half-made group: the case where an intent's write did happen.
+//! Each trial runs the real binary against an in-process simulator (Juzibot, WeCom, Miaokol,
+//! Dustess; `scenario.rs`) with a SQLite mirror. A seeded fault spec holds 60% of calls for 40 ms, so
+//! a run takes about half a second. The kill point is seed-derived: even seeds kill a random number
+//! of milliseconds after the simulator answered the run's first call (so process start-up does not
+//! shift it), odd seeds right after the simulator answered a random write, before the process
+//! could journal the answer (the "applied, outcome not recorded" case). Miaokol's creates are
+//! several calls each (`add`, `batchAddTag`, a list to learn the ids), so a kill there can leave a
+//! half-made group.
 //!
-//! A killed holder's writer lease stays in the mirror until it expires (`apply::LEASE_TTL`, longer
-//! than a normal run waits): each trial moves the lease clock past the expiry through
-//! `Store::try_lease` (as two minutes of waiting would) before the second run.
+//! Checks after the second run: exit 0 and "in step"; the simulator's state equals the desired one
+//! (names, orders where writable) and holds exactly the expected number of groups and tags; no
+//! create was sent twice once applied (from the call log: the simulators answer a repeated create
+//! with the existing object, so the state alone would not show it); every declared object bound to
+//! the object carrying its name; no intent without outcome, and the one the kill left resolved
+//! with the "resolved after an interrupted run" note. Each test asserts that kills landed inside a
+//! write, and prints its tally (`--nocapture`).
+//!
+//! A killed holder's writer lease stays in the mirror until it expires (`apply::LEASE_TTL`, 120 s,
+//! longer than `apply` waits, 60 s): before the second run each trial moves the lease clock past the
+//! expiry through `Store::try_lease`, as two minutes of waiting would.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -58,14 +68,10 @@ async fn trial(s: &Scenario, seed: u64, (span_ms, writes): (u64, usize), tally: 
         .stderr(std::fs::File::create(dir.path().join("killed.stderr")).unwrap());
     let mut child = cmd.spawn().unwrap();
     let started = Instant::now();
-    while sim.calls().is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "{ctx}: no call"
-        );
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
+    while sim.calls().is_empty()
+        && child.try_wait().unwrap().is_none()
+        && started.elapsed() < Duration::from_secs(20)
+    {
         scenario::sleep_ms(1).await;
     }
     // Half the trials kill after a random time; the other half right after the simulator answered
@@ -88,6 +94,7 @@ async fn trial(s: &Scenario, seed: u64, (span_ms, writes): (u64, usize), tally: 
     let finished = child.try_wait().unwrap().is_some();
     child.kill().unwrap();
     child.wait().unwrap();
+    assert!(!sim.calls().is_empty(), "{ctx}: the run made no call");
     // Let the simulator finish (or drop) what the dead process had in flight.
     scenario::sleep_ms(80).await;
     let held_after_kill = s.held(&sim);
@@ -133,6 +140,15 @@ async fn trial(s: &Scenario, seed: u64, (span_ms, writes): (u64, usize), tally: 
     // The platform holds exactly the desired state: every object once.
     assert_eq!(s.state(&sim), s.expected, "{ctx}: {report}");
     assert_eq!(s.counts(&sim), s.expected_counts(), "{ctx}: duplicates");
+    // No create was sent again after it had been applied (the simulators would have answered the
+    // existing object, so only the call log shows a blind repeat).
+    if let Some(mut creates) = s.creates_sent(&sim) {
+        creates.sort();
+        let mut repeated = creates.clone();
+        repeated.dedup();
+        assert_eq!(creates, repeated, "{ctx}: a create was sent twice");
+        assert_eq!(creates.len(), scenario::CREATES, "{ctx}: {creates:?}");
+    }
     let store = scenario::open(&url).await;
     let bindings = store.bindings(s.name).await.unwrap();
     let problems = s.binding_problems(&sim, &bindings);

@@ -243,6 +243,9 @@ pub const DECLARED: &[(&str, &[&str])] = &[
     ("所属行业", &["教育", "金融", "零售"]),
 ];
 
+/// Objects each scenario creates: two groups and eight tags.
+pub const CREATES: usize = 10;
+
 /// A group as a simulator holds it: id, name, order (where the platform has a group order), and
 /// its tags as (id, name, order).
 #[derive(Debug, Clone)]
@@ -410,6 +413,61 @@ impl Scenario {
                 })
                 .collect()
         }
+    }
+
+    /// The group and tag names that the platform's applied writes asked it to create, one entry
+    /// per request (every declared name is unique across groups, so a name is an object). `None`
+    /// on Dustess, whose documented recovery from an unknown outcome is to send the create again.
+    pub fn creates_sent(&self, sim: &SimHandle) -> Option<Vec<String>> {
+        let names = |v: Option<&serde_json::Value>, field: Option<&str>| -> Vec<String> {
+            v.and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|t| match field {
+                    Some(f) => t.get(f)?.as_str().map(str::to_owned),
+                    None => t.as_str().map(str::to_owned),
+                })
+                .collect()
+        };
+        let absent =
+            |v: Option<&serde_json::Value>| v.is_none_or(|v| v.is_null() || v == 0 || v == "");
+        let mut out = Vec::new();
+        for call in sim.writes().into_iter().filter(|c| c.applied) {
+            let body = call.body.unwrap_or_default();
+            let (group_id, group_name, tags) = match (self.platform, call.path.as_str()) {
+                (SimPlatform::Juzibot, "/api/v1/tag/create") => {
+                    ("groupId", "groupName", names(body.get("tag"), Some("name")))
+                }
+                (SimPlatform::Wecom, "/cgi-bin/externalcontact/add_strategy_tag") => (
+                    "group_id",
+                    "group_name",
+                    names(body.get("tag"), Some("name")),
+                ),
+                (SimPlatform::Yzj, "/smart-tag/batchAddTag") => {
+                    ("group_id", "group_name", names(body.get("tag_names"), None))
+                }
+                (SimPlatform::Yzj, "/smart-tag/add") if absent(body.get("id")) => {
+                    let name = body["name"].as_str().unwrap_or_default();
+                    let kind = if body.get("type").is_some_and(|t| t == 1) {
+                        "tag"
+                    } else {
+                        "group"
+                    };
+                    out.push(format!("{kind} {name}"));
+                    continue;
+                }
+                (SimPlatform::Dustess, _) => return None,
+                _ => continue,
+            };
+            if absent(body.get(group_id)) {
+                out.push(format!(
+                    "group {}",
+                    body[group_name].as_str().unwrap_or_default()
+                ));
+            }
+            out.extend(tags.into_iter().map(|t| format!("tag {t}")));
+        }
+        Some(out)
     }
 
     /// (groups, tags) the simulator holds.
