@@ -74,6 +74,46 @@ enum Backend {
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
+/// Connects, retrying while the file is busy: switching a new database to WAL needs an exclusive
+/// lock that SQLite's busy timeout does not wait for, so a process that opens a new mirror while
+/// another one is creating it gets "database is locked" at once.
+async fn connect_sqlite(
+    pool: SqlitePoolOptions,
+    options: SqliteConnectOptions,
+) -> Result<SqlitePool, sqlx::Error> {
+    let started = std::time::Instant::now();
+    loop {
+        match pool.clone().connect_with(options.clone()).await {
+            Err(e) if is_busy(&e) && started.elapsed() < SQLITE_BUSY_TIMEOUT => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// SQLITE_BUSY, extended codes included.
+fn is_busy(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| c & 0xff == 5)
+}
+
+/// Runs the SQLite migrations inside one `BEGIN IMMEDIATE` transaction. sqlx's migrator locks
+/// PostgreSQL (an advisory lock) but not SQLite, so two processes opening a new mirror at once both
+/// applied migration 1 and the second failed ("table platforms already exists"). Holding SQLite's
+/// write lock serialises them: the second waits (busy timeout), finds every migration applied, and
+/// does nothing.
+async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), sqlx::migrate::MigrateError> {
+    use sqlx::Connection as _;
+    let mut conn = pool.acquire().await?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    SQLITE_MIGRATIONS.run_direct(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// How long a SQLite connection waits for another writer before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long any call waits for a free connection (or a PostgreSQL server) before giving up.
@@ -336,8 +376,8 @@ impl Store {
                         .idle_timeout(None)
                         .max_lifetime(None);
                 }
-                let pool = pool.connect_with(options).await.map_err(open)?;
-                SQLITE_MIGRATIONS.run(&pool).await.map_err(migrate)?;
+                let pool = connect_sqlite(pool, options).await.map_err(open)?;
+                migrate_sqlite(&pool).await.map_err(migrate)?;
                 Backend::Sqlite(pool)
             }
             "postgres" | "postgresql" => {

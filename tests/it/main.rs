@@ -2,12 +2,15 @@
 
 mod bad_inputs;
 mod cli;
+mod concurrency;
+mod crash;
 mod crm_e2e;
 mod dustess_e2e;
 mod juzibot_adapter;
 mod juzibot_e2e;
 mod readme;
 mod saved_plans;
+mod scenario;
 mod schema;
 mod sim_crm;
 mod sim_dustess;
