@@ -224,6 +224,7 @@ async fn rounds(
         } = pull_and_plan(store, name, platform, desired, caps, report.run).await?;
         if round == 1 && writer.is_some() {
             resolve_intents(store, name, &snapshot, caps).await?;
+            close_interrupted_runs(store, name, report.run).await?;
         }
         let now = Utc::now();
         for b in &plan.bind {
@@ -654,7 +655,7 @@ struct Writer {
 
 impl Writer {
     fn new(platform: &str) -> Self {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+        let host = host_name();
         let nonce: u32 = rand::random();
         Self {
             platform: platform.to_owned(),
@@ -673,6 +674,21 @@ impl Writer {
                 .await?
             {
                 None => return Ok(()),
+                Some((holder, until)) if holder_is_gone(&holder) => {
+                    // A writer on this host that no longer runs (killed, crashed) cannot renew: take
+                    // its lease now rather than make everyone wait out its expiry. Asking "as of just
+                    // after its expiry" lets the one statement decide, so two waiters cannot both
+                    // take it.
+                    let after = until + chrono::Duration::microseconds(1);
+                    if store
+                        .try_lease(&self.lease, &self.holder, LEASE_TTL, after.max(Utc::now()))
+                        .await?
+                        .is_none()
+                    {
+                        tracing::warn!(message = "Took over the lease of a writer that no longer runs.", platform = %self.platform, holder = %holder);
+                        return Ok(());
+                    }
+                }
                 Some((holder, until)) => {
                     let waited = started.elapsed();
                     if waited >= wait {
@@ -712,6 +728,52 @@ impl Writer {
             tracing::warn!(message = "Could not release the writer lease.", platform = %self.platform, error = %e);
         }
     }
+}
+
+/// This machine's name, as lease holders record it.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "host".into())
+}
+
+/// Whether a lease holder (`host:pid:nonce`) is a process of this host that no longer exists.
+/// Only answers yes where it can tell (Linux's /proc); a holder elsewhere is waited for.
+fn holder_is_gone(holder: &str) -> bool {
+    let mut parts = holder.rsplitn(3, ':');
+    let (Some(_nonce), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let proc = std::path::Path::new("/proc");
+    host == host_name()
+        && pid.parse::<u32>().is_ok_and(|p| p != std::process::id())
+        && proc.join("self").exists()
+        && !proc.join(pid).exists()
+}
+
+/// Closes runs that an interrupted writer left without an end (their operations are resolved by
+/// [`resolve_intents`]). Dry runs hold no lease and may still be going: they are left alone.
+async fn close_interrupted_runs(store: &Store, name: &str, current: RunId) -> Result<(), Error> {
+    for r in store.runs(name, 100).await? {
+        if r.id == current || r.status.is_some() || r.trigger == "plan" {
+            continue;
+        }
+        let outcome = RunOutcome {
+            status: RunStatus::Failed,
+            planned: r.planned,
+            applied: r.applied,
+            failed: r.failed,
+            api_calls: r.api_calls,
+            error: Some(format!(
+                "interrupted: the process stopped before the run ended; run {current} resolved its operations"
+            )),
+        };
+        store.finish_run(r.id, &outcome, Utc::now()).await?;
+    }
+    Ok(())
 }
 
 /// Resolves operations that an interrupted run (a crash, a kill, a lost connection to the mirror)
@@ -842,6 +904,8 @@ pub async fn apply_saved(
         Ok(()) => {
             let r = async {
                 let snapshot = pull(store, name, platform, caps, run).await?;
+                resolve_intents(store, name, &snapshot, caps).await?;
+                close_interrupted_runs(store, name, run).await?;
                 let bindings = store.bindings(name).await?;
                 let not_ours = store.not_ours(name).await?;
                 let now = Basis::new(&snapshot, &with_binds(bindings, &saved.plan.bind), &not_ours);
@@ -886,4 +950,29 @@ pub async fn apply_saved(
     };
     report.api_calls = platform.api_calls() - calls_before;
     finish(store, result, report).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_vanished_process_of_this_host_is_gone() {
+        let host = host_name();
+        // No pid this large exists on Linux (the maximum is 2^22).
+        assert!(holder_is_gone(&format!("{host}:99999999:0000abcd")));
+        assert!(
+            !holder_is_gone(&format!("{host}:{}:0000abcd", std::process::id())),
+            "we are alive"
+        );
+        assert!(
+            !holder_is_gone("another-host:99999999:0000abcd"),
+            "elsewhere: wait, cannot tell"
+        );
+        assert!(!holder_is_gone(&format!("{host}:not-a-pid:0000abcd")));
+        assert!(
+            !holder_is_gone("crash-test"),
+            "not a holder this code wrote"
+        );
+    }
 }

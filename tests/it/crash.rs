@@ -19,15 +19,13 @@
 //! with the "resolved after an interrupted run" note. Each test asserts that kills landed inside a
 //! write, and prints its tally (`--nocapture`).
 //!
-//! A killed holder's writer lease stays in the mirror until it expires (`apply::LEASE_TTL`, 120 s,
-//! longer than `apply` waits, 60 s): before the second run each trial moves the lease clock past the
-//! expiry through `Store::try_lease`, as two minutes of waiting would.
+//! A killed holder's writer lease stays in the mirror, but its process is gone: the second run takes
+//! the lease over at once (it checks the holder's pid on this host) instead of waiting it out.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use tagsync::apply::LEASE_TTL;
 use tagsync::store::{OpStatus, OperationRow};
 
 use super::scenario::{self, DUSTESS, JUZIBOT, Rng, Scenario, WECOM, YZJ};
@@ -107,16 +105,7 @@ async fn trial(s: &Scenario, seed: u64, (span_ms, writes): (u64, usize), tally: 
         .try_lease(&lease, "crash-test-probe", Duration::ZERO, Utc::now())
         .await
         .unwrap();
-    if held.is_some() {
-        // What LEASE_TTL of waiting would do: the dead holder's lease has expired.
-        let later = Utc::now() + chrono::Duration::from_std(LEASE_TTL).unwrap();
-        let taken = store
-            .try_lease(&lease, "crash-test", Duration::ZERO, later)
-            .await
-            .unwrap();
-        assert_eq!(taken, None, "{ctx}: an expired lease is taken over");
-        store.release_lease(&lease, "crash-test").await.unwrap();
-    } else {
+    if held.is_none() {
         store
             .release_lease(&lease, "crash-test-probe")
             .await
@@ -128,6 +117,17 @@ async fn trial(s: &Scenario, seed: u64, (span_ms, writes): (u64, usize), tally: 
     let out = scenario::output(scenario::tagsync(&config, &["apply", "--yes"])).await;
     let report = scenario::describe(&out);
     assert_eq!(out.status.code(), Some(0), "{ctx}: {report}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if held.is_some() {
+        assert!(
+            stderr.contains("Took over the lease of a writer that no longer runs."),
+            "{ctx}: {stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains("Waiting for another writer"),
+        "{ctx}: a dead holder made the run wait: {stderr}"
+    );
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("; in step"),
         "{ctx}: {report}"
@@ -157,6 +157,19 @@ async fn trial(s: &Scenario, seed: u64, (span_ms, writes): (u64, usize), tally: 
     // Every intent has its outcome; the one the kill left is resolved, and says so.
     let left = store.pending_intents(s.name).await.unwrap();
     assert!(left.is_empty(), "{ctx}: {left:?}");
+    // The killed run is closed as interrupted, not left "running" forever.
+    let runs = store.runs(s.name, 10).await.unwrap();
+    assert!(runs.iter().all(|r| r.status.is_some()), "{ctx}: {runs:?}");
+    // (unless the kill came after it had finished).
+    let killed = runs.last().unwrap();
+    assert!(
+        killed.status == Some(tagsync::store::RunStatus::Succeeded)
+            || killed
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("interrupted")),
+        "{ctx}: {killed:?}"
+    );
     let mut outcome = "";
     for p in &pending {
         let row = resolved(&store, p).await;
