@@ -211,24 +211,7 @@ async fn rounds(
             caps,
             not_ours: &not_ours,
         });
-        let now = Utc::now();
-        for b in &plan.bind {
-            match &b.tag_key {
-                None => {
-                    store
-                        .bind_group(name, &b.group_key, &b.remote_id, now)
-                        .await?
-                }
-                Some(t) => {
-                    store
-                        .bind_tag(name, &b.group_key, t, &b.remote_id, now)
-                        .await?
-                }
-            }
-        }
-        store
-            .replace_desired_state(name, &status_rows(&plan), now)
-            .await?;
+        record_plan(store, name, &plan).await?;
         if round == 1 {
             report.plan = plan.clone();
             if plan.deletes() > settings.max_deletes && !settings.dry_run {
@@ -258,6 +241,7 @@ async fn rounds(
                 caps,
                 not_ours: &not_ours,
             });
+            record_plan(store, name, &report.remaining).await?;
             return Ok(());
         }
     }
@@ -273,6 +257,9 @@ async fn rounds(
         caps,
         not_ours: &not_ours,
     });
+    // What this last pull matched (say, a group a lost create did make) is bound now, not at the
+    // next run: a converged run leaves every declared object bound.
+    record_plan(store, name, &report.remaining).await?;
     if report.remaining.has_changes() {
         report.errors.push(format!(
             "{name}: not converged after {} rounds; {} operations remain",
@@ -280,6 +267,30 @@ async fn rounds(
             report.remaining.ops.len()
         ));
     }
+    Ok(())
+}
+
+/// Records what a plan found without a call: the bindings of objects matched by name or `was`, and
+/// how every declared object stands (`v_drift`).
+async fn record_plan(store: &Store, name: &str, plan: &PlatformPlan) -> Result<(), Error> {
+    let now = Utc::now();
+    for b in &plan.bind {
+        match &b.tag_key {
+            None => {
+                store
+                    .bind_group(name, &b.group_key, &b.remote_id, now)
+                    .await?
+            }
+            Some(t) => {
+                store
+                    .bind_tag(name, &b.group_key, t, &b.remote_id, now)
+                    .await?
+            }
+        }
+    }
+    store
+        .replace_desired_state(name, &status_rows(plan), now)
+        .await?;
     Ok(())
 }
 
