@@ -17,14 +17,15 @@
 //! Dropping the future leaves at most one operation in state `intent`; the next run re-reads the
 //! platform before it writes, so nothing is duplicated.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use std::time::Duration;
 
 use chrono::Utc;
 
 use crate::model::{Capabilities, Desired, RemoteGroup, Snapshot};
-use crate::planner::{self, Action, Op, PlanInput, PlatformPlan};
+use crate::planner::{self, Action, Op, PlanInput, PlatformPlan, TagRef};
 use crate::platforms::{self, Platform};
 use crate::store::{self, Applied, OpStatus, RunId, RunOutcome, RunStatus, Store};
 
@@ -355,7 +356,9 @@ async fn execute(
     // Groups whose creation failed or that refused us: later steps on them are skipped.
     let mut blocked: BTreeSet<String> = BTreeSet::new();
     let mut stop = Stop::Finished;
-    for op in &plan.ops {
+    let mut queue: VecDeque<Cow<'_, Op>> = plan.ops.iter().map(Cow::Borrowed).collect();
+    while let Some(op) = queue.pop_front() {
+        let op: &Op = &op;
         let group_key = op_group_key(&op.action);
         if blocked.contains(group_key) {
             continue;
@@ -408,6 +411,16 @@ async fn execute(
                 tracing::warn!(message = "An operation failed.", platform = %name, operation = kind, target = %target, error = %e);
                 match e {
                     platforms::Error::NotOurs { .. } => {
+                        // A refused delete of several groups' tags does not say whose they are,
+                        // and deleted nothing (calls are all-or-nothing): it goes again one group
+                        // at a time, so that only the refusing group is remembered as not ours.
+                        if let Some(parts) = split_by_group(&op.action) {
+                            for action in parts.into_iter().rev() {
+                                let reason = op.reason.clone();
+                                queue.push_front(Cow::Owned(Op { action, reason }));
+                            }
+                            continue;
+                        }
                         report.not_ours += 1;
                         if let Some(id) = op_group_id(&op.action, &created_groups) {
                             store.mark_not_ours(name, &id, now).await?;
@@ -455,6 +468,26 @@ async fn bind_new_tags(
         }
     }
     Ok(())
+}
+
+/// A delete of tags of several groups as one delete per group; `None` for anything else.
+fn split_by_group(a: &Action) -> Option<Vec<Action>> {
+    let Action::DeleteTags { tags } = a else {
+        return None;
+    };
+    let mut groups: Vec<Vec<TagRef>> = Vec::new();
+    for t in tags {
+        match groups.iter_mut().find(|g| g[0].group_id == t.group_id) {
+            Some(g) => g.push(t.clone()),
+            None => groups.push(vec![t.clone()]),
+        }
+    }
+    (groups.len() > 1).then(|| {
+        groups
+            .into_iter()
+            .map(|tags| Action::DeleteTags { tags })
+            .collect()
+    })
 }
 
 fn op_group_key(a: &Action) -> &str {
