@@ -6,7 +6,12 @@
 //! collide with the remote side; `was` renames, explicit orders and `prune` sometimes), a random
 //! console state (the simulator's fixture: console-owned groups, groups of another WeCom strategy)
 //! and a random fault sequence (`seed`, `rate` 0–0.4, every kind), `apply` is run again and again
-//! until its report converges, and then:
+//! (at most [`MAX_APPLIES`] times) until its report converges, and then the properties below are
+//! checked. In half the cases the file then changes ([`change`]): objects keep their identity
+//! through `key` while names are swapped, cycled and renamed, positions move, objects come and go;
+//! `apply` converges again and the properties are checked against the state before the change.
+//! This is what exercises renames through bindings and swaps through temporary names, which a
+//! single file cannot ask for (`was` may not name a declared name).
 //!
 //! 1. **Converged**: the simulator holds the desired state. Every declared group and tag exists,
 //!    bound in the mirror, under its declared name; orders are right where the platform writes
@@ -36,12 +41,16 @@
 //!      call counts as carried out, and the create would come back), and so would a later plan
 //!      that needs more order edits than the rest of the first one. So in the end `Σ A_i ≤ C_1`,
 //!      the "the number of write calls never exceeds the plan's".
+//!    - One exception, counted exactly: a joined delete of several groups' tags that the platform
+//!      refuses as not ours goes again one group at a time (the refusal does not say whose the
+//!      tags are), up to one more call per further group ([`split_allowance`]).
 //!    - Without any fault, the first apply converges and carries out exactly its plan's calls.
 //! 4. A final plan (a dry run) against the converged state sends nothing; its drift (`!` lines)
 //!    is only what no call can fix (console groups, orders Miaokol cannot write), never a conflict.
 //!
 //! Failures print the desired tag file, the fixture and the fault spec (the shrunk input), and a
-//! trace of every apply: its plan and the calls with their faults.
+//! trace of every apply: its plan and the calls with their faults. `PROPTEST_CASES=N` sets the
+//! number of cases per platform (default 48).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
@@ -243,7 +252,7 @@ fn render_fixture(p: P, groups: &[FGroup]) -> String {
 fn arb_faults() -> impl Strategy<Value = String> {
     (any::<u64>(), prop_oneof![1 => Just(0u32), 4 => 1u32..=40]).prop_map(|(seed, pct)| {
         format!(
-            "seed={seed},rate={},kinds=all,delay=10ms,hang=400ms",
+            "seed={seed},rate={},kinds=all,delay=10ms,hang=500ms",
             f64::from(pct) / 100.0
         )
     })
@@ -378,6 +387,7 @@ fn change(d: &Desired, base: &[SGroup], b: &Bindings, seed: u64) -> String {
         .iter()
         .filter(|g| g.family == 1 && !kept.contains(&g.id))
         .map(|g| g.name.clone())
+        .chain(fixed.iter().map(|g| g.name.clone()))
         .collect();
     shuffle_names(&mut groups, &GROUP_NAMES, &taken, &mut rng);
     groups.extend(fixed);
@@ -513,7 +523,7 @@ impl Env {
             strategy_id: (p == P::Wecom).then_some(1),
             app_id: (p == P::Yzj).then(|| APP_ID.into()),
             // Longer than a `delay` fault, shorter than a `timeout` fault's hang.
-            timeout: Duration::from_millis(150),
+            timeout: Duration::from_millis(250),
         };
         // Enough retries that a read practically never runs out of them at a 40% fault rate.
         let retry = RetryPolicy {
@@ -808,6 +818,7 @@ struct Round {
     plan: PlatformPlan,
     calls: Vec<CallRecord>,
     not_ours: usize,
+    failed: usize,
 }
 
 fn fail(msg: String, trace: &str) -> TestCaseError {
@@ -882,6 +893,7 @@ async fn converge(
             plan: report.plan.clone(),
             calls,
             not_ours: report.not_ours,
+            failed: report.failed,
         });
         if report.converged() {
             converged = true;
@@ -968,7 +980,8 @@ async fn converge(
         "{total} writes carried out, more than the budget of {budget}"
     );
     let faulted = all_calls.iter().any(|c| c.fault.is_some());
-    if !faulted && rounds[0].not_ours == 0 {
+    // (A client timeout under load is an unknown outcome without an injected fault: not exact.)
+    if !faulted && rounds[0].not_ours == 0 && rounds[0].failed == 0 {
         let planned: usize = rounds[0].plan.ops.iter().map(|op| p.calls_of(op)).sum();
         ensure!(
             rounds.len() == 1 && total == planned,
@@ -1199,7 +1212,7 @@ fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(32);
+        .unwrap_or(48);
     ProptestConfig {
         cases,
         max_shrink_iters: 300,
@@ -1259,7 +1272,7 @@ fn a_create_lost_in_the_last_round_is_bound_by_the_final_read() {
         P::Wecom,
         "groups:\n  - {name: 级别, tags: [甲]}\n  - {name: 意向, tags: [甲]}\n",
         "groups: []\n",
-        "seed=16388316960617326540,rate=0.19,kinds=all,delay=10ms,hang=400ms",
+        "seed=16388316960617326540,rate=0.19,kinds=all,delay=10ms,hang=500ms",
     );
     // The same with a scripted fault, independent of the fault sequence.
     for p in [P::Juzibot, P::Wecom, P::Yzj] {
