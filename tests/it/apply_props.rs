@@ -828,7 +828,7 @@ fn fail(msg: String, trace: &str) -> TestCaseError {
 macro_rules! ensure {
     ($cond:expr, $trace:expr, $($fmt:tt)+) => {
         if !$cond {
-            return Err(fail(format!($($fmt)+), &$trace));
+            return Err(fail(format!($($fmt)+), $trace));
         }
     };
 }
@@ -870,13 +870,13 @@ async fn converge(
     let mut converged = false;
     for i in 1..=MAX_APPLIES {
         let before = e.sim.calls().len();
-        let result = e.run(&d, false).await;
+        let result = e.run(d, false).await;
         let calls = e.sim.calls()[before..].to_vec();
         let report = match result {
             Ok(r) => r,
             Err(err) => {
                 write!(trace, "apply {i}: failed: {err}\n{}", show_calls(&calls)).unwrap();
-                return Err(fail(format!("apply {i} failed: {err}"), &trace));
+                return Err(fail(format!("apply {i} failed: {err}"), trace));
             }
         };
         write!(
@@ -911,8 +911,8 @@ async fn converge(
     // 1 and 2: the state.
     let bindings = e.store.bindings(NAME).await.unwrap();
     let groups: Vec<&DesiredGroup> = d.for_platform(NAME).collect();
-    if let Err(msg) = check_state(p, &groups, &fixture, &fin, &bindings) {
-        return Err(fail(msg, &trace));
+    if let Err(msg) = check_state(p, &groups, fixture, &fin, &bindings) {
+        return Err(fail(msg, trace));
     }
     ensure!(
         e.store.pending_intents(NAME).await.unwrap().is_empty(),
@@ -928,7 +928,7 @@ async fn converge(
             if let Some(first) = created.insert(key.clone(), c.seq) {
                 return Err(fail(
                     format!("created twice: {key:?} by calls #{first} and #{}", c.seq),
-                    &trace,
+                    trace,
                 ));
             }
         }
@@ -993,8 +993,8 @@ async fn converge(
 
     // 4: a final plan sends nothing, and its drift is only what no call can fix.
     let before = e.sim.calls().len();
-    let last = e.run(&d, true).await;
-    let last = last.map_err(|err| fail(format!("the final dry run failed: {err}"), &trace))?;
+    let last = e.run(d, true).await;
+    let last = last.map_err(|err| fail(format!("the final dry run failed: {err}"), trace))?;
     ensure!(
         last.plan.ops.is_empty(),
         trace,
