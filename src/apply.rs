@@ -212,7 +212,24 @@ async fn rounds(
             caps,
             not_ours: &not_ours,
         });
-        record_plan(store, name, &plan).await?;
+        let now = Utc::now();
+        for b in &plan.bind {
+            match &b.tag_key {
+                None => {
+                    store
+                        .bind_group(name, &b.group_key, &b.remote_id, now)
+                        .await?
+                }
+                Some(t) => {
+                    store
+                        .bind_tag(name, &b.group_key, t, &b.remote_id, now)
+                        .await?
+                }
+            }
+        }
+        store
+            .replace_desired_state(name, &status_rows(&plan), now)
+            .await?;
         if round == 1 {
             report.plan = plan.clone();
             if plan.deletes() > settings.max_deletes && !settings.dry_run {
@@ -272,7 +289,7 @@ async fn rounds(
 }
 
 /// Records what a plan found without a call: the bindings of objects matched by name or `was`, and
-/// how every declared object stands (`v_drift`).
+/// how every declared object stands (`v_drift`), as each round does for its plan.
 async fn record_plan(store: &Store, name: &str, plan: &PlatformPlan) -> Result<(), Error> {
     let now = Utc::now();
     for b in &plan.bind {
