@@ -17,7 +17,8 @@
 //! Dropping the future leaves at most one operation in state `intent`; the next run re-reads the
 //! platform before it writes, so nothing is duplicated.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ use chrono::Utc;
 
 use crate::model::{Capabilities, Desired, RemoteGroup, Snapshot};
 use crate::planner::saved::{Basis, SavedPlatform, describe_changes};
-use crate::planner::{self, Action, Op, PlanInput, PlatformPlan};
+use crate::planner::{self, Action, Op, PlanInput, PlatformPlan, TagRef};
 use crate::platforms::{self, Platform};
 use crate::store::{self, Applied, OpStatus, RunId, RunOutcome, RunStatus, Store};
 
@@ -226,24 +227,7 @@ async fn rounds(
             resolve_intents(store, name, &snapshot, caps).await?;
             close_interrupted_runs(store, name, report.run).await?;
         }
-        let now = Utc::now();
-        for b in &plan.bind {
-            match &b.tag_key {
-                None => {
-                    store
-                        .bind_group(name, &b.group_key, &b.remote_id, now)
-                        .await?
-                }
-                Some(t) => {
-                    store
-                        .bind_tag(name, &b.group_key, t, &b.remote_id, now)
-                        .await?
-                }
-            }
-        }
-        store
-            .replace_desired_state(name, &status_rows(&plan), now)
-            .await?;
+        record_plan(store, name, &plan).await?;
         if round == 1 {
             report.plan = plan.clone();
             report.basis = Basis::new(&snapshot, &with_binds(bindings, &plan.bind), &not_ours);
@@ -266,6 +250,7 @@ async fn rounds(
             report.remaining = pull_and_plan(store, name, platform, desired, caps, report.run)
                 .await?
                 .plan;
+            record_plan(store, name, &report.remaining).await?;
             return Ok(());
         }
     }
@@ -273,6 +258,9 @@ async fn rounds(
     report.remaining = pull_and_plan(store, name, platform, desired, caps, report.run)
         .await?
         .plan;
+    // What this last pull matched (say, a group a lost create did make) is bound now, not at the
+    // next run: a converged run leaves every declared object bound.
+    record_plan(store, name, &report.remaining).await?;
     if report.remaining.has_changes() {
         report.errors.push(format!(
             "{name}: not converged after {} rounds; {} operations remain",
@@ -316,6 +304,30 @@ async fn pull_and_plan(
         not_ours,
         plan,
     })
+}
+
+/// Records what a plan found without a call: the bindings of objects matched by name or `was`, and
+/// how every declared object stands (`v_drift`), as each round does for its plan.
+async fn record_plan(store: &Store, name: &str, plan: &PlatformPlan) -> Result<(), Error> {
+    let now = Utc::now();
+    for b in &plan.bind {
+        match &b.tag_key {
+            None => {
+                store
+                    .bind_group(name, &b.group_key, &b.remote_id, now)
+                    .await?
+            }
+            Some(t) => {
+                store
+                    .bind_tag(name, &b.group_key, t, &b.remote_id, now)
+                    .await?
+            }
+        }
+    }
+    store
+        .replace_desired_state(name, &status_rows(plan), now)
+        .await?;
+    Ok(())
 }
 
 /// Reads what the platform holds and records it; platforms without a list call are read from the
@@ -379,7 +391,9 @@ async fn execute(
     // Groups whose creation failed or that refused us: later steps on them are skipped.
     let mut blocked: BTreeSet<String> = BTreeSet::new();
     let mut stop = Stop::Finished;
-    for op in &plan.ops {
+    let mut queue: VecDeque<Cow<'_, Op>> = plan.ops.iter().map(Cow::Borrowed).collect();
+    while let Some(op) = queue.pop_front() {
+        let op: &Op = &op;
         let group_key = op_group_key(&op.action);
         if blocked.contains(group_key) {
             continue;
@@ -432,6 +446,16 @@ async fn execute(
                 tracing::warn!(message = "An operation failed.", platform = %name, operation = kind, target = %target, error = %e);
                 match e {
                     platforms::Error::NotOurs { .. } => {
+                        // A refused delete of several groups' tags does not say whose they are,
+                        // and deleted nothing (calls are all-or-nothing): it goes again one group
+                        // at a time, so that only the refusing group is remembered as not ours.
+                        if let Some(parts) = split_by_group(&op.action) {
+                            for action in parts.into_iter().rev() {
+                                let reason = op.reason.clone();
+                                queue.push_front(Cow::Owned(Op { action, reason }));
+                            }
+                            continue;
+                        }
                         report.not_ours += 1;
                         if let Some(id) = op_group_id(&op.action, &created_groups) {
                             store.mark_not_ours(name, &id, now).await?;
@@ -479,6 +503,26 @@ async fn bind_new_tags(
         }
     }
     Ok(())
+}
+
+/// A delete of tags of several groups as one delete per group; `None` for anything else.
+fn split_by_group(a: &Action) -> Option<Vec<Action>> {
+    let Action::DeleteTags { tags } = a else {
+        return None;
+    };
+    let mut groups: Vec<Vec<TagRef>> = Vec::new();
+    for t in tags {
+        match groups.iter_mut().find(|g| g[0].group_id == t.group_id) {
+            Some(g) => g.push(t.clone()),
+            None => groups.push(vec![t.clone()]),
+        }
+    }
+    (groups.len() > 1).then(|| {
+        groups
+            .into_iter()
+            .map(|tags| Action::DeleteTags { tags })
+            .collect()
+    })
 }
 
 fn op_group_key(a: &Action) -> &str {
@@ -923,13 +967,7 @@ pub async fn apply_saved(
                         limit: settings.max_deletes,
                     });
                 }
-                let at = Utc::now();
-                for b in &saved.plan.bind {
-                    match &b.tag_key {
-                        None => store.bind_group(name, &b.group_key, &b.remote_id, at).await?,
-                        Some(t) => store.bind_tag(name, &b.group_key, t, &b.remote_id, at).await?,
-                    }
-                }
+                record_plan(store, name, &saved.plan).await?;
                 if settings.dry_run || !saved.plan.has_changes() {
                     return Ok(());
                 }

@@ -1,5 +1,6 @@
 //! Integration tests: one binary (link time on 2 cores), one module per area.
 
+mod apply_props;
 mod bad_inputs;
 mod cli;
 mod concurrency;
