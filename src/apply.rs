@@ -935,7 +935,7 @@ pub async fn apply_saved(
     let name = saved.platform.as_str();
     let caps = platform.capabilities();
     let calls_before = platform.api_calls();
-    let run = store.start_run(name, "apply-saved", Utc::now()).await?;
+    let run = store.start_run(name, settings.trigger, Utc::now()).await?;
     let mut report = Report {
         platform: name.to_owned(),
         run,

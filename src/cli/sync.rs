@@ -214,11 +214,9 @@ pub async fn plan(config: &std::path::Path, args: PlanArgs) -> Result<Success, F
 }
 
 /// Writes the plans of a dry run, with their bases, for `apply FILE`.
-fn save_plan(
-    path: &std::path::Path,
-    results: &[Result<Report, apply::Error>],
-) -> Result<(), Failure> {
-    let platforms = results
+/// The plans of a dry run, each with the state it was made from, as a saved plan holds them.
+fn saved_from(results: &[Result<Report, apply::Error>]) -> Vec<SavedPlatform> {
+    results
         .iter()
         .flatten()
         .map(|r| SavedPlatform {
@@ -227,11 +225,17 @@ fn save_plan(
             basis: r.basis.clone(),
             plan: r.plan.clone(),
         })
-        .collect();
+        .collect()
+}
+
+fn save_plan(
+    path: &std::path::Path,
+    results: &[Result<Report, apply::Error>],
+) -> Result<(), Failure> {
     let saved = SavedPlan {
         format: saved::FORMAT.into(),
         created_at: chrono::Utc::now(),
-        platforms,
+        platforms: saved_from(results),
     };
     let text = serde_json::to_string_pretty(&saved).expect("a plan serialises");
     std::fs::write(path, text + "\n")
@@ -301,16 +305,35 @@ async fn apply_saved_file(
         return Ok(Success::Done);
     }
     let max_deletes = args.allow_deletes.unwrap_or(settings.max_deletes as usize);
+    send_saved(
+        &store,
+        &saved.platforms,
+        &targets,
+        max_deletes,
+        "apply-saved",
+    )
+    .await
+}
+
+/// Sends exactly these plans (`targets` in the same order), refusing a platform that changed since
+/// its plan was made.
+async fn send_saved(
+    store: &Store,
+    plans: &[SavedPlatform],
+    targets: &[Target],
+    max_deletes: usize,
+    trigger: &'static str,
+) -> Result<Success, Failure> {
     let mut problems = Vec::new();
-    for (p, t) in saved.platforms.iter().zip(&targets) {
+    for (p, t) in plans.iter().zip(targets) {
         let apply_settings = ApplySettings {
             dry_run: t.settings.mode == Mode::Observe,
             max_rounds: 1,
             max_deletes,
-            trigger: "apply-saved",
+            trigger,
             lease_wait: std::time::Duration::from_secs(60),
         };
-        match apply::apply_saved(&store, p, t.client.as_ref(), &apply_settings).await {
+        match apply::apply_saved(store, p, t.client.as_ref(), &apply_settings).await {
             Ok(r) => {
                 println!(
                     "{}: {} of {} operations applied, {} failed, {} refused as not ours; {} API calls",
@@ -358,6 +381,15 @@ pub async fn apply(config: &std::path::Path, args: ApplyArgs) -> Result<Success,
             println!("Apply cancelled; nothing was sent.");
             return Ok(Success::Done);
         }
+        // Send what was confirmed, not a fresh plan: a platform that changed meanwhile is refused.
+        return send_saved(
+            &store,
+            &saved_from(&preview),
+            &targets,
+            max_deletes,
+            "apply",
+        )
+        .await;
     }
     let results = sync_all(&store, &targets, &desired, max_deletes, true, "apply").await;
     if args.yes {

@@ -212,3 +212,120 @@ async fn a_file_that_is_not_a_saved_plan_is_an_input_error() {
         String::from_utf8_lossy(&out.stderr).contains("a saved plan of format \"tagsync-plan/9\"")
     );
 }
+
+/// `apply` on a terminal: the binary under `script` (a pseudo-terminal), answering the prompt.
+/// `between` runs once the prompt shows, before the answer is typed.
+async fn apply_on_a_terminal(
+    dir: &std::path::Path,
+    answer: &str,
+    between: impl std::future::Future<Output = ()>,
+) -> (Option<i32>, String) {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let bin = assert_cmd::cargo::cargo_bin("tagsync");
+    let cmd = format!(
+        "{} --config {} apply",
+        bin.display(),
+        dir.join("tagsync.yaml").display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("CLI_JUZI_TOKEN", "cli-token")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux runs the binary on a pseudo-terminal");
+    let seen = Arc::new(Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn({
+        let seen = seen.clone();
+        move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !seen.lock().unwrap().contains("Only 'yes' is accepted") {
+        assert!(
+            std::time::Instant::now() < deadline && !reader.is_finished(),
+            "no prompt: {}",
+            seen.lock().unwrap()
+        );
+        // The simulator serves on this runtime while the binary pulls: yield, do not block.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    between.await;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    drop(stdin);
+    reader.join().unwrap();
+    let out = seen.lock().unwrap().clone();
+    (status.code(), out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_on_a_terminal_sends_what_was_confirmed_or_nothing() {
+    let sim = juzibot().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &sim.base_url(), "secret_env: CLI_JUZI_TOKEN");
+
+    // "no": nothing is sent.
+    let (code, out) = apply_on_a_terminal(dir.path(), "no", async {}).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Apply cancelled; nothing was sent."), "{out}");
+    assert!(writes(&sim).is_empty());
+
+    // "yes": exactly the previewed plan.
+    let (code, out) = apply_on_a_terminal(dir.path(), "yes", async {}).await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("juzi: 4 of 4 operations applied"), "{out}");
+    assert_eq!(
+        writes(&sim),
+        ["tag/create", "tagGroup/edit", "tag/edit", "tag/edit"]
+    );
+
+    // A console change while the prompt waits: what was confirmed no longer fits; nothing is sent.
+    std::fs::write(
+        dir.path().join("tags/a.yaml"),
+        "groups:\n  - name: 客户级别\n    tags: [重要客户, 普通客户, 潜在客户]\n",
+    )
+    .unwrap();
+    sim.clear_log();
+    let url = format!("{}/api/v1/tag/create?token=cli-token", sim.base_url());
+    let console_change = async move {
+        let body = serde_json::json!({"groupName": "客户级别", "tag": [{"name": "手工标签"}]});
+        let resp: serde_json::Value = reqwest::Client::new()
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(resp["errcode"], 0, "{resp}");
+    };
+    let (code, out) = apply_on_a_terminal(dir.path(), "yes", console_change).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("the platform changed since the saved plan was made"),
+        "{out}"
+    );
+    assert!(out.contains("was added"), "{out}");
+    assert_eq!(
+        writes(&sim),
+        ["tag/create"],
+        "only the console's own change"
+    );
+}
