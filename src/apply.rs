@@ -195,12 +195,10 @@ async fn finish(store: &Store, result: Result<(), Error>, report: Report) -> Res
         applied: report.succeeded as i64,
         failed: report.failed as i64,
         api_calls: report.api_calls as i64,
-        error: error.clone(),
+        error,
     };
+    // Also sets the platform's last error (or clears it).
     store.finish_run(report.run, &outcome, Utc::now()).await?;
-    store
-        .set_platform_error(&report.platform, error.as_deref())
-        .await?;
     result.map(|()| report)
 }
 
