@@ -161,3 +161,34 @@ async fn unknown_platform_and_unreachable_platform() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("juzi: tag/list"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_refuses_bad_seeds_and_fault_specs_before_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tagsync(dir.path(), &["sim", "--faults", "rate=2"], &[]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("error: invalid fault spec item `rate=2`")
+    );
+    let out = tagsync(
+        dir.path(),
+        &["sim", "--seed", "/nonexistent/seed.yaml"],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: cannot read the seed file /nonexistent/seed.yaml: No such file or directory (os error 2)\n"
+    );
+    std::fs::write(dir.path().join("seed.yaml"), "nosuchplatform: {}\n").unwrap();
+    let seed = dir.path().join("seed.yaml");
+    let out = tagsync(dir.path(), &["sim", "--seed", seed.to_str().unwrap()], &[]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown platform `nosuchplatform`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "nothing was served");
+}

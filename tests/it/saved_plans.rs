@@ -329,3 +329,40 @@ async fn apply_on_a_terminal_sends_what_was_confirmed_or_nothing() {
         "only the console's own change"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_plan_file_and_an_unwritable_out_path() {
+    let sim = juzibot().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &sim.base_url(), "secret_env: CLI_JUZI_TOKEN");
+    let env = [("CLI_JUZI_TOKEN", "cli-token")];
+    let missing = dir.path().join("no-such-plan.json");
+    let out = tagsync(
+        dir.path(),
+        &["apply", missing.to_str().unwrap(), "--yes"],
+        &env,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: cannot read the saved plan {}: entity not found\n",
+            missing.display()
+        )
+    );
+    let out = tagsync(
+        dir.path(),
+        &["plan", "--out", "/nonexistent-dir/plan.json"],
+        &env,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot write the plan to /nonexistent-dir/plan.json"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(sim.writes().is_empty());
+}
