@@ -106,7 +106,12 @@ pub async fn open_store(settings: &Settings) -> Result<Store, Failure> {
         .context("cannot open the mirror")?;
     for p in settings.platforms.values() {
         store
-            .upsert_platform(&p.name, p.kind.as_str(), p.mode.as_str())
+            .upsert_platform(
+                &p.name,
+                p.kind.as_str(),
+                p.mode.as_str(),
+                chrono::Utc::now(),
+            )
             .await
             .context("cannot record the platforms in the mirror")?;
     }

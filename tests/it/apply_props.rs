@@ -508,7 +508,7 @@ impl Env {
         .await
         .unwrap();
         store
-            .upsert_platform(NAME, kind_name, "enforce")
+            .upsert_platform(NAME, kind_name, "enforce", chrono::Utc::now())
             .await
             .unwrap();
         let settings = PlatformSettings {

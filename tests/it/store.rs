@@ -239,7 +239,7 @@ fn lines(events: &[EventRow]) -> Vec<String> {
 
 async fn platform(db: &TestDb, name: &str) {
     db.store
-        .upsert_platform(name, "wecom", "enforce")
+        .upsert_platform(name, "wecom", "enforce", chrono::Utc::now())
         .await
         .unwrap();
 }
@@ -1277,19 +1277,19 @@ async fn orders_up_to_u32_max_round_trip(db: &TestDb) {
 async fn platforms_and_their_errors(db: &TestDb) {
     assert!(db.store.platform_rows().await.unwrap().is_empty());
     db.store
-        .upsert_platform("yzj", "yzj", "observe")
+        .upsert_platform("yzj", "yzj", "observe", chrono::Utc::now())
         .await
         .unwrap();
     db.store
-        .upsert_platform("crm", "wechat_crm", "enforce")
+        .upsert_platform("crm", "wechat_crm", "enforce", chrono::Utc::now())
         .await
         .unwrap();
     db.store
-        .upsert_platform("yzj", "yzj", "enforce")
+        .upsert_platform("yzj", "yzj", "enforce", chrono::Utc::now())
         .await
         .unwrap();
     db.store
-        .set_platform_error("crm", Some("credential expired"))
+        .set_platform_error("crm", Some("credential expired"), chrono::Utc::now())
         .await
         .unwrap();
     let rows = db.store.platform_rows().await.unwrap();
@@ -1315,11 +1315,14 @@ async fn platforms_and_their_errors(db: &TestDb) {
         rows.iter()
             .all(|r| r.last_pull_at.is_none() && r.last_apply_at.is_none())
     );
-    db.store.set_platform_error("crm", None).await.unwrap();
+    db.store
+        .set_platform_error("crm", None, chrono::Utc::now())
+        .await
+        .unwrap();
     assert_eq!(db.store.platform_rows().await.unwrap()[0].last_error, None);
     let err = db
         .store
-        .set_platform_error("nope", Some("x"))
+        .set_platform_error("nope", Some("x"), chrono::Utc::now())
         .await
         .unwrap_err();
     assert!(matches!(err, Error::UnknownPlatform { .. }), "{err:?}");
@@ -1490,7 +1493,7 @@ async fn sqlite_file_is_created_only_when_asked() {
 async fn in_memory_sqlite_keeps_its_data() {
     let store = Store::open("sqlite::memory:").await.unwrap();
     store
-        .upsert_platform("p", "wecom", "enforce")
+        .upsert_platform("p", "wecom", "enforce", chrono::Utc::now())
         .await
         .unwrap();
     store

@@ -87,7 +87,7 @@ pub async fn mirror(dir: &std::path::Path, platform: &str, kind: &str) -> tagsyn
         .await
         .expect("the mirror opens");
     store
-        .upsert_platform(platform, kind, "enforce")
+        .upsert_platform(platform, kind, "enforce", chrono::Utc::now())
         .await
         .expect("platform recorded");
     store
