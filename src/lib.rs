@@ -3,8 +3,9 @@
 //! The flow: tag files → [`model::Desired`] → `planner::plan` → `Plan` → `apply` → the mirror.
 //! See ARCHITECTURE.md for the map of modules and the invariants between them.
 
-pub mod apply;
 pub mod cli;
+pub mod clock;
+pub mod engine;
 pub mod model;
 pub mod planner;
 pub mod platforms;

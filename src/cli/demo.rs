@@ -8,9 +8,10 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use super::sync::{Target, connect_all, open_store, sync_all};
+use super::render::UserError;
 use super::{Failure, Success, load_inputs};
-use crate::apply::Report;
+use crate::clock;
+use crate::engine::{self, CycleReport, CycleRequest, Engine, RunMode, Target, Trigger};
 use crate::planner::{self, PlatformPlan};
 use crate::platforms::RetryPolicy;
 use crate::sim::{self, FaultSpec, SeedFile, SimHandle, SimPlatform};
@@ -60,21 +61,22 @@ pub async fn run() -> Result<Success, Failure> {
     );
 
     let inputs = load_inputs(&config)?;
-    let targets = connect_all(&inputs.settings, &[], RetryPolicy::fast())?;
-    let store = open_store(&inputs.settings).await?;
-    let max_deletes = inputs.settings.max_deletes as usize;
+    let targets =
+        engine::connect(&inputs.settings, &[], RetryPolicy::fast()).map_err(UserError::from)?;
+    let engine = Engine::open(&inputs.settings, clock::system())
+        .await
+        .context("cannot open the mirror")?;
+    let request = |mode| CycleRequest {
+        trigger: Trigger::Demo,
+        mode,
+        max_deletes: inputs.settings.max_deletes as usize,
+    };
 
     println!("== 1. plan: what each console holds, against the tag files\n");
     let plans = reports(
-        sync_all(
-            &store,
-            &targets,
-            &inputs.desired,
-            max_deletes,
-            false,
-            "demo",
-        )
-        .await,
+        engine
+            .cycle_all(&targets, &inputs.desired, &request(RunMode::DryRun))
+            .await,
     )?;
     anstream::print!(
         "{}",
@@ -82,8 +84,11 @@ pub async fn run() -> Result<Success, Failure> {
     );
 
     println!("\n== 2. apply\n");
-    let applied =
-        reports(sync_all(&store, &targets, &inputs.desired, max_deletes, true, "demo").await)?;
+    let applied = reports(
+        engine
+            .cycle_all(&targets, &inputs.desired, &request(RunMode::Enforce))
+            .await,
+    )?;
     for r in &applied {
         println!(
             "  {:<10} {:>2} applied, {} refused as not ours, {:>2} API calls, {}",
@@ -101,21 +106,15 @@ pub async fn run() -> Result<Success, Failure> {
 
     println!("\n== 3. plan again: in step, apart from what only a person can fix\n");
     let again = reports(
-        sync_all(
-            &store,
-            &targets,
-            &inputs.desired,
-            max_deletes,
-            false,
-            "demo",
-        )
-        .await,
+        engine
+            .cycle_all(&targets, &inputs.desired, &request(RunMode::DryRun))
+            .await,
     )?;
     let again: Vec<PlatformPlan> = again.into_iter().map(|r| r.plan).collect();
     anstream::print!("{}", planner::render_text(&again));
 
     println!("\n== 4. the mirror, as an analyst would query it\n");
-    print!("{}", report(&store, &targets).await?);
+    print!("{}", report(engine.store(), &targets).await?);
     let served: usize = sims.iter().map(|h| h.calls().len()).sum();
     println!("\nThe simulators served {served} requests in all.");
     for h in sims {
@@ -129,7 +128,7 @@ pub async fn run() -> Result<Success, Failure> {
     Ok(Success::Done)
 }
 
-fn reports(results: Vec<Result<Report, crate::apply::Error>>) -> Result<Vec<Report>, Failure> {
+fn reports(results: Vec<Result<CycleReport, engine::Error>>) -> Result<Vec<CycleReport>, Failure> {
     results
         .into_iter()
         .collect::<Result<Vec<_>, _>>()
@@ -180,7 +179,7 @@ async fn report(store: &Store, targets: &[Target]) -> Result<String, Failure> {
     let mut out =
         String::from("  platform    runs  API calls  made by tagsync  seen in consoles  drift\n");
     for t in targets {
-        let name = &t.settings.name;
+        let name = &t.name;
         let runs = store.runs(name, 100).await.context("runs")?;
         let calls: i64 = runs.iter().map(|r| r.api_calls).sum();
         let events = store.events(name).await.context("events")?;

@@ -9,6 +9,7 @@ use crate::model::Diagnostics;
 use crate::settings::{self, Settings};
 
 mod demo;
+pub mod render;
 pub mod sync;
 mod validate;
 
@@ -65,6 +66,12 @@ impl From<Diagnostics> for Failure {
     }
 }
 
+impl From<render::UserError> for Failure {
+    fn from(e: render::UserError) -> Self {
+        Failure::Invalid(e.to_string())
+    }
+}
+
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
         Failure::Runtime(e)
@@ -96,7 +103,7 @@ pub async fn run(cli: Cli) -> Result<Success, Failure> {
                 | crate::sim::SimError::Seed { .. }
                 | crate::sim::SimError::ReadSeed { .. }
                 | crate::sim::SimError::Fixture { .. }),
-            ) => Err(Failure::Invalid(format!("error: {}", error_chain(&e)))),
+            ) => Err(Failure::from(render::UserError::new(render::chain(&e)))),
             Err(e) => Err(Failure::Runtime(anyhow::Error::new(e))),
         },
         Command::Demo => demo::run().await,
@@ -125,16 +132,4 @@ pub fn load_inputs(config: &std::path::Path) -> Result<Inputs, Failure> {
         desired,
         files: sources.len(),
     })
-}
-
-/// An error and its sources on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -1,19 +1,19 @@
-//! `tagsync plan` and `tagsync apply`.
+//! `tagsync plan` and `tagsync apply`: arguments, the confirmation prompt, and rendering the
+//! engine's reports. The engine decides everything else.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
+use super::render::UserError;
 use super::{Failure, Success, load_inputs};
-use crate::apply::{self, ApplySettings, Report};
-use crate::model::Desired;
+use crate::clock;
+use crate::engine::{self, CycleReport, CycleRequest, Engine, RunMode, Target, Trigger};
 use crate::planner::saved::{self, SavedPlan, SavedPlatform};
 use crate::planner::{self, PlatformPlan};
-use crate::platforms::{self, Platform, RetryPolicy};
-use crate::settings::{Mode, PlatformSettings, Settings};
-use crate::store::Store;
+use crate::platforms::RetryPolicy;
+use crate::settings::{Mode, Settings};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -53,111 +53,10 @@ pub struct ApplyArgs {
     pub allow_deletes: Option<usize>,
 }
 
-/// A configured platform, connected, with its settings.
-pub struct Target {
-    pub settings: PlatformSettings,
-    pub client: Arc<dyn Platform>,
-}
+/// The reports of a run of every platform, and the errors that stopped some of them.
+type Results = Vec<Result<CycleReport, engine::Error>>;
 
-/// Checks every secret the selected platforms need, then connects them. No call is made here, so
-/// a missing secret stops the command before it talks to any platform.
-pub fn connect_all(
-    settings: &Settings,
-    names: &[String],
-    retry: RetryPolicy,
-) -> Result<Vec<Target>, Failure> {
-    let selected = settings.select(names).map_err(|e| {
-        Failure::Invalid(format!(
-            "error: {e}\n  hint: pass a name configured under `platforms:`"
-        ))
-    })?;
-    let mut problems = Vec::new();
-    let mut secrets = Vec::new();
-    for p in &selected {
-        match p.secret.read(&p.name) {
-            Ok(s) => secrets.push(Some(s)),
-            Err(e) => {
-                problems.push(format!("error: {e}"));
-                secrets.push(None);
-            }
-        }
-    }
-    if !problems.is_empty() {
-        problems.push("  hint: secrets come only from the variable or file named by `secret_env` / `secret_file`".into());
-        return Err(Failure::Invalid(problems.join("\n")));
-    }
-    selected
-        .into_iter()
-        .zip(secrets)
-        .map(|(p, s)| {
-            let client = platforms::connect(p, s.expect("checked above"), retry)
-                .map_err(Failure::Invalid)?;
-            Ok(Target {
-                settings: p.clone(),
-                client,
-            })
-        })
-        .collect()
-}
-
-pub async fn open_store(settings: &Settings) -> Result<Store, Failure> {
-    let store = Store::open(&settings.database_url)
-        .await
-        .context("cannot open the mirror")?;
-    for p in settings.platforms.values() {
-        store
-            .upsert_platform(
-                &p.name,
-                p.kind.as_str(),
-                p.mode.as_str(),
-                chrono::Utc::now(),
-            )
-            .await
-            .context("cannot record the platforms in the mirror")?;
-    }
-    Ok(store)
-}
-
-/// Pulls and plans every target; with `send`, applies what each plan says.
-pub async fn sync_all(
-    store: &Store,
-    targets: &[Target],
-    desired: &Desired,
-    max_deletes: usize,
-    send: bool,
-    trigger: &'static str,
-) -> Vec<Result<Report, apply::Error>> {
-    let mut out = Vec::new();
-    for t in targets {
-        let settings = ApplySettings {
-            dry_run: !send || t.settings.mode == Mode::Observe,
-            max_rounds: 5,
-            max_deletes,
-            trigger,
-            lease_wait: std::time::Duration::from_secs(60),
-        };
-        let mut r = apply::sync_platform(
-            store,
-            &t.settings.name,
-            t.client.as_ref(),
-            desired,
-            &settings,
-        )
-        .await;
-        if let Ok(report) = &mut r
-            && t.settings.mode == Mode::Observe
-        {
-            report
-                .plan
-                .notes
-                .push("observe mode: changes are reported, never sent".into());
-        }
-        out.push(r);
-    }
-    out
-}
-
-fn plans_of(results: &[Result<Report, apply::Error>]) -> Vec<PlatformPlan> {
+fn plans_of(results: &Results) -> Vec<PlatformPlan> {
     results
         .iter()
         .filter_map(|r| r.as_ref().ok())
@@ -165,7 +64,7 @@ fn plans_of(results: &[Result<Report, apply::Error>]) -> Vec<PlatformPlan> {
         .collect()
 }
 
-fn failures(results: &[Result<Report, apply::Error>]) -> Vec<String> {
+fn failures(results: &Results) -> Vec<String> {
     results
         .iter()
         .filter_map(|r| r.as_ref().err())
@@ -173,27 +72,43 @@ fn failures(results: &[Result<Report, apply::Error>]) -> Vec<String> {
         .collect()
 }
 
+/// Connects the selected platforms (every secret read first) and opens the mirror.
+async fn start(settings: &Settings, names: &[String]) -> Result<(Engine, Vec<Target>), Failure> {
+    let targets =
+        engine::connect(settings, names, RetryPolicy::default()).map_err(UserError::from)?;
+    let engine = Engine::open(settings, clock::system())
+        .await
+        .context("cannot open the mirror")?;
+    Ok((engine, targets))
+}
+
+fn request(trigger: Trigger, mode: RunMode, max_deletes: usize) -> CycleRequest {
+    CycleRequest {
+        trigger,
+        mode,
+        max_deletes,
+    }
+}
+
 pub async fn plan(config: &std::path::Path, args: PlanArgs) -> Result<Success, Failure> {
     let super::Inputs {
         settings, desired, ..
     } = load_inputs(config)?;
-    let targets = connect_all(&settings, &args.platforms, RetryPolicy::default())?;
-    let store = open_store(&settings).await?;
-    let results = sync_all(
-        &store,
-        &targets,
-        &desired,
-        settings.max_deletes as usize,
-        false,
-        "plan",
-    )
-    .await;
+    let (engine, targets) = start(&settings, &args.platforms).await?;
+    let max_deletes = settings.max_deletes as usize;
+    let results = engine
+        .cycle_all(
+            &targets,
+            &desired,
+            &request(Trigger::Plan, RunMode::DryRun, max_deletes),
+        )
+        .await;
     let plans = plans_of(&results);
     let errors = failures(&results);
     if let Some(path) = &args.out
         && errors.is_empty()
     {
-        save_plan(path, &results)?;
+        save_plan(path, &engine.saved_plan(results.iter().flatten()))?;
     }
     match args.format {
         Format::Text => anstream::print!("{}", planner::render_text(&plans)),
@@ -209,8 +124,8 @@ pub async fn plan(config: &std::path::Path, args: PlanArgs) -> Result<Success, F
     if !errors.is_empty() {
         return Err(Failure::Runtime(anyhow::anyhow!(errors.join("\n"))));
     }
-    let pending = plans.iter().any(|p| p.has_changes())
-        && targets.iter().any(|t| t.settings.mode == Mode::Enforce);
+    let pending =
+        plans.iter().any(|p| p.has_changes()) && targets.iter().any(|t| t.mode == Mode::Enforce);
     Ok(if args.detailed_exitcode && pending {
         Success::ChangesPending
     } else {
@@ -218,31 +133,9 @@ pub async fn plan(config: &std::path::Path, args: PlanArgs) -> Result<Success, F
     })
 }
 
-/// Writes the plans of a dry run, with their bases, for `apply FILE`.
-/// The plans of a dry run, each with the state it was made from, as a saved plan holds them.
-fn saved_from(results: &[Result<Report, apply::Error>]) -> Vec<SavedPlatform> {
-    results
-        .iter()
-        .flatten()
-        .map(|r| SavedPlatform {
-            platform: r.platform.clone(),
-            fingerprint: r.basis.fingerprint(),
-            basis: r.basis.clone(),
-            plan: r.plan.clone(),
-        })
-        .collect()
-}
-
-fn save_plan(
-    path: &std::path::Path,
-    results: &[Result<Report, apply::Error>],
-) -> Result<(), Failure> {
-    let saved = SavedPlan {
-        format: saved::FORMAT.into(),
-        created_at: chrono::Utc::now(),
-        platforms: saved_from(results),
-    };
-    let text = serde_json::to_string_pretty(&saved).expect("a plan serialises");
+/// Writes a saved plan for `apply FILE`.
+fn save_plan(path: &std::path::Path, saved: &SavedPlan) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(saved).expect("a plan serialises");
     std::fs::write(path, text + "\n")
         .with_context(|| format!("cannot write the plan to {}", path.display()))?;
     eprintln!(
@@ -256,25 +149,26 @@ fn save_plan(
 /// Reads a saved plan; a file that is not one is an input error.
 fn load_plan(path: &std::path::Path) -> Result<SavedPlan, Failure> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Failure::Invalid(format!(
-            "error: cannot read the saved plan {shown}: {}",
-            e.kind()
-        ))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UserError::new(format!("cannot read the saved plan {shown}: {}", e.kind())))?;
     let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| {
-        Failure::Invalid(format!(
-            "error: {shown}:{}:{}: not a saved plan: {e}\n  hint: make one with `tagsync plan --out {shown}`",
-            e.line(),
-            e.column()
-        ))
+        UserError::at(
+            format!("{shown}:{}:{}", e.line(), e.column()),
+            format!("not a saved plan: {e}"),
+        )
+        .hint(format!("make one with `tagsync plan --out {shown}`"))
     })?;
     if saved.format != saved::FORMAT {
-        return Err(Failure::Invalid(format!(
-            "error: {shown}: a saved plan of format {:?}; this tagsync reads {:?}\n  hint: make a new plan with this version",
-            saved.format,
-            saved::FORMAT
-        )));
+        return Err(UserError::at(
+            shown.to_string(),
+            format!(
+                "a saved plan of format {:?}; this tagsync reads {:?}",
+                saved.format,
+                saved::FORMAT
+            ),
+        )
+        .hint("make a new plan with this version")
+        .into());
     }
     Ok(saved)
 }
@@ -293,8 +187,7 @@ async fn apply_saved_file(
     }
     let settings = crate::settings::load(config)?;
     let names: Vec<String> = saved.platforms.iter().map(|p| p.platform.clone()).collect();
-    let targets = connect_all(&settings, &names, RetryPolicy::default())?;
-    let store = open_store(&settings).await?;
+    let (engine, targets) = start(&settings, &names).await?;
     anstream::print!(
         "{}",
         planner::render_text(
@@ -311,34 +204,25 @@ async fn apply_saved_file(
     }
     let max_deletes = args.allow_deletes.unwrap_or(settings.max_deletes as usize);
     send_saved(
-        &store,
+        &engine,
         &saved.platforms,
         &targets,
-        max_deletes,
-        "apply-saved",
+        &request(Trigger::ApplySaved, RunMode::Enforce, max_deletes),
     )
     .await
 }
 
-/// Sends exactly these plans (`targets` in the same order), refusing a platform that changed since
-/// its plan was made.
+/// Sends exactly these plans, refusing a platform that changed since its plan was made.
 async fn send_saved(
-    store: &Store,
+    engine: &Engine,
     plans: &[SavedPlatform],
     targets: &[Target],
-    max_deletes: usize,
-    trigger: &'static str,
+    request: &CycleRequest,
 ) -> Result<Success, Failure> {
     let mut problems = Vec::new();
-    for (p, t) in plans.iter().zip(targets) {
-        let apply_settings = ApplySettings {
-            dry_run: t.settings.mode == Mode::Observe,
-            max_rounds: 1,
-            max_deletes,
-            trigger,
-            lease_wait: std::time::Duration::from_secs(60),
-        };
-        match apply::apply_saved(store, p, t.client.as_ref(), &apply_settings).await {
+    let results = engine.apply_saved_all(targets, plans, request).await;
+    for (p, r) in plans.iter().zip(results) {
+        match r {
             Ok(r) => {
                 println!(
                     "{}: {} of {} operations applied, {} failed, {} refused as not ours; {} API calls",
@@ -349,7 +233,7 @@ async fn send_saved(
                     r.not_ours,
                     r.api_calls
                 );
-                problems.extend(r.errors);
+                problems.extend(r.errors.iter().map(ToString::to_string));
             }
             Err(e) => problems.push(e.to_string()),
         }
@@ -368,11 +252,16 @@ pub async fn apply(config: &std::path::Path, args: ApplyArgs) -> Result<Success,
     let super::Inputs {
         settings, desired, ..
     } = load_inputs(config)?;
-    let targets = connect_all(&settings, &args.platforms, RetryPolicy::default())?;
-    let store = open_store(&settings).await?;
+    let (engine, targets) = start(&settings, &args.platforms).await?;
     let max_deletes = args.allow_deletes.unwrap_or(settings.max_deletes as usize);
     if !args.yes {
-        let preview = sync_all(&store, &targets, &desired, max_deletes, false, "plan").await;
+        let preview = engine
+            .cycle_all(
+                &targets,
+                &desired,
+                &request(Trigger::Plan, RunMode::DryRun, max_deletes),
+            )
+            .await;
         anstream::print!("{}", planner::render_text(&plans_of(&preview)));
         let errors = failures(&preview);
         if !errors.is_empty() {
@@ -387,16 +276,22 @@ pub async fn apply(config: &std::path::Path, args: ApplyArgs) -> Result<Success,
             return Ok(Success::Done);
         }
         // Send what was confirmed, not a fresh plan: a platform that changed meanwhile is refused.
+        let confirmed = engine.saved_plan(preview.iter().flatten());
         return send_saved(
-            &store,
-            &saved_from(&preview),
+            &engine,
+            &confirmed.platforms,
             &targets,
-            max_deletes,
-            "apply",
+            &request(Trigger::Apply, RunMode::Enforce, max_deletes),
         )
         .await;
     }
-    let results = sync_all(&store, &targets, &desired, max_deletes, true, "apply").await;
+    let results = engine
+        .cycle_all(
+            &targets,
+            &desired,
+            &request(Trigger::Apply, RunMode::Enforce, max_deletes),
+        )
+        .await;
     if args.yes {
         anstream::print!("{}", planner::render_text(&plans_of(&results)));
     }
@@ -417,7 +312,7 @@ pub async fn apply(config: &std::path::Path, args: ApplyArgs) -> Result<Success,
                 "NOT in step"
             }
         );
-        problems.extend(r.errors.iter().cloned());
+        problems.extend(r.errors.iter().map(ToString::to_string));
     }
     if problems.is_empty() {
         Ok(Success::Done)
@@ -429,9 +324,11 @@ pub async fn apply(config: &std::path::Path, args: ApplyArgs) -> Result<Success,
 /// Asks on a terminal; refuses to guess when there is none.
 fn confirm() -> Result<bool, Failure> {
     if !std::io::stdin().is_terminal() {
-        return Err(Failure::Invalid(
-            "error: apply needs confirmation, and standard input is not a terminal\n  hint: review `tagsync plan`, then run `tagsync apply --yes`".into(),
-        ));
+        return Err(UserError::new(
+            "apply needs confirmation, and standard input is not a terminal",
+        )
+        .hint("review `tagsync plan`, then run `tagsync apply --yes`")
+        .into());
     }
     print!("\nApply these changes? Only 'yes' is accepted: ");
     let _ = std::io::stdout().flush();

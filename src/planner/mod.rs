@@ -17,6 +17,7 @@
 //!
 //! The plan leaves no choice to execution: apply carries it out step by step.
 
+mod action;
 pub mod order;
 mod render;
 pub mod saved;
@@ -30,6 +31,7 @@ use crate::model::{
     Bindings, Capabilities, Desired, DesiredGroup, RemoteGroup, RemoteTag, Snapshot,
 };
 
+pub use action::{JournalEntry, OpKind};
 pub use render::{render_json, render_text};
 
 /// Everything the planner needs for one platform.

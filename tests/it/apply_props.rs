@@ -60,7 +60,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::Value;
-use tagsync::apply::{self, ApplySettings, Report};
+use tagsync::engine::{self, CycleReport as Report};
 use tagsync::model::tagfile::{Context, Source, parse};
 use tagsync::model::{Bindings, Desired, DesiredGroup};
 use tagsync::planner::{Action, DriftCause, Op, PlatformPlan, render_text};
@@ -542,15 +542,20 @@ impl Env {
         }
     }
 
-    async fn run(&self, d: &Desired, dry_run: bool) -> Result<Report, apply::Error> {
-        let settings = ApplySettings {
-            dry_run,
-            max_rounds: 1,
-            max_deletes: 1000,
-            trigger: "test",
-            lease_wait: Duration::from_secs(5),
-        };
-        apply::sync_platform(&self.store, NAME, self.client.as_ref(), d, &settings).await
+    async fn run(&self, d: &Desired, dry_run: bool) -> Result<Report, engine::Error> {
+        crate::support::cycle(
+            &self.store,
+            NAME,
+            self.client.clone(),
+            d,
+            crate::support::Cycle {
+                dry_run,
+                max_rounds: 1,
+                max_deletes: 1000,
+                lease_wait: Duration::from_secs(5),
+            },
+        )
+        .await
     }
 
     /// The simulator's state, platform-neutral, groups in creation order.

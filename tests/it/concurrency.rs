@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::Value;
 use sqlx::PgPool;
-use tagsync::apply::LEASE_TTL;
+use tagsync::engine::LEASE_TTL;
 use tagsync::sim::{FaultSpec, SimHandle};
 use tagsync::store::{OpStatus, Store};
 

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tagsync::apply::{self, ApplySettings, Report};
+use tagsync::engine::{self, CycleReport as Report};
 use tagsync::model::tagfile::{Context, Source, parse};
 use tagsync::model::{Desired, Snapshot};
 use tagsync::planner::{self, DriftCause};
@@ -87,15 +87,20 @@ impl Env {
         self.run(d, false).await.unwrap()
     }
 
-    async fn run(&self, d: &Desired, dry_run: bool) -> Result<Report, apply::Error> {
-        let settings = ApplySettings {
-            dry_run,
-            max_rounds: 5,
-            max_deletes: 20,
-            trigger: "test",
-            lease_wait: std::time::Duration::from_secs(60),
-        };
-        apply::sync_platform(&self.store, NAME, self.client.as_ref(), d, &settings).await
+    async fn run(&self, d: &Desired, dry_run: bool) -> Result<Report, engine::Error> {
+        crate::support::cycle(
+            &self.store,
+            NAME,
+            self.client.clone(),
+            d,
+            crate::support::Cycle {
+                dry_run,
+                max_rounds: 5,
+                max_deletes: 20,
+                lease_wait: std::time::Duration::from_secs(60),
+            },
+        )
+        .await
     }
 
     /// Calls since the last `clear_log`, as `METHOD path?query` lines.
@@ -449,7 +454,7 @@ async fn a_refused_token_fails_the_pull_after_one_call() {
     let e = env(CONSOLE, FaultSpec::default(), "not-the-token").await;
     let err = e.run(&desired(MATCHING), false).await.unwrap_err();
     match &err {
-        apply::Error::Pull {
+        engine::Error::Pull {
             source: PlatformError::Credential { endpoint, message },
             ..
         } => {

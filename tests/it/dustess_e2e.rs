@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use tagsync::apply::{self, ApplySettings, Report};
+use tagsync::engine::{self, CycleReport as Report};
 use tagsync::model::Desired;
 use tagsync::model::tagfile::{Context, Source, parse};
 use tagsync::planner::{DriftCause, render_text};
@@ -86,15 +86,20 @@ impl Env {
         d: &Desired,
         dry_run: bool,
         max_rounds: usize,
-    ) -> Result<Report, apply::Error> {
-        let settings = ApplySettings {
-            dry_run,
-            max_rounds,
-            max_deletes: 20,
-            trigger: "test",
-            lease_wait: std::time::Duration::from_secs(60),
-        };
-        apply::sync_platform(&self.store, NAME, self.client.as_ref(), d, &settings).await
+    ) -> Result<Report, engine::Error> {
+        crate::support::cycle(
+            &self.store,
+            NAME,
+            self.client.clone(),
+            d,
+            crate::support::Cycle {
+                dry_run,
+                max_rounds,
+                max_deletes: 20,
+                lease_wait: std::time::Duration::from_secs(60),
+            },
+        )
+        .await
     }
 
     /// The simulator's live groups as `name(order): tag(order), …` lines, in creation order.
@@ -534,8 +539,11 @@ async fn a_group_deleted_in_the_console_is_refused_once_and_reported() {
     assert_eq!(e.sim.calls()[0].errcode, Some(40068));
     assert_eq!(r.failed, 1);
     assert!(
-        r.errors[0].contains("rejected: invalid tagid (traceId ")
-            && r.errors[0].contains("(errcode 40068)"),
+        r.errors[0].class == engine::ErrorClass::Platform
+            && r.errors[0]
+                .message
+                .contains("rejected: invalid tagid (traceId ")
+            && r.errors[0].message.contains("(errcode 40068)"),
         "{:?}",
         r.errors
     );
@@ -549,7 +557,10 @@ async fn a_wrong_access_token_is_refused_once_per_group_and_never_retried() {
     assert_eq!(e.calls(), [ADD, ADD]);
     assert_eq!(r.failed, 2);
     assert!(
-        r.errors[0].contains("qwTag/add: the credential was refused: invalid accessToken"),
+        r.errors[0].class == engine::ErrorClass::Credential
+            && r.errors[0]
+                .message
+                .contains("qwTag/add: the credential was refused: invalid accessToken"),
         "{:?}",
         r.errors
     );

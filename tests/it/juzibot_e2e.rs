@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tagsync::apply::{self, ApplySettings, Report};
+use tagsync::engine::{self, CycleReport as Report};
 use tagsync::model::Desired;
 use tagsync::model::tagfile::{Context, Source, parse};
 use tagsync::platforms::{self, Platform, RetryPolicy};
@@ -82,15 +82,20 @@ impl Env {
         d: &Desired,
         dry_run: bool,
         max_rounds: usize,
-    ) -> Result<Report, apply::Error> {
-        let settings = ApplySettings {
-            dry_run,
-            max_rounds,
-            max_deletes: 20,
-            trigger: "test",
-            lease_wait: std::time::Duration::from_secs(60),
-        };
-        apply::sync_platform(&self.store, "juzi", self.client.as_ref(), d, &settings).await
+    ) -> Result<Report, engine::Error> {
+        crate::support::cycle(
+            &self.store,
+            "juzi",
+            self.client.clone(),
+            d,
+            crate::support::Cycle {
+                dry_run,
+                max_rounds,
+                max_deletes: 20,
+                lease_wait: std::time::Duration::from_secs(60),
+            },
+        )
+        .await
     }
 
     /// The simulator's groups as `name(order): tag(order), …` lines, in descending order.
@@ -281,16 +286,20 @@ groups:
 async fn mass_delete_guard_refuses_before_any_write() {
     let e = env(CONSOLE_STATE, FaultSpec::default()).await;
     let d = desired("groups:\n  - {name: 客户等级, prune: true, tags: [重要客户]}\n");
-    let settings = ApplySettings {
-        dry_run: false,
-        max_rounds: 5,
-        max_deletes: 1,
-        trigger: "test",
-        lease_wait: std::time::Duration::from_secs(60),
-    };
-    let err = apply::sync_platform(&e.store, "juzi", e.client.as_ref(), &d, &settings)
-        .await
-        .unwrap_err();
+    let err = crate::support::cycle(
+        &e.store,
+        "juzi",
+        e.client.clone(),
+        &d,
+        crate::support::Cycle {
+            dry_run: false,
+            max_rounds: 5,
+            max_deletes: 1,
+            lease_wait: std::time::Duration::from_secs(60),
+        },
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "juzi: the plan deletes 2 tags, more than the limit of 1 per run; review the plan, then raise `max_deletes` or pass --allow-deletes 2"

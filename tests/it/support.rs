@@ -92,3 +92,45 @@ pub async fn mirror(dir: &std::path::Path, platform: &str, kind: &str) -> tagsyn
         .expect("platform recorded");
     store
 }
+
+/// How a test runs one cycle through the engine.
+pub struct Cycle {
+    pub dry_run: bool,
+    pub max_rounds: usize,
+    pub max_deletes: usize,
+    pub lease_wait: std::time::Duration,
+}
+
+/// One cycle of the platform `name` through the engine, as `tagsync plan` (dry run) or
+/// `tagsync apply` would run it.
+pub async fn cycle(
+    store: &tagsync::store::Store,
+    name: &str,
+    client: Arc<dyn tagsync::platforms::Platform>,
+    desired: &tagsync::model::Desired,
+    c: Cycle,
+) -> Result<tagsync::engine::CycleReport, tagsync::engine::Error> {
+    use tagsync::engine::{CycleRequest, Engine, Policy, RunMode, Target, Trigger};
+    let engine = Engine::with(
+        store.clone(),
+        tagsync::clock::system(),
+        Policy {
+            max_rounds: c.max_rounds,
+            lease_wait: c.lease_wait,
+            ..Policy::default()
+        },
+    );
+    let (trigger, mode) = if c.dry_run {
+        (Trigger::Plan, RunMode::DryRun)
+    } else {
+        (Trigger::Apply, RunMode::Enforce)
+    };
+    let request = CycleRequest {
+        trigger,
+        mode,
+        max_deletes: c.max_deletes,
+    };
+    engine
+        .cycle(&Target::new(name, client), desired, &request)
+        .await
+}

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use tagsync::apply::{self, ApplySettings, Report};
+use tagsync::engine::{self, CycleReport as Report};
 use tagsync::model::Desired;
 use tagsync::model::tagfile::{Context, Source, parse};
 use tagsync::planner::{DriftCause, render_text};
@@ -87,15 +87,20 @@ impl Env {
         d: &Desired,
         dry_run: bool,
         max_rounds: usize,
-    ) -> Result<Report, apply::Error> {
-        let settings = ApplySettings {
-            dry_run,
-            max_rounds,
-            max_deletes: 20,
-            trigger: "test",
-            lease_wait: std::time::Duration::from_secs(60),
-        };
-        apply::sync_platform(&self.store, "yzj", self.client.as_ref(), d, &settings).await
+    ) -> Result<Report, engine::Error> {
+        crate::support::cycle(
+            &self.store,
+            "yzj",
+            self.client.clone(),
+            d,
+            crate::support::Cycle {
+                dry_run,
+                max_rounds,
+                max_deletes: 20,
+                lease_wait: std::time::Duration::from_secs(60),
+            },
+        )
+        .await
     }
 
     /// The simulator's groups as `name: tag, …` lines, in creation order.

@@ -1,0 +1,124 @@
+//! A run's life, for every kind of cycle: opened in `sync_runs`, under the writer lease when it
+//! writes, ended with its outcome (and the platform's last error) however it went.
+
+use tracing::Instrument as _;
+
+use crate::store::{RunOutcome, RunStatus};
+
+use super::lease::Lease;
+use super::report::{CycleReport, Error};
+use super::{Ctx, Engine, Target, Trigger};
+
+/// Opens a run of `target`, takes the writer lease when `writes`, runs `body`, gives the lease up
+/// and records how the run ended, all inside a span naming the platform, trigger and run.
+///
+/// # Cancellation
+/// Dropped mid-body, the run stays without an end and the lease is released by its guard; the
+/// next writer closes the run and resolves its last intent (see `recovery`).
+pub(super) async fn run(
+    engine: &Engine,
+    target: &Target,
+    trigger: Trigger,
+    writes: bool,
+    body: impl AsyncFnOnce(&Ctx<'_>, &mut CycleReport) -> Result<(), Error>,
+) -> Result<CycleReport, Error> {
+    let span = tracing::info_span!(
+        "cycle",
+        platform = %target.name,
+        trigger = %trigger,
+        run = tracing::field::Empty
+    );
+    async {
+        let inner = &engine.inner;
+        let clock = inner.clock.as_ref();
+        let platform = target.client.as_ref();
+        let calls_before = platform.api_calls();
+        let started = clock.now();
+        let run = inner
+            .store
+            .start_run(&target.name, trigger.as_str(), started)
+            .await?;
+        tracing::Span::current().record("run", run);
+        let mut report = CycleReport::new(&target.name, run, trigger, started);
+        let lease = if writes {
+            Lease::acquire(
+                &inner.store,
+                &inner.clock,
+                &inner.locks,
+                &target.name,
+                inner.policy.lease_wait,
+            )
+            .await
+            .map(Some)
+        } else {
+            Ok(None)
+        };
+        let result = match lease {
+            Err(e) => Err(e),
+            Ok(lease) => {
+                let ctx = Ctx {
+                    store: &inner.store,
+                    clock,
+                    name: &target.name,
+                    platform,
+                    caps: platform.capabilities(),
+                    run,
+                    policy: &inner.policy,
+                    lease: lease.as_ref(),
+                };
+                let result = body(&ctx, &mut report).await;
+                if let Some(lease) = lease {
+                    lease.release().await;
+                }
+                result
+            }
+        };
+        report.api_calls = platform.api_calls() - calls_before;
+        report.finished_at = clock.now();
+        finish(engine, result, report).await
+    }
+    .instrument(span)
+    .await
+}
+
+/// Records how a run ended (`sync_runs`, and the platform's last error) and returns its result.
+/// `report.plan` is what the run set out to do.
+async fn finish(
+    engine: &Engine,
+    result: Result<(), Error>,
+    report: CycleReport,
+) -> Result<CycleReport, Error> {
+    let status = match (&result, report.failed) {
+        (Ok(()), 0) if report.errors.is_empty() => RunStatus::Succeeded,
+        (Ok(()), _) if report.succeeded > 0 => RunStatus::Partial,
+        _ => RunStatus::Failed,
+    };
+    let error = match &result {
+        Err(e) => Some(e.to_string()),
+        Ok(()) => report.errors.first().map(ToString::to_string),
+    };
+    let outcome = RunOutcome {
+        status,
+        planned: report.plan.ops.len() as i64,
+        applied: report.succeeded as i64,
+        failed: report.failed as i64,
+        api_calls: report.api_calls as i64,
+        error,
+    };
+    match &result {
+        Ok(()) => tracing::info!(
+            message = "Cycle ended.",
+            status = status.as_str(),
+            applied = report.succeeded,
+            failed = report.failed,
+            api_calls = report.api_calls
+        ),
+        Err(e) => tracing::warn!(message = "Cycle failed.", error = %e),
+    }
+    // Also sets the platform's last error (or clears it).
+    engine
+        .store()
+        .finish_run(report.run, &outcome, report.finished_at)
+        .await?;
+    result.map(|()| report)
+}

@@ -1,0 +1,211 @@
+//! The engine: everything `tagsync plan`, `tagsync apply`, `tagsync demo` and the daemon do between
+//! parsing their input and rendering their output. It connects platforms, opens the mirror, and
+//! runs the pull → plan → apply cycle of each platform under the writer lease, journaling every
+//! step; it returns typed reports ([`CycleReport`]) and typed errors ([`Error`]) and decides every
+//! policy (rounds, lease waits, observe mode, the delete guard). `cli/` and `daemon/` decide nothing.
+//!
+//! Files: `connect.rs` (secrets and clients), `cycle.rs` (one platform's cycle, and all platforms
+//! at once), `lifecycle.rs` (a run: opened, under the lease, ended), `rounds.rs` (pull → plan →
+//! execute until converged), `execute.rs` (one plan's operations), `lease.rs` (the writer lease),
+//! `recovery.rs` (what an interrupted run left), `saved.rs` (saved plans), `report.rs`.
+//!
+//! # Guarantees
+//! - Every operation is written to `operations` as an intent before it is sent and gets its outcome
+//!   after; every change made is recorded in the mirror (`tag_groups`, `tags`, `tag_events` with
+//!   source `apply`) and every created object is bound to its key at once.
+//! - A write whose outcome is unknown (lost response, retries exhausted) is never repeated blindly:
+//!   the round stops, the next round re-reads the platform and plans afresh, and matching by name
+//!   binds what the lost call did create instead of creating it again. On a platform without a
+//!   list call the re-read is the mirror, which cannot see what a lost create did: the create is
+//!   sent again, addressed by name, and answers with what the lost call made only where the
+//!   platform adds to an existing name instead of duplicating it (see `platforms::dustess`).
+//! - A permanent rejection is recorded after one attempt and never retried; "not ours" (a group made
+//!   in the console) is remembered so that later plans show it as drift instead of calling again.
+//! - Writes happen only under the platform's writer lease; one lease identity per process.
+//! - Every time recorded comes from the engine's [`Clock`].
+//!
+//! # Cancellation
+//! Dropping a cycle's future leaves at most one operation in state `intent` and its run without
+//! an end; the next writer resolves both against the platform before it writes, so nothing is
+//! duplicated. The writer lease is released by the dropped cycle (or, failing that, taken over at
+//! once by this process's next cycle): a cancelled cycle never locks the platform out.
+
+mod connect;
+mod cycle;
+mod execute;
+mod lease;
+mod lifecycle;
+mod recovery;
+mod report;
+mod rounds;
+mod saved;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use crate::clock::{Clock, SharedClock, SystemClock, TestClock};
+use crate::model::Capabilities;
+use crate::platforms::Platform;
+use crate::settings::Settings;
+use crate::store::{RunId, Store};
+
+pub use connect::{ConnectError, Target, connect};
+pub use lease::{LEASE_TTL, process_holder};
+pub use report::{CycleReport, Error, ErrorClass, Outcome, Problem};
+
+/// What started a run, as `sync_runs.trigger` stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Trigger {
+    /// `tagsync plan`, or the preview of `tagsync apply`.
+    Plan,
+    /// `tagsync apply`.
+    Apply,
+    /// `tagsync apply FILE`.
+    ApplySaved,
+    /// `tagsync demo`.
+    Demo,
+    /// The daemon's schedule.
+    Schedule,
+}
+
+impl Trigger {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Plan => "plan",
+            Trigger::Apply => "apply",
+            Trigger::ApplySaved => "apply-saved",
+            Trigger::Demo => "demo",
+            Trigger::Schedule => "schedule",
+        }
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a cycle may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    /// Pull, plan and record; send nothing.
+    DryRun,
+    /// Send what the plan says (platforms in `observe` mode are still only planned).
+    Enforce,
+}
+
+/// What one cycle is asked to do.
+#[derive(Debug, Clone, Copy)]
+pub struct CycleRequest {
+    pub trigger: Trigger,
+    pub mode: RunMode,
+    /// Refuse a plan that deletes more tags than this.
+    pub max_deletes: usize,
+}
+
+/// The engine's policy: the same for the command line and the daemon.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Rounds of pull → plan → execute before giving up on convergence.
+    pub max_rounds: usize,
+    /// How long to wait for another writer of the same platform before giving up.
+    pub lease_wait: Duration,
+    /// How many platforms are cycled at once.
+    pub concurrency: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            max_rounds: 5,
+            lease_wait: Duration::from_secs(60),
+            concurrency: 4,
+        }
+    }
+}
+
+/// The engine: a mirror, a clock, a policy, and the in-process half of the writer lease. Build it
+/// once per process and clone it freely (clones share everything); connected [`Target`]s are
+/// long-lived too and are reused across cycles.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    clock: SharedClock,
+    policy: Policy,
+    locks: lease::LocalLocks,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.inner.store)
+            .field("policy", &self.inner.policy)
+            .finish()
+    }
+}
+
+impl Engine {
+    /// An engine over an open mirror, with the system clock and the default policy.
+    pub fn new(store: Store) -> Self {
+        Self::with(store, crate::clock::system(), Policy::default())
+    }
+
+    /// An engine with this clock and policy.
+    pub fn with(store: Store, clock: SharedClock, policy: Policy) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                policy,
+                locks: lease::LocalLocks::default(),
+            }),
+        }
+    }
+
+    /// Opens the mirror named by the configuration and records its platforms there.
+    ///
+    /// # Errors
+    /// [`Error::Store`] when the mirror cannot be opened or written.
+    pub async fn open(settings: &Settings, clock: SharedClock) -> Result<Self, Error> {
+        let store = Store::open(&settings.database_url).await?;
+        for p in settings.platforms.values() {
+            store
+                .upsert_platform(&p.name, p.kind.as_str(), p.mode.as_str(), clock.now())
+                .await?;
+        }
+        Ok(Self::with(store, clock, Policy::default()))
+    }
+
+    /// The mirror, for reading reports.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+}
+
+/// What every step of one run works with.
+struct Ctx<'a> {
+    store: &'a Store,
+    clock: &'a dyn Clock,
+    name: &'a str,
+    platform: &'a dyn Platform,
+    caps: &'static Capabilities,
+    run: RunId,
+    policy: &'a Policy,
+    /// Held for a run that writes; `None` for a dry run.
+    lease: Option<&'a lease::Lease>,
+}
