@@ -1,0 +1,269 @@
+//! The engine as the command line and the daemon use it: platforms cycled at once (a slow one
+//! holds up no other), a cancelled cycle that leaves nothing locked, and times from the clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tagsync::clock::TestClock;
+use tagsync::engine::{CycleRequest, Engine, Policy, RunMode, Target, Trigger};
+use tagsync::model::Desired;
+use tagsync::model::tagfile::{Context, Source, parse};
+use tagsync::platforms::{self, RetryPolicy};
+use tagsync::sim::{self, FaultKind, FaultSpec, Fixture, SimHandle, SimOptions, SimPlatform};
+use tagsync::store::{OpStatus, RunStatus, Store};
+
+const TOKEN: &str = "engine-test-token";
+const CREATE: &str = "/api/v1/tag/create";
+
+/// Two groups to create on an empty platform.
+const TAGS: &str =
+    "groups:\n  - {name: 客户等级, tags: [重要客户, 一般客户]}\n  - {name: 意向, tags: [高, 低]}\n";
+
+/// What the tag files declare, already on the platform.
+const IN_STEP: &str = r#"
+groups:
+  - id: g1
+    name: 客户等级
+    order: 2
+    tags:
+      - { id: t1, name: 重要客户, order: 2 }
+      - { id: t2, name: 一般客户, order: 1 }
+  - id: g2
+    name: 意向
+    order: 1
+    tags:
+      - { id: t3, name: 高, order: 2 }
+      - { id: t4, name: 低, order: 1 }
+"#;
+
+fn desired(platforms: &[&str]) -> Desired {
+    let names: std::collections::BTreeSet<String> =
+        platforms.iter().map(|p| p.to_string()).collect();
+    let ctx = Context {
+        known_platforms: names.clone(),
+        default_platforms: names,
+        prune_default: false,
+    };
+    parse(
+        &[Source {
+            name: "tags.yaml".into(),
+            text: TAGS.into(),
+        }],
+        &ctx,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A Juzibot simulator holding `fixture`, with `delay` for its delay faults.
+async fn juzibot(fixture: &str, delay: Duration) -> SimHandle {
+    let mut fixture = if fixture.is_empty() {
+        Fixture::default()
+    } else {
+        Fixture::from_yaml(fixture).unwrap()
+    };
+    fixture.token = TOKEN.into();
+    sim::start(
+        SimPlatform::Juzibot,
+        SimOptions {
+            fixture,
+            faults: FaultSpec {
+                delay,
+                ..FaultSpec::default()
+            },
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// A client of `sim` that waits for an answer as long as a delay fault holds it back.
+fn target(name: &str, sim: &SimHandle) -> Target {
+    let settings = tagsync::settings::PlatformSettings {
+        timeout: Duration::from_secs(600),
+        ..crate::support::settings(name, tagsync::settings::Kind::Juzibot, &sim.base_url())
+    };
+    let client =
+        platforms::connect(&settings, TOKEN.to_string().into(), RetryPolicy::fast()).unwrap();
+    Target::new(name, client)
+}
+
+fn apply() -> CycleRequest {
+    CycleRequest {
+        trigger: Trigger::Apply,
+        mode: RunMode::Enforce,
+        max_deletes: 0,
+    }
+}
+
+/// Polls `ready` until it holds; panics with `what` after a minute. A liveness bound, not a
+/// timing assertion: every condition polled here holds within milliseconds when the code is right.
+async fn until<F: Future<Output = bool>>(what: &str, mut ready: impl FnMut() -> F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !ready().await {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn last_run_ended(store: &Store, platform: &str) -> bool {
+    store
+        .runs(platform, 1)
+        .await
+        .unwrap()
+        .first()
+        .is_some_and(|r| r.status.is_some())
+}
+
+/// Platform `a` (first in the configuration) answers its listing only after a five-minute delay
+/// fault; platform `b` is created, written and verified in the meantime. Were platforms cycled
+/// one after another, `b` would not even start before `a` ended.
+#[tokio::test]
+async fn a_slow_platform_holds_up_no_other() {
+    let slow = juzibot(IN_STEP, Duration::from_secs(300)).await;
+    slow.fail_next("*", FaultKind::Delay, 1);
+    let fast = juzibot("", Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::support::mirror(dir.path(), "a", "juzibot").await;
+    store
+        .upsert_platform("b", "juzibot", "enforce", chrono::Utc::now())
+        .await
+        .unwrap();
+    let engine = Engine::new(store.clone());
+    let targets = vec![target("a", &slow), target("b", &fast)];
+    let d = desired(&["a", "b"]);
+    let cycle = tokio::spawn({
+        let engine = engine.clone();
+        let targets = targets.clone();
+        async move { engine.cycle_all(&targets, &d, &apply()).await }
+    });
+
+    until("b's cycle never ended while a was slow", || {
+        last_run_ended(&store, "b")
+    })
+    .await;
+    assert!(
+        !last_run_ended(&store, "a").await,
+        "a is still waiting for its listing"
+    );
+    let made = fast.writes().len();
+    assert!(made > 0, "b wrote meanwhile");
+    let groups = fast
+        .with_state(|a: &mut sim::juzibot::Account| a.groups().len())
+        .unwrap();
+    assert_eq!(groups, 2, "b holds both groups");
+
+    // Stopping the slow simulator ends its delay: the listing is answered, and `a` finds
+    // nothing to do.
+    slow.shutdown().await.unwrap();
+    let results = cycle.await.unwrap();
+    let platforms: Vec<&str> = results
+        .iter()
+        .map(|r| r.as_ref().unwrap().platform.as_str())
+        .collect();
+    assert_eq!(platforms, ["a", "b"], "results in configuration order");
+    let (a, b) = (results[0].as_ref().unwrap(), results[1].as_ref().unwrap());
+    assert!(a.converged() && a.succeeded == 0, "{a:?}");
+    assert!(b.converged() && b.succeeded > 0, "{b:?}");
+    assert_eq!(
+        fast.writes().len(),
+        made,
+        "b sent nothing after its cycle ended"
+    );
+    let runs = store.runs("a", 1).await.unwrap();
+    assert_eq!(runs[0].status, Some(RunStatus::Succeeded));
+}
+
+/// A cycle cancelled while a write hangs (a delay fault) leaves its lease, an intent and a run
+/// without an end. The same process's next cycle starts at once (well within a lease wait far
+/// shorter than the lease's two minutes), resolves what was left, and converges.
+#[tokio::test]
+async fn a_cancelled_cycle_never_locks_the_platform_out() {
+    let sim = juzibot("", Duration::from_secs(300)).await;
+    sim.fail_next(CREATE, FaultKind::Delay, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::support::mirror(dir.path(), "a", "juzibot").await;
+    let engine = Engine::with(
+        store.clone(),
+        tagsync::clock::system(),
+        Policy {
+            lease_wait: Duration::from_secs(5),
+            ..Policy::default()
+        },
+    );
+    let t = target("a", &sim);
+    let d = desired(&["a"]);
+    let first = tokio::spawn({
+        let (engine, t, d) = (engine.clone(), t.clone(), d.clone());
+        async move { engine.cycle(&t, &d, &apply()).await }
+    });
+    until("the first create was never sent", || async {
+        !store.pending_intents("a").await.unwrap().is_empty()
+    })
+    .await;
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    let interrupted = store.runs("a", 1).await.unwrap()[0].clone();
+    assert_eq!(interrupted.status, None, "cancelled mid-apply");
+
+    let second = engine.cycle(&t, &d, &apply()).await.unwrap();
+    assert!(second.converged(), "{second:?}");
+    let runs = store.runs("a", 10).await.unwrap();
+    let closed = runs.iter().find(|r| r.id == interrupted.id).unwrap();
+    assert_eq!(closed.status, Some(RunStatus::Failed));
+    assert!(
+        closed.error.as_deref().unwrap().starts_with("interrupted:"),
+        "{closed:?}"
+    );
+    let ops = store.operations(interrupted.id).await.unwrap();
+    assert_eq!(ops.len(), 1, "{ops:?}");
+    assert_eq!(
+        ops[0].status,
+        Some(OpStatus::Skipped),
+        "resolved, planned again"
+    );
+    // Converged on the platform: both groups, each once.
+    let groups = sim
+        .with_state(|a: &mut sim::juzibot::Account| a.groups().len())
+        .unwrap();
+    assert_eq!(groups, 2);
+    // And the lease is free for any other writer.
+    assert_eq!(
+        store
+            .try_lease(
+                "writer:a",
+                "someone-else",
+                Duration::from_secs(1),
+                chrono::Utc::now()
+            )
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// Run, journal and binding times come from the engine's clock.
+#[tokio::test]
+async fn times_come_from_the_clock() {
+    let sim = juzibot("", Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::support::mirror(dir.path(), "a", "juzibot").await;
+    let at = chrono::DateTime::parse_from_rfc3339("2031-05-06T07:08:09Z")
+        .unwrap()
+        .to_utc();
+    let clock = TestClock::at(at);
+    let engine = Engine::with(store.clone(), Arc::new(clock.clone()), Policy::default());
+    let r = engine
+        .cycle(&target("a", &sim), &desired(&["a"]), &apply())
+        .await
+        .unwrap();
+    assert_eq!((r.started_at, r.finished_at), (at, at));
+    assert_eq!(r.duration(), Duration::ZERO);
+    let run = store.runs("a", 1).await.unwrap()[0].clone();
+    assert_eq!(run.started_at, at);
+    assert_eq!(run.finished_at, Some(at));
+    assert_eq!(run.trigger, "apply");
+    for op in store.operations(run.id).await.unwrap() {
+        assert_eq!(op.created_at, at, "{op:?}");
+    }
+}
