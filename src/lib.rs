@@ -1,6 +1,7 @@
 //! tagsync keeps customer-tag taxonomies in step across SCRM platforms.
 //!
-//! The flow: tag files → [`model::Desired`] → `planner::plan` → `Plan` → `apply` → the mirror.
+//! The flow: tag files → [`model::Desired`] → `planner::plan` → `Plan` → the [`engine`] carries it
+//! out → the mirror. `cli` (and the daemon) call the engine and render its typed reports.
 //! See ARCHITECTURE.md for the map of modules and the invariants between them.
 
 pub mod cli;

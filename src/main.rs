@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tagsync::cli::{self, Failure, Success};
+use tagsync::cli::{self, Success};
 
 fn main() -> ExitCode {
     let args = match cli::Cli::try_parse() {
@@ -28,13 +28,9 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::run(args)) {
         Ok(Success::Done) => ExitCode::SUCCESS,
         Ok(Success::ChangesPending) => ExitCode::from(3),
-        Err(Failure::Invalid(msg)) => {
-            anstream::eprintln!("{msg}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Runtime(e)) => {
-            anstream::eprintln!("error: {e:#}");
-            ExitCode::from(1)
+        Err(failure) => {
+            anstream::eprintln!("{}", failure.render());
+            ExitCode::from(failure.exit_code())
         }
     }
 }

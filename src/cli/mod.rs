@@ -61,8 +61,7 @@ pub enum Failure {
 
 impl From<Diagnostics> for Failure {
     fn from(d: Diagnostics) -> Self {
-        let n = d.len();
-        Failure::Invalid(format!("{d}\n{n} error{}", if n == 1 { "" } else { "s" }))
+        Failure::Invalid(render::diagnostics(&d))
     }
 }
 

@@ -1,9 +1,36 @@
 //! The one place where user-facing errors get their words: `error: [LOCATION: ]MESSAGE`, one line
-//! per error, then `  hint: …`. Commands build a [`UserError`]; `main` prints what it renders.
+//! per error, then `  hint: …`. Commands build a [`UserError`] (or hand over located
+//! [`Diagnostics`]); `main` prints [`Failure::render`] and exits with [`Failure::exit_code`].
 
 use std::fmt;
 
+use super::Failure;
 use crate::engine::ConnectError;
+use crate::model::Diagnostics;
+
+impl Failure {
+    /// What `main` prints on standard error.
+    pub fn render(&self) -> String {
+        match self {
+            Failure::Invalid(text) => text.clone(),
+            Failure::Runtime(e) => format!("error: {e:#}"),
+        }
+    }
+
+    /// SPEC §3: 2 for the user's input, 1 for a platform or the database.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Invalid(_) => 2,
+            Failure::Runtime(_) => 1,
+        }
+    }
+}
+
+/// Located diagnostics (tag files, configuration), then how many there were.
+pub fn diagnostics(d: &Diagnostics) -> String {
+    let n = d.len();
+    format!("{d}\n{n} error{}", if n == 1 { "" } else { "s" })
+}
 
 /// What the user did wrong (or must do), where, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -48,7 +48,7 @@ pub use crate::clock::{Clock, SharedClock, SystemClock, TestClock};
 use crate::model::Capabilities;
 use crate::platforms::Platform;
 use crate::settings::Settings;
-use crate::store::{RunId, Store};
+use crate::store::{self, RunId, Store};
 
 pub use connect::{ConnectError, Target, connect};
 pub use lease::{LEASE_TTL, process_holder};
@@ -172,8 +172,8 @@ impl Engine {
     /// Opens the mirror named by the configuration and records its platforms there.
     ///
     /// # Errors
-    /// [`Error::Store`] when the mirror cannot be opened or written.
-    pub async fn open(settings: &Settings, clock: SharedClock) -> Result<Self, Error> {
+    /// The mirror's, when it cannot be opened or written.
+    pub async fn open(settings: &Settings, clock: SharedClock) -> Result<Self, store::Error> {
         let store = Store::open(&settings.database_url).await?;
         for p in settings.platforms.values() {
             store
