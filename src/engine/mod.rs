@@ -209,3 +209,29 @@ struct Ctx<'a> {
     /// Held for a run that writes; `None` for a dry run.
     lease: Option<&'a lease::Lease>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triggers_are_stored_as_before() {
+        let all = [
+            Trigger::Plan,
+            Trigger::Apply,
+            Trigger::ApplySaved,
+            Trigger::Demo,
+            Trigger::Schedule,
+        ];
+        let stored: Vec<&str> = all.iter().map(|t| t.as_str()).collect();
+        assert_eq!(stored, ["plan", "apply", "apply-saved", "demo", "schedule"]);
+    }
+
+    #[test]
+    fn the_default_policy_is_the_commands_policy() {
+        let p = Policy::default();
+        assert_eq!(p.max_rounds, 5);
+        assert_eq!(p.lease_wait, Duration::from_secs(60));
+        assert!(p.concurrency > 1, "platforms run at once");
+    }
+}

@@ -267,3 +267,54 @@ async fn times_come_from_the_clock() {
         assert_eq!(op.created_at, at, "{op:?}");
     }
 }
+
+/// Another writer's lease holds a cycle for the lease wait, then the cycle gives up, naming the
+/// holder, and records its run as failed. Lease expiry is judged by the engine's clock, which
+/// stands still here: the other lease cannot run out during the wait. (The wait itself is on the
+/// runtime's clock; sqlx's pool does not work on paused time, so it is a short real wait.)
+#[tokio::test]
+async fn another_writers_lease_stops_a_cycle_after_the_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::support::mirror(dir.path(), "a", "juzibot").await;
+    let at = chrono::DateTime::parse_from_rfc3339("2031-05-06T07:08:09Z")
+        .unwrap()
+        .to_utc();
+    let taken = store
+        .try_lease(
+            "writer:a",
+            "elsewhere:1:00000001",
+            Duration::from_secs(120),
+            at,
+        )
+        .await
+        .unwrap();
+    assert_eq!(taken, None);
+    let engine = Engine::with(
+        store.clone(),
+        Arc::new(TestClock::at(at)),
+        Policy {
+            lease_wait: Duration::from_millis(300),
+            ..Policy::default()
+        },
+    );
+    // Never called: the cycle stops before its first request.
+    let client = platforms::connect(
+        &crate::support::settings("a", tagsync::settings::Kind::Juzibot, "http://127.0.0.1:9"),
+        TOKEN.to_string().into(),
+        RetryPolicy::fast(),
+    )
+    .unwrap();
+    let err = engine
+        .cycle(&Target::new("a", client), &desired(&["a"]), &apply())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, tagsync::engine::Error::Busy { holder, waited, .. }
+            if holder == "elsewhere:1:00000001" && *waited >= Duration::from_millis(300)),
+        "{err:?}"
+    );
+    assert_eq!(err.class(), tagsync::engine::ErrorClass::Busy);
+    let run = store.runs("a", 1).await.unwrap()[0].clone();
+    assert_eq!(run.status, Some(RunStatus::Failed));
+    assert_eq!(run.finished_at, Some(at));
+}
