@@ -70,35 +70,36 @@ impl Engine {
     ) -> Vec<Result<CycleReport, Error>> {
         let desired = Arc::new(desired.clone());
         let request = *request;
-        self.for_each(targets, move |engine, target| {
+        self.for_each(targets.to_vec(), move |engine, target| {
             let desired = desired.clone();
             async move { engine.cycle(&target, &desired, &request).await }
         })
         .await
     }
 
-    /// Runs `job` for every target concurrently (bounded), returning results in target order.
-    pub(super) async fn for_each<F, Fut>(
+    /// Runs `job` for every item concurrently (at most [`Policy::concurrency`](super::Policy)
+    /// at a time), returning the results in the items' order.
+    pub(super) async fn for_each<T, F, Fut>(
         &self,
-        targets: &[Target],
+        items: Vec<T>,
         job: F,
     ) -> Vec<Result<CycleReport, Error>>
     where
-        F: Fn(Engine, Target) -> Fut,
+        F: Fn(Engine, T) -> Fut,
         Fut: Future<Output = Result<CycleReport, Error>> + Send + 'static,
     {
         let permits = Arc::new(Semaphore::new(self.policy().concurrency.max(1)));
         let mut tasks = JoinSet::new();
-        for (i, target) in targets.iter().enumerate() {
+        let n = items.len();
+        for (i, item) in items.into_iter().enumerate() {
             let permits = permits.clone();
-            let job = job(self.clone(), target.clone());
+            let job = job(self.clone(), item);
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await.expect("never closed");
                 (i, job.await)
             });
         }
-        let mut results: Vec<Option<Result<CycleReport, Error>>> =
-            targets.iter().map(|_| None).collect();
+        let mut results: Vec<Option<Result<CycleReport, Error>>> = (0..n).map(|_| None).collect();
         while let Some(done) = tasks.join_next().await {
             match done {
                 Ok((i, r)) => results[i] = Some(r),

@@ -92,13 +92,10 @@ impl Engine {
         request: &CycleRequest,
     ) -> Vec<Result<CycleReport, Error>> {
         let request = *request;
-        let plans: Vec<SavedPlatform> = plans.to_vec();
-        self.for_each(targets, move |engine, target| {
-            let plan = plans.iter().find(|p| p.platform == target.name).cloned();
-            async move {
-                let plan = plan.expect("a target for every saved plan, by name");
-                engine.apply_saved(&target, &plan, &request).await
-            }
+        let pairs: Vec<(Target, SavedPlatform)> =
+            targets.iter().cloned().zip(plans.iter().cloned()).collect();
+        self.for_each(pairs, move |engine, (target, plan)| async move {
+            engine.apply_saved(&target, &plan, &request).await
         })
         .await
     }
