@@ -43,6 +43,7 @@ impl Engine {
             target,
             request.trigger,
             writes,
+            None,
             async |ctx, report| {
                 rounds::rounds(ctx, desired, dry_run, request.max_deletes, report).await
             },

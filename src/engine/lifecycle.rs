@@ -3,6 +3,7 @@
 
 use tracing::Instrument as _;
 
+use crate::planner::PlatformPlan;
 use crate::store::{RunOutcome, RunStatus};
 
 use super::lease::Lease;
@@ -10,7 +11,9 @@ use super::report::{CycleReport, Error};
 use super::{Ctx, Engine, Target, Trigger};
 
 /// Opens a run of `target`, takes the writer lease when `writes`, runs `body`, gives the lease up
-/// and records how the run ended, all inside a span naming the platform, trigger and run.
+/// and records how the run ended, all inside a span naming the platform, trigger and run. `plan`
+/// is what the run sets out to do when that is known before it starts (a saved plan): the run
+/// records it even if it cannot start.
 ///
 /// # Cancellation
 /// Dropped mid-body, the run stays without an end and the lease is released by its guard; the
@@ -20,6 +23,7 @@ pub(super) async fn run(
     target: &Target,
     trigger: Trigger,
     writes: bool,
+    plan: Option<&PlatformPlan>,
     body: impl AsyncFnOnce(&Ctx<'_>, &mut CycleReport) -> Result<(), Error>,
 ) -> Result<CycleReport, Error> {
     let span = tracing::info_span!(
@@ -40,6 +44,9 @@ pub(super) async fn run(
             .await?;
         tracing::Span::current().record("run", run);
         let mut report = CycleReport::new(&target.name, run, trigger, started);
+        if let Some(plan) = plan {
+            report.plan = plan.clone();
+        }
         let lease = if writes {
             Lease::acquire(
                 &inner.store,

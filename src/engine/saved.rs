@@ -36,8 +36,8 @@ impl Engine {
     ) -> Result<CycleReport, Error> {
         let dry_run =
             request.mode == RunMode::DryRun || target.mode == crate::settings::Mode::Observe;
-        lifecycle::run(self, target, request.trigger, true, async |ctx, report| {
-            report.plan = saved.plan.clone();
+        let plan = Some(&saved.plan);
+        lifecycle::run(self, target, request.trigger, true, plan, async |ctx, report| {
             let name = ctx.name;
             let snapshot = pull(ctx).await?;
             recovery::recover(ctx, &snapshot).await?;

@@ -318,3 +318,46 @@ async fn another_writers_lease_stops_a_cycle_after_the_wait() {
     assert_eq!(run.status, Some(RunStatus::Failed));
     assert_eq!(run.finished_at, Some(at));
 }
+
+/// Everything a cycle logs is inside a `cycle` span naming the platform, the trigger and the run.
+#[tokio::test]
+async fn a_cycle_logs_inside_its_span() {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer({
+            let buffer = buffer.clone();
+            move || buffer.clone()
+        })
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let sim = juzibot("", Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::support::mirror(dir.path(), "a", "juzibot").await;
+    let r = Engine::new(store)
+        .cycle(&target("a", &sim), &desired(&["a"]), &apply())
+        .await
+        .unwrap();
+    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let ended = logs
+        .lines()
+        .find(|l| l.contains("Cycle ended."))
+        .unwrap_or_else(|| panic!("{logs}"));
+    assert!(
+        ended.contains(&format!("cycle{{platform=a trigger=apply run={}}}", r.run)),
+        "{ended}"
+    );
+}
