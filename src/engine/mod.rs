@@ -29,6 +29,33 @@
 //! an end; the next writer resolves both against the platform before it writes, so nothing is
 //! duplicated. The writer lease is released by the dropped cycle (or, failing that, taken over at
 //! once by this process's next cycle): a cancelled cycle never locks the platform out.
+//!
+//! # Errors
+//! A cycle that cannot run or must stop returns [`Error`] (with [`Error::class`]); what a cycle
+//! meets on the way without stopping (a rejected operation, no convergence) is a [`Problem`] in
+//! [`CycleReport::errors`]. [`connect`] fails with [`ConnectError`] before any call is made.
+//!
+//! # For a long-running caller
+//! Connect once, keep the engine and the targets, and run cycles as often as needed; every cycle
+//! of the process shares one lease identity ([`process_holder`]):
+//!
+//! ```no_run
+//! # async fn daemon(settings: tagsync::settings::Settings, desired: tagsync::model::Desired) {
+//! use tagsync::engine::{self, CycleRequest, Engine, RunMode, Trigger};
+//! let targets = engine::connect(&settings, &[], tagsync::platforms::RetryPolicy::default()).unwrap();
+//! let engine = Engine::open(&settings, tagsync::clock::system()).await.unwrap();
+//! let request = CycleRequest { trigger: Trigger::Schedule, mode: RunMode::Enforce, max_deletes: 20 };
+//! loop {
+//!     for report in engine.cycle_all(&targets, &desired, &request).await {
+//!         match report {
+//!             Ok(r) => tracing::info!(platform = %r.platform, outcome = ?r.outcome(), calls = r.api_calls),
+//!             Err(e) => tracing::warn!(class = ?e.class(), error = %e),
+//!         }
+//!     }
+//!     # break;
+//! }
+//! # }
+//! ```
 
 mod connect;
 mod cycle;
