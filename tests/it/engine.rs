@@ -319,45 +319,47 @@ async fn another_writers_lease_stops_a_cycle_after_the_wait() {
     assert_eq!(run.finished_at, Some(at));
 }
 
-/// Everything a cycle logs is inside a `cycle` span naming the platform, the trigger and the run.
-#[tokio::test]
-async fn a_cycle_logs_inside_its_span() {
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Buffer {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buffer = Buffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer({
-            let buffer = buffer.clone();
-            move || buffer.clone()
-        })
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let sim = juzibot("", Duration::ZERO).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = crate::support::mirror(dir.path(), "a", "juzibot").await;
-    let r = Engine::new(store)
-        .cycle(&target("a", &sim), &desired(&["a"]), &apply())
-        .await
+/// Everything a cycle logs is inside a `cycle` span naming the platform, the trigger and the run:
+/// `tagsync demo` as a process (a subscriber of its own; in this binary, tests running at once
+/// share tracing's callsite cache), its log read back.
+#[test]
+fn a_cycle_logs_inside_its_span() {
+    let out = assert_cmd::Command::cargo_bin("tagsync")
+        .unwrap()
+        .arg("demo")
+        .env("TAGSYNC_LOG", "tagsync::engine=info")
+        .env("NO_COLOR", "1")
+        .env_remove("TAGSYNC_LOG_FORMAT")
+        .output()
         .unwrap();
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-    let ended = logs
-        .lines()
-        .find(|l| l.contains("Cycle ended."))
-        .unwrap_or_else(|| panic!("{logs}"));
-    assert!(
-        ended.contains(&format!("cycle{{platform=a trigger=apply run={}}}", r.run)),
-        "{ended}"
+    assert!(out.status.success(), "{out:?}");
+    let logs = anstream::adapter::strip_str(&String::from_utf8_lossy(&out.stderr)).to_string();
+    // Five platforms, three cycles each (plan, apply, plan again); run ids in the order the
+    // platforms' cycles happened to start.
+    let mut cycles: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+    for line in logs.lines().filter(|l| l.contains("Cycle ended.")) {
+        let span = line
+            .split_once("cycle{platform=")
+            .and_then(|(_, rest)| rest.split_once("}:"))
+            .unwrap_or_else(|| panic!("not in a cycle span: {line}"))
+            .0;
+        let (platform, rest) = span.split_once(" trigger=demo run=").expect(line);
+        cycles
+            .entry(platform.to_owned())
+            .or_default()
+            .push(rest.parse().expect(line));
+    }
+    let platforms: Vec<&str> = cycles.keys().map(String::as_str).collect();
+    assert_eq!(
+        platforms,
+        ["crm", "dustess", "juzi-main", "wecom-hq", "yzj"],
+        "{logs}"
+    );
+    let mut runs: Vec<i64> = cycles.values().flatten().copied().collect();
+    runs.sort();
+    assert_eq!(
+        runs,
+        (1..=15).collect::<Vec<_>>(),
+        "one run id per cycle: {logs}"
     );
 }
