@@ -17,6 +17,7 @@
 //!
 //! The plan leaves no choice to execution: apply carries it out step by step.
 
+mod markdown;
 pub mod order;
 mod render;
 pub mod saved;
@@ -30,6 +31,7 @@ use crate::model::{
     Bindings, Capabilities, Desired, DesiredGroup, RemoteGroup, RemoteTag, Snapshot,
 };
 
+pub use markdown::render_markdown;
 pub use render::{render_json, render_text};
 
 /// Everything the planner needs for one platform.
@@ -1205,5 +1207,7 @@ fn merge_deletes(ops: Vec<Op>, caps: Capabilities) -> Vec<Op> {
     out
 }
 
+#[cfg(test)]
+mod markdown_tests;
 #[cfg(test)]
 mod tests;

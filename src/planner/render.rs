@@ -113,7 +113,7 @@ pub fn render_text(plans: &[PlatformPlan]) -> String {
     out
 }
 
-fn plural(n: usize) -> &'static str {
+pub(super) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
@@ -197,7 +197,8 @@ fn edits(name: Option<&super::Change<String>>, order: Option<&super::Change<u32>
     parts.join(", ")
 }
 
-fn reason_text(r: &Reason) -> String {
+/// Why an operation is there, in words (shared with the markdown renderer).
+pub(super) fn reason_text(r: &Reason) -> String {
     match r {
         Reason::Missing => "declared, missing here".into(),
         Reason::RenamedViaWas { old } => format!("found under its earlier name {}", quoted(old)),
