@@ -10,6 +10,7 @@ mod dustess_e2e;
 mod juzibot_adapter;
 mod juzibot_e2e;
 mod readme;
+mod reporting;
 mod saved_plans;
 mod scenario;
 mod schema;
