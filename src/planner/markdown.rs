@@ -51,8 +51,12 @@ pub fn render_markdown(plans: &[PlatformPlan], errors: &[String]) -> String {
         }
         out.push('\n');
     }
-    if total.calls == 0 && total.drift == 0 {
+    if plans.is_empty() {
+        // Only failures: saying "no changes" would claim what nobody checked.
+    } else if total.calls == 0 && total.drift == 0 && errors.is_empty() {
         out.push_str("**No changes.** Every platform is in step with the tag files.\n");
+    } else if total.calls == 0 && total.drift == 0 {
+        out.push_str("**No changes** on the platforms planned; the others could not be planned.\n");
     } else {
         let _ = writeln!(
             out,
@@ -72,7 +76,10 @@ pub fn render_markdown(plans: &[PlatformPlan], errors: &[String]) -> String {
         platform_section(&mut out, p);
     }
     if !errors.is_empty() {
-        out.push_str("\n#### Not planned\n\n");
+        if !out.ends_with("\n\n") {
+            out.push('\n');
+        }
+        out.push_str("#### Not planned\n\n");
         for e in errors {
             let _ = writeln!(out, "- :x: {}", escape(e));
         }
@@ -238,8 +245,9 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Punctuation that means nothing inside a line of GitHub Markdown, left alone for readability.
-const UNESCAPED: &str = ",;\"'?";
+/// Punctuation that means nothing inside a line of GitHub Markdown (`-`, `+` and `=` only at the
+/// start of one, where a name never is), left alone for readability.
+const UNESCAPED: &str = ",;\"'?-+=/";
 
 /// Escapes text for raw HTML, where Markdown backslash escapes do not apply.
 fn escape_html(text: &str) -> String {

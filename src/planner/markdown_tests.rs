@@ -28,8 +28,8 @@ fn an_empty_plan_says_no_changes() {
 
             | Platform | Create | Change | Delete | Write calls | Drift `!` |
             |---|--:|--:|--:|--:|--:|
-            | wecom\-hq | 0 | 0 | 0 | 0 | 0 |
-            | juzi\-main | 0 | 0 | 0 | 0 | 0 |
+            | wecom-hq | 0 | 0 | 0 | 0 | 0 |
+            | juzi-main | 0 | 0 | 0 | 0 | 0 |
             | **Total** | **0** | **0** | **0** | **0** | **0** |
 
             **No changes.** Every platform is in step with the tag files.
@@ -46,6 +46,42 @@ fn no_platform_at_all() {
         ### tagsync plan
 
         No platform to plan.
+    "#]],
+    );
+}
+
+#[test]
+fn failed_platforms_are_never_reported_as_in_step() {
+    let d = "groups:\n  - name: 级别\n    tags: [重要]\n";
+    let r =
+        "groups:\n  - {id: g1, name: 级别, order: 100, tags: [{id: t1, name: 重要, order: 100}]}\n";
+    let errors = ["juzi-main: tag/list: the credential was refused: token expired".to_string()];
+    check(
+        &[],
+        &errors,
+        expect![[r#"
+        ### tagsync plan
+
+        #### Not planned
+
+        - :x: juzi-main\: tag/list\: the credential was refused\: token expired
+    "#]],
+    );
+    check(
+        &[named(Case::new(d, r).plan(), "wecom-hq")],
+        &errors,
+        expect![[r#"
+        ### tagsync plan
+
+        | Platform | Create | Change | Delete | Write calls | Drift `!` |
+        |---|--:|--:|--:|--:|--:|
+        | wecom-hq | 0 | 0 | 0 | 0 | 0 |
+
+        **No changes** on the platforms planned; the others could not be planned.
+
+        #### Not planned
+
+        - :x: juzi-main\: tag/list\: the credential was refused\: token expired
     "#]],
     );
 }
@@ -75,11 +111,11 @@ groups:
 
             | Platform | Create | Change | Delete | Write calls | Drift `!` |
             |---|--:|--:|--:|--:|--:|
-            | wecom\-hq | 1 | 2 | 1 | 4 | 1 |
+            | wecom-hq | 1 | 2 | 1 | 4 | 1 |
 
             **4 write calls**: 1 to create, 2 to change, 1 to delete; 1 drift that no call can fix.
 
-            #### wecom\-hq
+            #### wecom-hq
 
             - `-` **delete** tag **客户级别** / **流失** — _undeclared, and the group prunes_
             - `~` group **客户等级**: rename to **客户级别** — _found under its earlier name **客户等级**_
@@ -168,7 +204,7 @@ fn escape_leaves_no_markdown_syntax() {
     // Every ASCII punctuation character that can mean something is escaped, nothing else touched.
     for c in (0u8..128).map(char::from) {
         let e = markdown::escape(&c.to_string());
-        if c.is_ascii_punctuation() && !",;\"'?".contains(c) {
+        if c.is_ascii_punctuation() && !",;\"'?-+=/".contains(c) {
             assert_eq!(e, format!("\\{c}"));
         } else if c == '\n' || c == '\r' {
             assert_eq!(e, " ");
