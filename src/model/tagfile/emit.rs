@@ -32,6 +32,9 @@ pub struct EmitSettings<'a> {
     pub schema: &'a str,
     /// Group keys that other tag files already use; an imported group never takes one.
     pub taken_keys: &'a BTreeSet<String>,
+    /// Remote group ids that other tag files already manage on this platform (bound, or matched by
+    /// the current plan): left out, so importing into a set-up repository adds only what is new.
+    pub managed: &'a BTreeSet<String>,
 }
 
 /// The emitted tag file and what import records with it.
@@ -66,6 +69,8 @@ pub enum SkipReason {
     DuplicateName,
     /// A group with no (writable) tags: a tag file cannot declare an empty group.
     NoTags,
+    /// Other tag files already manage this group.
+    Managed,
 }
 
 impl fmt::Display for SkipReason {
@@ -74,6 +79,7 @@ impl fmt::Display for SkipReason {
             SkipReason::InvalidName(why) => write!(f, "its name {why}"),
             SkipReason::DuplicateName => f.write_str("an earlier one has the same name"),
             SkipReason::NoTags => f.write_str("it has no tag a tag file can declare"),
+            SkipReason::Managed => f.write_str("a tag file already declares it"),
         }
     }
 }
@@ -111,6 +117,10 @@ pub fn emit(snapshot: &Snapshot, settings: &EmitSettings) -> Result<Imported, Em
             remote_id: g.id.clone(),
             reason,
         };
+        if settings.managed.contains(&g.id) {
+            skipped.push(skip(SkipReason::Managed));
+            continue;
+        }
         if let Some(why) = name_problem(&g.name) {
             skipped.push(skip(SkipReason::InvalidName(why)));
             continue;

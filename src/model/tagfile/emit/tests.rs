@@ -41,6 +41,8 @@ const UNORDERED: Capabilities = Capabilities {
 
 const SCHEMA: &str = "../../schema/tags.schema.json";
 
+static NONE: BTreeSet<String> = BTreeSet::new();
+
 fn settings<'a>(
     platform: &'a str,
     caps: &'a Capabilities,
@@ -51,6 +53,7 @@ fn settings<'a>(
         caps,
         schema: SCHEMA,
         taken_keys: taken,
+        managed: &NONE,
     }
 }
 
@@ -345,6 +348,43 @@ groups:
 }
 
 #[test]
+fn groups_other_files_manage_are_left_out() {
+    let remote = r#"
+groups:
+  - {id: g1, name: 级别, tags: [{id: t1, name: 重要}]}
+  - {id: g2, name: 来源, tags: [{id: t2, name: 官网}]}
+"#;
+    let managed: BTreeSet<String> = ["g1".to_string()].into();
+    let imported = emit(
+        &snapshot(remote),
+        &EmitSettings {
+            managed: &managed,
+            ..settings("p", &UNORDERED, &NONE)
+        },
+    )
+    .unwrap();
+    expect![[r#"
+        # yaml-language-server: $schema=../../schema/tags.schema.json
+        # Imported from platform p by `tagsync import`.
+        groups:
+          - name: 来源
+            platforms: [p]
+            tags:
+              - 官网
+    "#]]
+    .assert_eq(&imported.text);
+    assert_eq!(
+        imported.skipped,
+        [Skipped {
+            group: "级别".into(),
+            tag: None,
+            remote_id: "g1".into(),
+            reason: SkipReason::Managed
+        }]
+    );
+}
+
+#[test]
 fn nothing_to_import_is_an_error() {
     check(
         "groups: []",
@@ -491,6 +531,7 @@ proptest! {
         snapshot in remote(),
         ordered in any::<bool>(),
         taken_mask in any::<u8>(),
+        managed_mask in prop::bits::u8::masked(0b0000_1001),
     ) {
         let caps = if ordered { ORDERED } else { UNORDERED };
         let platform = "wecom-hq";
@@ -503,7 +544,16 @@ proptest! {
             .map(|(_, g)| g.name.clone())
             .filter(|n| name_problem(n).is_none())
             .collect();
-        let imported = match emit(&snapshot, &settings(platform, &caps, &taken)) {
+        // Other files already manage some groups (the first or the fourth, now and then).
+        let managed: BTreeSet<String> = snapshot
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| managed_mask & (1 << i) != 0)
+            .map(|(_, g)| g.id.clone())
+            .collect();
+        let emit_settings = EmitSettings { managed: &managed, ..settings(platform, &caps, &taken) };
+        let imported = match emit(&snapshot, &emit_settings) {
             Ok(i) => i,
             Err(EmitError::Nothing { skipped, .. }) => {
                 prop_assert!(skipped.iter().filter(|s| s.tag.is_none()).count() == snapshot.groups.len());
@@ -589,6 +639,7 @@ proptest! {
                     prop_assert!(earlier, "{:?}", s);
                 }
                 SkipReason::NoTags => {}
+                SkipReason::Managed => prop_assert!(managed.contains(&s.remote_id)),
             }
         }
 
