@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use super::render::{Summary, plural, reason_text};
+use super::render::{Summary, describe_edits, plural, reason_text};
 use super::{Action, Change, Drift, DriftCause, Op, PlatformPlan, Reason};
 
 /// A platform section with more lines than this is folded into `<details>`.
@@ -199,17 +199,7 @@ fn drift_line(d: &Drift) -> String {
 }
 
 fn edits(name: Option<&Change<String>>, order: Option<&Change<u32>>) -> String {
-    let mut parts = Vec::new();
-    if let Some(n) = name {
-        parts.push(format!("rename to {}", name_md(&n.to)));
-    }
-    if let Some(o) = order {
-        match o.from {
-            Some(f) => parts.push(format!("order {f} → {}", o.to)),
-            None => parts.push(format!("order → {}", o.to)),
-        }
-    }
-    parts.join(", ")
+    describe_edits(name, order, |to| format!("rename to {}", name_md(to)))
 }
 
 fn list(items: impl Iterator<Item = String>) -> String {

@@ -10,9 +10,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{Column, Row, TypeInfo, ValueRef};
-use tagsync::model::{RemoteGroup, RemoteTag, Snapshot};
+use tagsync::model::Snapshot;
 use tagsync::store::{
-    Applied, DesiredStateRow, MarkStatus, NewMark, OpStatus, RunOutcome, RunStatus, Store,
+    Applied, DesiredStateRow, MarkStatus, NewMark, OpStatus, RunId, RunOutcome, RunStatus, Store,
 };
 
 use super::store::{Raw, TestDb};
@@ -237,68 +237,28 @@ fn postgres_cell(row: &sqlx::postgres::PgRow, i: usize) -> Result<String, String
 
 // ---- the test mirror: three platforms, a month of history, told as in docs/REPORTING.md ----
 
-fn group(
-    id: &str,
-    name: &str,
-    order: Option<u32>,
-    tags: &[(&str, &str, Option<u32>)],
-) -> RemoteGroup {
-    RemoteGroup {
-        id: id.into(),
-        name: name.into(),
-        order,
-        created_at: None,
-        tags: tags
-            .iter()
-            .map(|(id, name, order)| RemoteTag {
-                id: (*id).into(),
-                name: (*name).into(),
-                order: *order,
-                created_at: None,
-            })
-            .collect(),
-    }
+/// A platform listing, written as YAML (`{id, name, order, tags: [{id, name, order}]}`).
+fn listing(yaml: &str) -> Snapshot {
+    serde_saphyr::from_str(yaml).expect("a test listing")
 }
 
-/// A finished run of `seconds` that started `hours_ago`.
-struct Run {
-    platform: &'static str,
-    trigger: &'static str,
-    hours_ago: i64,
-    seconds: i64,
-}
+/// The declared objects of the test mirror: group key, tag key (`""` for the group), group name,
+/// tag name.
+const DECLARED: [(&str, &str, &str, Option<&str>); 6] = [
+    ("customer-level", "", "客户级别", None),
+    ("customer-level", "vip", "客户级别", Some("重要客户")),
+    ("customer-level", "normal", "客户级别", Some("普通客户")),
+    ("source", "", "客户来源", None),
+    ("source", "官网咨询", "客户来源", Some("官网咨询")),
+    ("source", "老客户转介绍", "客户来源", Some("老客户转介绍")),
+];
 
-fn outcome(
-    status: RunStatus,
-    planned: i64,
-    applied: i64,
-    failed: i64,
-    api_calls: i64,
-) -> RunOutcome {
-    RunOutcome {
-        status,
-        planned,
-        applied,
-        failed,
-        api_calls,
-        error: None,
-    }
-}
-
-/// A `desired_state` row: group key, tag key (`""` for the group), group name, tag name, status,
-/// detail.
-type StateRow<'a> = (
-    &'a str,
-    &'a str,
-    &'a str,
-    Option<&'a str>,
-    &'a str,
-    Option<&'a str>,
-);
-
-fn desired(rows: &[StateRow]) -> Vec<DesiredStateRow> {
-    rows.iter()
-        .map(|(gk, tk, gn, tn, status, detail)| DesiredStateRow {
+/// `DECLARED`, each with its status and detail.
+fn desired(states: &[(&str, Option<&str>); 6]) -> Vec<DesiredStateRow> {
+    DECLARED
+        .iter()
+        .zip(states)
+        .map(|((gk, tk, gn, tn), (status, detail))| DesiredStateRow {
             group_key: (*gk).into(),
             tag_key: (!tk.is_empty()).then(|| (*tk).into()),
             group_name: (*gn).into(),
@@ -309,10 +269,91 @@ fn desired(rows: &[StateRow]) -> Vec<DesiredStateRow> {
         .collect()
 }
 
+/// Records the story through the store's API, relative to the time the test runs.
+struct Story<'a> {
+    store: &'a Store,
+    now: DateTime<Utc>,
+}
+
+/// One journaled operation: seq, kind, target, request, outcome (`None`: only the intent was
+/// journaled), attempts, error.
+type Op<'a> = (
+    i64,
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<OpStatus>,
+    i64,
+    Option<&'a str>,
+);
+
+impl Story<'_> {
+    fn ago(&self, hours: i64) -> DateTime<Utc> {
+        self.now - Duration::hours(hours)
+    }
+
+    /// A run of `platform` that started `hours_ago` and took `seconds`: it records `listing` (when
+    /// given) and journals `ops`, then finishes with `outcome` (or is left running without one).
+    #[allow(clippy::too_many_arguments)] // One run's facts, each meaningful.
+    async fn run(
+        &self,
+        platform: &str,
+        trigger: &str,
+        hours_ago: i64,
+        seconds: i64,
+        listing: Option<&Snapshot>,
+        ops: &[Op<'_>],
+        outcome: Option<RunOutcome>,
+    ) -> RunId {
+        let (at, end) = (
+            self.ago(hours_ago),
+            self.ago(hours_ago) + Duration::seconds(seconds),
+        );
+        let run = self.store.start_run(platform, trigger, at).await.unwrap();
+        if let Some(listing) = listing {
+            let s = self.store;
+            s.record_snapshot(platform, listing, true, Some(run), at)
+                .await
+                .unwrap();
+        }
+        for &(seq, kind, target, request, status, attempts, error) in ops {
+            let s = self.store;
+            let op = s
+                .record_intent(run, platform, seq, kind, target, request, at)
+                .await
+                .unwrap();
+            if let Some(status) = status {
+                s.record_outcome(op, status, attempts, error, end)
+                    .await
+                    .unwrap();
+            }
+        }
+        if let Some(outcome) = outcome {
+            self.store.finish_run(run, &outcome, end).await.unwrap();
+        }
+        run
+    }
+}
+
+fn outcome(status: RunStatus, counts: [i64; 4], error: Option<&str>) -> Option<RunOutcome> {
+    let [planned, applied, failed, api_calls] = counts;
+    Some(RunOutcome {
+        status,
+        planned,
+        applied,
+        failed,
+        api_calls,
+        error: error.map(Into::into),
+    })
+}
+
 /// Fills the mirror with the story the doc's expected results describe.
 async fn fill(store: &Store) {
-    let now = Utc::now();
-    let ago = |hours: i64| -> DateTime<Utc> { now - Duration::hours(hours) };
+    use OpStatus::{Failed, NotOurs, Succeeded};
+    let story = Story {
+        store,
+        now: Utc::now(),
+    };
     for (name, kind) in [
         ("wecom-hq", "wecom"),
         ("juzi-main", "juzibot"),
@@ -320,196 +361,114 @@ async fn fill(store: &Store) {
     ] {
         store.upsert_platform(name, kind, "enforce").await.unwrap();
     }
-    let start = |r: Run| {
-        let at = ago(r.hours_ago);
-        let end = at + Duration::seconds(r.seconds);
-        async move {
-            let id = store.start_run(r.platform, r.trigger, at).await.unwrap();
-            (id, at, end)
-        }
-    };
+    let ok = RunStatus::Succeeded;
 
-    // A month ago: the first pull of each platform.
-    let (run, at, end) = start(Run {
-        platform: "wecom-hq",
-        trigger: "schedule",
-        hours_ago: 720,
-        seconds: 3,
-    })
-    .await;
-    let wecom_first = Snapshot {
-        groups: vec![
-            group(
-                "w1",
-                "客户级别",
-                Some(200),
-                &[
-                    ("wt1", "重要客户", Some(200)),
-                    ("wt2", "普通客户", Some(100)),
-                    ("wt5", "流失客户", Some(50)),
-                ],
-            ),
-            group(
-                "w2",
-                "客户来源",
-                Some(100),
-                &[("wt3", "官网咨询", Some(100))],
-            ),
-        ],
-    };
+    // A month ago: the first pulls of WeCom and Juzibot; Juzibot's 售后 belongs to its console.
+    let wecom = listing(
+        "groups:
+  - {id: w1, name: 客户级别, order: 200, tags: [{id: wt1, name: 重要客户, order: 200},
+      {id: wt2, name: 普通客户, order: 100}, {id: wt5, name: 流失客户, order: 50}]}
+  - {id: w2, name: 客户来源, order: 100, tags: [{id: wt3, name: 官网咨询, order: 100}]}",
+    );
+    let out = outcome(ok, [0, 0, 0, 2], None);
+    story
+        .run("wecom-hq", "schedule", 720, 3, Some(&wecom), &[], out)
+        .await;
+    let juzi = listing(
+        "groups:
+  - {id: j1, name: 客户级别, order: 100, tags: [{id: jt1, name: 重要客户, order: 100}]}
+  - {id: j2, name: 售后, order: 50, tags: [{id: jt2, name: 已回访, order: 50}]}",
+    );
+    let out = outcome(ok, [0, 0, 0, 1], None);
+    story
+        .run("juzi-main", "schedule", 719, 40, Some(&juzi), &[], out)
+        .await;
     store
-        .record_snapshot("wecom-hq", &wecom_first, true, Some(run), at)
-        .await
-        .unwrap();
-    store
-        .finish_run(run, &outcome(RunStatus::Succeeded, 0, 0, 0, 2), end)
+        .mark_not_ours("juzi-main", "j2", story.ago(719))
         .await
         .unwrap();
 
-    let (run, at, end) = start(Run {
-        platform: "juzi-main",
-        trigger: "schedule",
-        hours_ago: 719,
-        seconds: 40,
-    })
-    .await;
-    let juzi = Snapshot {
-        groups: vec![
-            group(
-                "j1",
-                "客户级别",
-                Some(100),
-                &[("jt1", "重要客户", Some(100))],
-            ),
-            group("j2", "售后", Some(50), &[("jt2", "已回访", Some(50))]),
-        ],
-    };
-    store
-        .record_snapshot("juzi-main", &juzi, true, Some(run), at)
-        .await
-        .unwrap();
-    store
-        .finish_run(run, &outcome(RunStatus::Succeeded, 0, 0, 0, 1), end)
-        .await
-        .unwrap();
-    store.mark_not_ours("juzi-main", "j2", end).await.unwrap();
-
-    // Eight days ago: Miaokol (no orders) is pulled, and a create is refused.
-    let (run, at, end) = start(Run {
-        platform: "yzj",
-        trigger: "schedule",
-        hours_ago: 200,
-        seconds: 12,
-    })
-    .await;
-    let yzj = Snapshot {
-        groups: vec![
-            group(
-                "y1",
-                "客户级别",
-                None,
-                &[("yt1", "重要客户", None), ("yt2", "普通客户", None)],
-            ),
-            group("y2", "客户来源", None, &[("yt3", "官网咨询", None)]),
-        ],
-    };
-    store
-        .record_snapshot("yzj", &yzj, true, Some(run), at)
-        .await
-        .unwrap();
-    store
-        .finish_run(run, &outcome(RunStatus::Succeeded, 0, 0, 0, 4), end)
-        .await
-        .unwrap();
-    let (run, at, end) = start(Run {
-        platform: "yzj",
-        trigger: "apply",
-        hours_ago: 199,
-        seconds: 8,
-    })
-    .await;
-    let op = store
-        .record_intent(run, "yzj", 1, "add_tags", "客户来源", "+ 老客户转介绍", at)
-        .await
-        .unwrap();
-    store
-        .record_outcome(
-            op,
-            OpStatus::NotOurs,
-            1,
-            Some("addTag: not ours: no permission on this group (errcode 4003)"),
-            end,
-        )
-        .await
-        .unwrap();
-    store
-        .finish_run(run, &outcome(RunStatus::Failed, 1, 0, 1, 1), end)
-        .await
-        .unwrap();
+    // Eight days ago: Miaokol (no orders) is pulled, and a create is refused as not ours.
+    let yzj = listing(
+        "groups:
+  - {id: y1, name: 客户级别, tags: [{id: yt1, name: 重要客户}, {id: yt2, name: 普通客户}]}
+  - {id: y2, name: 客户来源, tags: [{id: yt3, name: 官网咨询}]}",
+    );
+    let out = outcome(ok, [0, 0, 0, 4], None);
+    story
+        .run("yzj", "schedule", 200, 12, Some(&yzj), &[], out)
+        .await;
+    let refused = "addTag: not ours: no permission on this group (errcode 4003)";
+    let ops = [(
+        1,
+        "add_tags",
+        "客户来源",
+        "+ 老客户转介绍",
+        Some(NotOurs),
+        1,
+        Some(refused),
+    )];
+    let out = outcome(RunStatus::Failed, [1, 0, 1, 1], None);
+    story.run("yzj", "apply", 199, 8, None, &ops, out).await;
 
     // Two days ago, someone edited WeCom's console: a rename, a reorder, a new tag, a deletion.
-    let (run, at, end) = start(Run {
-        platform: "wecom-hq",
-        trigger: "schedule",
-        hours_ago: 48,
-        seconds: 3,
-    })
-    .await;
-    let wecom_console = Snapshot {
-        groups: vec![
-            group(
-                "w1",
-                "客户级别",
-                Some(200),
-                &[
-                    ("wt1", "重要客户", Some(200)),
-                    ("wt2", "一般客户", Some(100)),
-                ],
-            ),
-            group(
-                "w2",
-                "客户来源",
-                Some(300),
-                &[
-                    ("wt3", "官网咨询", Some(100)),
-                    ("wt4", "抖音直播", Some(90)),
-                ],
-            ),
-        ],
-    };
-    store
-        .record_snapshot("wecom-hq", &wecom_console, true, Some(run), at)
-        .await
-        .unwrap();
-    store
-        .finish_run(run, &outcome(RunStatus::Succeeded, 0, 0, 0, 2), end)
-        .await
-        .unwrap();
+    let wecom = listing(
+        "groups:
+  - {id: w1, name: 客户级别, order: 200, tags: [{id: wt1, name: 重要客户, order: 200},
+      {id: wt2, name: 一般客户, order: 100}]}
+  - {id: w2, name: 客户来源, order: 300, tags: [{id: wt3, name: 官网咨询, order: 100},
+      {id: wt4, name: 抖音直播, order: 90}]}",
+    );
+    let out = outcome(ok, [0, 0, 0, 2], None);
+    story
+        .run("wecom-hq", "schedule", 48, 3, Some(&wecom), &[], out)
+        .await;
 
     // Yesterday tagsync applied: a rename back and a create succeeded, two operations failed.
-    let (run, at, end) = start(Run {
-        platform: "wecom-hq",
-        trigger: "apply",
-        hours_ago: 24,
-        seconds: 5,
-    })
-    .await;
-    let op = store
-        .record_intent(
-            run,
-            "wecom-hq",
+    let rejected = "externalcontact/add_corp_tag: rejected: tag name exists (errcode 40071)";
+    let gave_up =
+        "externalcontact/edit_corp_tag: still failing after 5 attempts: system busy (errcode -1)";
+    let ops = [
+        (
             1,
             "edit_tag",
             "客户级别/一般客户",
             "rename → 普通客户",
-            at,
-        )
-        .await
-        .unwrap();
-    store
-        .record_outcome(op, OpStatus::Succeeded, 1, None, at)
-        .await
-        .unwrap();
+            Some(Succeeded),
+            1,
+            None,
+        ),
+        (
+            2,
+            "add_tags",
+            "客户来源",
+            "+ 小红书",
+            Some(Succeeded),
+            1,
+            None,
+        ),
+        (
+            3,
+            "add_tags",
+            "客户来源",
+            "+ 老客户转介绍",
+            Some(Failed),
+            1,
+            Some(rejected),
+        ),
+        (
+            4,
+            "edit_group",
+            "客户来源",
+            "order 300 → 100",
+            Some(Failed),
+            5,
+            Some(gave_up),
+        ),
+    ];
+    let out = outcome(RunStatus::Partial, [4, 2, 2, 9], None);
+    let run = story.run("wecom-hq", "apply", 24, 5, None, &ops, out).await;
+    let at = story.ago(24);
     let renamed = Applied::TagEdited {
         id: "wt2".into(),
         name: Some("普通客户".into()),
@@ -519,242 +478,86 @@ async fn fill(store: &Store) {
         .record_applied("wecom-hq", &renamed, Some(run), at)
         .await
         .unwrap();
-    let op = store
-        .record_intent(run, "wecom-hq", 2, "add_tags", "客户来源", "+ 小红书", at)
-        .await
-        .unwrap();
-    store
-        .record_outcome(op, OpStatus::Succeeded, 1, None, at)
-        .await
-        .unwrap();
     let created = Applied::TagsCreated {
         group_id: "w2".into(),
-        tags: vec![RemoteTag {
-            id: "wt6".into(),
-            name: "小红书".into(),
-            order: Some(80),
-            created_at: None,
-        }],
+        tags: listing(
+            "groups: [{id: w2, name: 客户来源, tags: [{id: wt6, name: 小红书, order: 80}]}]",
+        )
+        .groups
+        .remove(0)
+        .tags,
     };
     store
         .record_applied("wecom-hq", &created, Some(run), at)
         .await
         .unwrap();
-    let op = store
-        .record_intent(
-            run,
-            "wecom-hq",
-            3,
-            "add_tags",
-            "客户来源",
-            "+ 老客户转介绍",
-            at,
-        )
-        .await
-        .unwrap();
-    store
-        .record_outcome(
-            op,
-            OpStatus::Failed,
-            1,
-            Some("externalcontact/add_corp_tag: rejected: tag name exists (errcode 40071)"),
-            end,
-        )
-        .await
-        .unwrap();
-    let op = store
-        .record_intent(
-            run,
-            "wecom-hq",
-            4,
-            "edit_group",
-            "客户来源",
-            "order 300 → 100",
-            at,
-        )
-        .await
-        .unwrap();
-    store
-        .record_outcome(op, OpStatus::Failed, 5, Some("externalcontact/edit_corp_tag: still failing after 5 attempts: system busy (errcode -1)"), end)
-        .await
-        .unwrap();
-    store
-        .finish_run(run, &outcome(RunStatus::Partial, 4, 2, 2, 9), end)
-        .await
-        .unwrap();
 
     // Two hours ago Juzibot's token expired.
-    let (run, _, end) = start(Run {
-        platform: "juzi-main",
-        trigger: "schedule",
-        hours_ago: 2,
-        seconds: 20,
-    })
-    .await;
-    let failed = RunOutcome {
-        error: Some("tag/list: the credential was refused: token expired".into()),
-        ..outcome(RunStatus::Failed, 0, 0, 0, 1)
-    };
-    store.finish_run(run, &failed, end).await.unwrap();
+    let expired = "tag/list: the credential was refused: token expired";
+    let out = outcome(RunStatus::Failed, [0, 0, 0, 1], Some(expired));
+    story
+        .run("juzi-main", "schedule", 2, 20, None, &[], out)
+        .await;
 
-    // An hour ago a Miaokol run died after journaling an operation.
-    let (run, at, _) = start(Run {
-        platform: "yzj",
-        trigger: "schedule",
-        hours_ago: 1,
-        seconds: 0,
-    })
-    .await;
-    store
-        .record_intent(
-            run,
-            "yzj",
-            1,
-            "edit_tag",
-            "客户级别/普通客户",
-            "rename → 老客户",
-            at,
-        )
-        .await
-        .unwrap();
+    // An hour ago a Miaokol run died after journaling an operation (no outcome, no finish).
+    let ops = [(
+        1,
+        "edit_tag",
+        "客户级别/普通客户",
+        "rename → 老客户",
+        None,
+        0,
+        None,
+    )];
+    story.run("yzj", "schedule", 1, 0, None, &ops, None).await;
 
     // Bindings: one of them to a tag the console deleted.
-    for (gk, tk, id) in [
-        ("customer-level", "", "w1"),
-        ("customer-level", "vip", "wt1"),
-        ("customer-level", "churn", "wt5"),
-        ("customer-level", "", "j1"),
-    ] {
-        let platform = if id.starts_with('j') {
-            "juzi-main"
-        } else {
-            "wecom-hq"
-        };
-        if tk.is_empty() {
-            store.bind_group(platform, gk, id, ago(24)).await.unwrap();
-        } else {
-            store.bind_tag(platform, gk, tk, id, ago(24)).await.unwrap();
-        }
+    let bound = story.ago(24);
+    store
+        .bind_group("wecom-hq", "customer-level", "w1", bound)
+        .await
+        .unwrap();
+    store
+        .bind_group("juzi-main", "customer-level", "j1", bound)
+        .await
+        .unwrap();
+    for (key, id) in [("vip", "wt1"), ("churn", "wt5")] {
+        store
+            .bind_tag("wecom-hq", "customer-level", key, id, bound)
+            .await
+            .unwrap();
     }
 
-    // How each declared object stands, as the last plans judged.
-    let lvl = "客户级别";
-    let src = "客户来源";
-    store
-        .replace_desired_state(
+    // How each declared object stands, as the last plans judged: per platform, the status (and
+    // detail) of each object of `DECLARED`, in its order.
+    let (p, m) = (("present", None), ("missing", None));
+    let judged = [
+        (
             "wecom-hq",
-            &desired(&[
-                ("customer-level", "", lvl, None, "present", None),
-                (
-                    "customer-level",
-                    "vip",
-                    lvl,
-                    Some("重要客户"),
-                    "present",
-                    None,
-                ),
-                (
-                    "customer-level",
-                    "normal",
-                    lvl,
-                    Some("普通客户"),
-                    "present",
-                    None,
-                ),
-                (
-                    "source",
-                    "",
-                    src,
-                    None,
-                    "reordered",
-                    Some("order 300 → 100"),
-                ),
-                ("source", "官网咨询", src, Some("官网咨询"), "present", None),
-                (
-                    "source",
-                    "老客户转介绍",
-                    src,
-                    Some("老客户转介绍"),
-                    "missing",
-                    None,
-                ),
-            ]),
-            ago(24),
-        )
-        .await
-        .unwrap();
-    store
-        .replace_desired_state(
-            "juzi-main",
-            &desired(&[
-                ("customer-level", "", lvl, None, "present", None),
-                (
-                    "customer-level",
-                    "vip",
-                    lvl,
-                    Some("重要客户"),
-                    "present",
-                    None,
-                ),
-                (
-                    "customer-level",
-                    "normal",
-                    lvl,
-                    Some("普通客户"),
-                    "missing",
-                    None,
-                ),
-                ("source", "", src, None, "missing", None),
-                ("source", "官网咨询", src, Some("官网咨询"), "missing", None),
-                (
-                    "source",
-                    "老客户转介绍",
-                    src,
-                    Some("老客户转介绍"),
-                    "missing",
-                    None,
-                ),
-            ]),
-            ago(719),
-        )
-        .await
-        .unwrap();
-    store
-        .replace_desired_state(
+            [p, p, p, ("reordered", Some("order 300 → 100")), p, m],
+            24,
+        ),
+        ("juzi-main", [p, p, m, m, m, m], 719),
+        (
             "yzj",
-            &desired(&[
-                ("customer-level", "", lvl, None, "present", None),
-                (
-                    "customer-level",
-                    "vip",
-                    lvl,
-                    Some("重要客户"),
-                    "present",
-                    None,
-                ),
-                (
-                    "customer-level",
-                    "normal",
-                    lvl,
-                    Some("普通客户"),
-                    "present",
-                    None,
-                ),
-                ("source", "", src, None, "present", None),
-                ("source", "官网咨询", src, Some("官网咨询"), "present", None),
-                (
-                    "source",
-                    "老客户转介绍",
-                    src,
-                    Some("老客户转介绍"),
-                    "not_supported",
-                    Some("the group is not ours"),
-                ),
-            ]),
-            ago(199),
-        )
-        .await
-        .unwrap();
+            [
+                p,
+                p,
+                p,
+                p,
+                p,
+                ("not_supported", Some("the group is not ours")),
+            ],
+            199,
+        ),
+    ];
+    for (platform, states, hours_ago) in judged {
+        let rows = desired(&states);
+        store
+            .replace_desired_state(platform, &rows, story.ago(hours_ago))
+            .await
+            .unwrap();
+    }
 
     // Customer marks: one delivered, one retrying, one fresh, one given up on.
     let mark = |contact: &str, add: &str| NewMark {
@@ -763,6 +566,7 @@ async fn fill(store: &Store) {
         add_tags: vec![add.into()],
         remove_tags: Vec::new(),
     };
+    let ago = |h| story.ago(h);
     let m = store
         .queue_mark("wecom-hq", &mark("wmA", "客户级别/重要客户"), ago(72))
         .await
@@ -775,14 +579,9 @@ async fn fill(store: &Store) {
         .queue_mark("wecom-hq", &mark("wmB", "客户来源/官网咨询"), ago(50))
         .await
         .unwrap();
+    let limited = Some("rate limited (errcode 45009)");
     store
-        .record_mark_attempt(
-            m,
-            MarkStatus::Queued,
-            Some("rate limited (errcode 45009)"),
-            Some(ago(49)),
-            ago(50),
-        )
+        .record_mark_attempt(m, MarkStatus::Queued, limited, Some(ago(49)), ago(50))
         .await
         .unwrap();
     store
@@ -793,14 +592,9 @@ async fn fill(store: &Store) {
         .queue_mark("yzj", &mark("wxD", "客户级别/重要客户"), ago(30))
         .await
         .unwrap();
+    let gone = Some("contact not found");
     store
-        .record_mark_attempt(
-            m,
-            MarkStatus::Failed,
-            Some("contact not found"),
-            None,
-            ago(29),
-        )
+        .record_mark_attempt(m, MarkStatus::Failed, gone, None, ago(29))
         .await
         .unwrap();
 }

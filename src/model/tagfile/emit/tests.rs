@@ -313,13 +313,15 @@ groups:
     );
 }
 
-#[test]
-fn a_name_other_files_use_as_a_key_gets_its_own_key() {
-    let remote = r#"
+const TWO_GROUPS: &str = r#"
 groups:
   - {id: g1, name: 级别, tags: [{id: t1, name: 重要}]}
   - {id: g2, name: 来源, tags: [{id: t2, name: 官网}]}
 "#;
+
+#[test]
+fn a_name_other_files_use_as_a_key_gets_its_own_key() {
+    let remote = TWO_GROUPS;
     check(
         remote,
         UNORDERED,
@@ -349,11 +351,7 @@ groups:
 
 #[test]
 fn groups_other_files_manage_are_left_out() {
-    let remote = r#"
-groups:
-  - {id: g1, name: 级别, tags: [{id: t1, name: 重要}]}
-  - {id: g2, name: 来源, tags: [{id: t2, name: 官网}]}
-"#;
+    let remote = TWO_GROUPS;
     let managed: BTreeSet<String> = ["g1".to_string()].into();
     let imported = emit(
         &snapshot(remote),
