@@ -235,9 +235,10 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Punctuation that means nothing inside a line of GitHub Markdown (`-`, `+` and `=` only at the
-/// start of one, where a name never is), left alone for readability.
-const UNESCAPED: &str = ",;\"'?-+=/";
+/// Punctuation that means nothing inside a line of GitHub Markdown, left alone for readability:
+/// `-`, `+` and `=` mean something only at the start of a line, where a name never is, and
+/// parentheses only after `]`, which is escaped.
+const UNESCAPED: &str = ",;\"'?-+=/()";
 
 /// Escapes text for raw HTML, where Markdown backslash escapes do not apply.
 fn escape_html(text: &str) -> String {

@@ -120,7 +120,7 @@ groups:
             - `-` **delete** tag **客户级别** / **流失** — _undeclared, and the group prunes_
             - `~` group **客户等级**: rename to **客户级别** — _found under its earlier name **客户等级**_
             - `+` add tag to **客户级别**: **普通客户** — _declared, missing here_
-            - `~` tag **客户级别** / **普通客户**: order → 100 — _order of a new object \(the create call cannot set it\)_
+            - `~` tag **客户级别** / **普通客户**: order → 100 — _order of a new object (the create call cannot set it)_
 
             **Needs a person** (`!`: no API call can fix these):
 
@@ -128,7 +128,7 @@ groups:
 
             #### Not planned
 
-            - :x: yzj\: the platform refused the credential \(errcode 40001\)
+            - :x: yzj\: the platform refused the credential (errcode 40001)
         "#]],
     );
 }
@@ -145,18 +145,18 @@ groups:
         &[named(p, "p")],
         &[],
         expect![[r#"
-        ### tagsync plan
+            ### tagsync plan
 
-        | Platform | Create | Change | Delete | Write calls | Drift `!` |
-        |---|--:|--:|--:|--:|--:|
-        | p | 5 | 0 | 0 | 1 | 0 |
+            | Platform | Create | Change | Delete | Write calls | Drift `!` |
+            |---|--:|--:|--:|--:|--:|
+            | p | 5 | 0 | 0 | 1 | 0 |
 
-        **1 write call**: 5 to create, 0 to change, 0 to delete; 0 drift that no call can fix.
+            **1 write call**: 5 to create, 0 to change, 0 to delete; 0 drift that no call can fix.
 
-        #### p
+            #### p
 
-        - `+` create group **a\|b \*c\* \<d\>** with 4 tags: **\`x\`**, **\[y\]\(z\)**, **\_u\_ \#1**, **\\\&amp; \~\~s\~\~** — _declared, missing here_
-    "#]],
+            - `+` create group **a\|b \*c\* \<d\>** with 4 tags: **\`x\`**, **\[y\](z)**, **\_u\_ \#1**, **\\\&amp; \~\~s\~\~** — _declared, missing here_
+        "#]],
     );
 }
 
@@ -204,7 +204,7 @@ fn escape_leaves_no_markdown_syntax() {
     // Every ASCII punctuation character that can mean something is escaped, nothing else touched.
     for c in (0u8..128).map(char::from) {
         let e = markdown::escape(&c.to_string());
-        if c.is_ascii_punctuation() && !",;\"'?-+=/".contains(c) {
+        if c.is_ascii_punctuation() && !",;\"'?-+=/()".contains(c) {
             assert_eq!(e, format!("\\{c}"));
         } else if c == '\n' || c == '\r' {
             assert_eq!(e, " ");
