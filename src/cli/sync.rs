@@ -20,6 +20,8 @@ pub enum Format {
     #[default]
     Text,
     Json,
+    /// The plan as a pull-request comment (GitHub-flavoured Markdown).
+    Markdown,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -112,6 +114,7 @@ pub async fn plan(config: &std::path::Path, args: PlanArgs) -> Result<Success, F
     }
     match args.format {
         Format::Text => anstream::print!("{}", planner::render_text(&plans)),
+        Format::Markdown => print!("{}", planner::render_markdown(&plans, &errors)),
         Format::Json => {
             let mut doc = planner::render_json(&plans);
             doc["errors"] = serde_json::json!(errors);

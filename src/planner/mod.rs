@@ -18,6 +18,7 @@
 //! The plan leaves no choice to execution: apply carries it out step by step.
 
 mod action;
+mod markdown;
 pub mod order;
 mod render;
 pub mod saved;
@@ -32,6 +33,7 @@ use crate::model::{
 };
 
 pub use action::{JournalEntry, OpKind};
+pub use markdown::render_markdown;
 pub use render::{render_json, render_text};
 
 /// Everything the planner needs for one platform.
@@ -1207,5 +1209,7 @@ fn merge_deletes(ops: Vec<Op>, caps: Capabilities) -> Vec<Op> {
     out
 }
 
+#[cfg(test)]
+mod markdown_tests;
 #[cfg(test)]
 mod tests;

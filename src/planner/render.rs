@@ -113,7 +113,7 @@ pub fn render_text(plans: &[PlatformPlan]) -> String {
     out
 }
 
-fn plural(n: usize) -> &'static str {
+pub(super) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
@@ -184,9 +184,19 @@ fn op_line(op: &Op) -> String {
 }
 
 fn edits(name: Option<&super::Change<String>>, order: Option<&super::Change<u32>>) -> String {
+    describe_edits(name, order, |to| format!("rename → {}", quoted(to)))
+}
+
+/// A rename and/or reorder in words; `rename` says the rename with the new name as its renderer
+/// shows names (shared with the markdown renderer).
+pub(super) fn describe_edits(
+    name: Option<&super::Change<String>>,
+    order: Option<&super::Change<u32>>,
+    rename: impl Fn(&str) -> String,
+) -> String {
     let mut parts = Vec::new();
     if let Some(n) = name {
-        parts.push(format!("rename → {}", quoted(&n.to)));
+        parts.push(rename(&n.to));
     }
     if let Some(o) = order {
         match o.from {
@@ -197,7 +207,8 @@ fn edits(name: Option<&super::Change<String>>, order: Option<&super::Change<u32>
     parts.join(", ")
 }
 
-fn reason_text(r: &Reason) -> String {
+/// Why an operation is there, in words (shared with the markdown renderer).
+pub(super) fn reason_text(r: &Reason) -> String {
     match r {
         Reason::Missing => "declared, missing here".into(),
         Reason::RenamedViaWas { old } => format!("found under its earlier name {}", quoted(old)),

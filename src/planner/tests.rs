@@ -33,7 +33,7 @@ pub(crate) const FULL: Capabilities = Capabilities {
 };
 
 /// A create-only platform without a list (like Dustess).
-const CREATE_ONLY: Capabilities = Capabilities {
+pub(crate) const CREATE_ONLY: Capabilities = Capabilities {
     list: false,
     has_order: true,
     create_group: true,
@@ -52,7 +52,7 @@ const CREATE_ONLY: Capabilities = Capabilities {
 };
 
 /// No order at all, one object per call (like Miaokol).
-const NO_ORDER: Capabilities = Capabilities {
+pub(crate) const NO_ORDER: Capabilities = Capabilities {
     list: true,
     has_order: false,
     create_group: true,
@@ -93,7 +93,7 @@ fn snapshot(yaml: &str) -> Snapshot {
     serde_saphyr::from_str(yaml).unwrap()
 }
 
-struct Case<'a> {
+pub(super) struct Case<'a> {
     desired: &'a str,
     remote: &'a str,
     bindings: Bindings,
@@ -102,7 +102,7 @@ struct Case<'a> {
 }
 
 impl<'a> Case<'a> {
-    fn new(desired: &'a str, remote: &'a str) -> Self {
+    pub(super) fn new(desired: &'a str, remote: &'a str) -> Self {
         Self {
             desired,
             remote,
@@ -111,25 +111,25 @@ impl<'a> Case<'a> {
             not_ours: BTreeSet::new(),
         }
     }
-    fn caps(mut self, caps: Capabilities) -> Self {
+    pub(super) fn caps(mut self, caps: Capabilities) -> Self {
         self.caps = caps;
         self
     }
-    fn bind_group(mut self, key: &str, id: &str) -> Self {
+    pub(super) fn bind_group(mut self, key: &str, id: &str) -> Self {
         self.bindings.groups.insert(key.into(), id.into());
         self
     }
-    fn bind_tag(mut self, group: &str, key: &str, id: &str) -> Self {
+    pub(super) fn bind_tag(mut self, group: &str, key: &str, id: &str) -> Self {
         self.bindings
             .tags
             .insert((group.into(), key.into()), id.into());
         self
     }
-    fn not_ours(mut self, id: &str) -> Self {
+    pub(super) fn not_ours(mut self, id: &str) -> Self {
         self.not_ours.insert(id.into());
         self
     }
-    fn plan(&self) -> PlatformPlan {
+    pub(super) fn plan(&self) -> PlatformPlan {
         let d = desired(self.desired);
         let s = snapshot(self.remote);
         plan(&PlanInput {

@@ -192,3 +192,36 @@ async fn sim_refuses_bad_seeds_and_fault_specs_before_serving() {
     );
     assert!(out.stdout.is_empty(), "nothing was served");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_as_a_pull_request_comment() {
+    let sim = juzibot().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &sim.base_url(), "secret_env: CLI_JUZI_TOKEN");
+    let env = [("CLI_JUZI_TOKEN", "cli-token")];
+    let args = ["plan", "--format", "markdown", "--detailed-exitcode"];
+    let out = tagsync(dir.path(), &args, &env).await;
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    expect_test::expect![[r#"
+        ### tagsync plan
+
+        | Platform | Create | Change | Delete | Write calls | Drift `!` |
+        |---|--:|--:|--:|--:|--:|
+        | juzi | 3 | 3 | 0 | 4 | 0 |
+
+        **4 write calls**: 3 to create, 3 to change, 0 to delete; 0 drift that no call can fix.
+
+        #### juzi
+
+        - `+` create group **客户级别** with 2 tags: **重要客户**, **普通客户** — _declared, missing here_
+        - `~` group **客户级别**: order → 100 — _order of a new object (the create call cannot set it)_
+        - `~` tag **客户级别** / **重要客户**: order → 200 — _order of a new object (the create call cannot set it)_
+        - `~` tag **客户级别** / **普通客户**: order → 100 — _order of a new object (the create call cannot set it)_
+    "#]].assert_eq(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(sim.writes().len(), 0, "plan sends nothing");
+}

@@ -11,6 +11,7 @@ mod engine;
 mod juzibot_adapter;
 mod juzibot_e2e;
 mod readme;
+mod reporting;
 mod saved_plans;
 mod scenario;
 mod schema;

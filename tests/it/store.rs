@@ -67,15 +67,16 @@ stories!(
     concurrent_writers_wait_for_each_other,
 );
 
-/// One store under test, plus a second pool on the same database to read tables back.
-struct TestDb {
+/// One store under test, plus a second pool on the same database to read tables back (shared
+/// with `reporting`, whose stories run the same way).
+pub(crate) struct TestDb {
     url: String,
-    store: Store,
-    raw: Raw,
+    pub(crate) store: Store,
+    pub(crate) raw: Raw,
     cleanup: Cleanup,
 }
 
-enum Raw {
+pub(crate) enum Raw {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -99,7 +100,7 @@ macro_rules! raw {
 }
 
 impl TestDb {
-    async fn sqlite() -> TestDb {
+    pub(crate) async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().unwrap();
         let url = format!(
             "sqlite://{}?mode=rwc",
@@ -117,14 +118,14 @@ impl TestDb {
     }
 
     /// `None` (after saying why on stderr) when no PostgreSQL is configured outside CI.
-    async fn postgres(story: &str) -> Option<TestDb> {
+    pub(crate) async fn postgres(story: &str) -> Option<TestDb> {
         let base = match std::env::var(PG_VAR) {
             Ok(url) if !url.is_empty() => url,
             _ if std::env::var_os("CI").is_some() => {
                 panic!("CI is set but {PG_VAR} is not: source .ci/postgres.sh before the tests")
             }
             _ => {
-                eprintln!("skipping store::postgres::{story}: {PG_VAR} is not set");
+                eprintln!("skipping the PostgreSQL run of {story}: {PG_VAR} is not set");
                 return None;
             }
         };
@@ -155,7 +156,7 @@ impl TestDb {
         })
     }
 
-    async fn finish(self) {
+    pub(crate) async fn finish(self) {
         self.store.close().await;
         match self.raw {
             Raw::Sqlite(pool) => pool.close().await,

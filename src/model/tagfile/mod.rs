@@ -8,6 +8,8 @@
 //! The same types generate `schema/tags.schema.json` (schemars), so editors check files as they
 //! are typed.
 
+pub mod emit;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
