@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod cli;
+pub mod daemon;
 pub mod model;
 pub mod planner;
 pub mod platforms;

@@ -9,6 +9,7 @@ use crate::model::Diagnostics;
 use crate::settings::{self, Settings};
 
 mod demo;
+mod run;
 pub mod sync;
 mod validate;
 
@@ -43,6 +44,8 @@ pub enum Command {
         #[arg(long)]
         faults: Option<String>,
     },
+    /// The daemon: each platform's cycle on its cron schedule, /healthz /readyz /metrics on `listen`.
+    Run,
     /// Run one full cycle against the built-in simulators with a SQLite mirror in a temporary directory.
     Demo,
     /// Print the JSON Schema of tag files (the one checked in at schema/tags.schema.json).
@@ -100,6 +103,7 @@ pub async fn run(cli: Cli) -> Result<Success, Failure> {
             Err(e) => Err(Failure::Runtime(anyhow::Error::new(e))),
         },
         Command::Demo => demo::run().await,
+        Command::Run => run::run(&cli.config).await,
         Command::Schema => {
             print!("{}", crate::model::tagfile::json_schema());
             Ok(Success::Done)
