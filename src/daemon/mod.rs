@@ -173,3 +173,6 @@ pub async fn run(options: Options, parts: Parts) -> Result<(), Error> {
     tracing::info!(message = "Stopped.");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
