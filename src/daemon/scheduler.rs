@@ -149,7 +149,7 @@ impl Dispatcher {
         metrics::record_cycle(platform, &outcome, elapsed.as_secs_f64(), self.health.now());
         self.health
             .cycle_finished(platform, outcome.status, outcome.error.clone());
-        let error = outcome.error.as_deref().unwrap_or("");
+        let error = outcome.error.as_deref();
         let fields = (
             outcome.ops_succeeded(),
             outcome.ops_failed(),

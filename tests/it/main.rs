@@ -6,6 +6,7 @@ mod cli;
 mod concurrency;
 mod crash;
 mod crm_e2e;
+mod daemon;
 mod dustess_e2e;
 mod juzibot_adapter;
 mod juzibot_e2e;

@@ -1,0 +1,571 @@
+//! The daemon: its settings, its HTTP routes over loopback, and `tagsync run` as a real process
+//! against the simulators with a one-second schedule.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use secrecy::SecretString;
+use tagsync::daemon::clock::SystemClock;
+use tagsync::daemon::health::{Health, Probe, ReadinessPolicy};
+use tagsync::daemon::http::{AppState, Auth, router};
+use tagsync::daemon::scheduler::Schedule;
+use tagsync::sim::{self, Fixture, SimHandle, SimOptions, SimPlatform};
+
+// ---- settings ---------------------------------------------------------------------------------
+
+const PLATFORM: &str = "platforms:\n  d:\n    kind: dustess\n    base_url: http://127.0.0.1:1\n    secret_env: D_SECRET\n";
+
+fn settings_error(yaml: &str) -> String {
+    match tagsync::settings::load_str("config.yaml", yaml) {
+        Ok(_) => panic!("accepted:\n{yaml}"),
+        Err(d) => d.to_string(),
+    }
+}
+
+#[test]
+fn a_schedule_that_never_fires_is_refused_at_its_key() {
+    assert_eq!(
+        settings_error(&format!("schedule: \"0 0 0 30 2 *\"\n{PLATFORM}")),
+        "error: config.yaml:1:11: schedule \"0 0 0 30 2 *\" never fires\n  hint: check the day of month against the month (there is no February 30th)"
+    );
+    assert_eq!(
+        settings_error(&format!("{PLATFORM}    schedule: \"0 0 0 31 4 *\"\n")),
+        "error: config.yaml:6:15: schedule \"0 0 0 31 4 *\" never fires\n  hint: check the day of month against the month (there is no February 30th)"
+    );
+}
+
+#[test]
+fn off_loopback_the_http_token_is_required() {
+    assert_eq!(
+        settings_error(&format!("listen: 0.0.0.0:9187\n{PLATFORM}")),
+        "error: config.yaml:1:9: `listen` 0.0.0.0:9187 is not a loopback address, and no HTTP token is set\n  hint: set `http_token_env: VARIABLE` or `http_token_file: /path`: off loopback, /metrics and the status page need `Authorization: Bearer <token>`"
+    );
+    assert_eq!(
+        settings_error(&format!(
+            "http_token_env: T\nhttp_token_file: /run/t\n{PLATFORM}"
+        )),
+        "error: config.yaml:2:1: both `http_token_env` and `http_token_file` are set\n  hint: keep one"
+    );
+    let s = tagsync::settings::load_str(
+        "config.yaml",
+        &format!("listen: 0.0.0.0:9187\nhttp_token_env: TAGSYNC_HTTP_TOKEN\n{PLATFORM}"),
+    )
+    .unwrap();
+    assert_eq!(
+        s.http_token,
+        Some(tagsync::settings::SecretSource::Env(
+            "TAGSYNC_HTTP_TOKEN".into()
+        ))
+    );
+}
+
+// ---- HTTP over loopback ----------------------------------------------------------------------
+
+struct FakeDb(Result<(), String>);
+
+#[async_trait::async_trait]
+impl Probe for FakeDb {
+    async fn check(&self) -> Result<(), String> {
+        self.0.clone()
+    }
+}
+
+async fn serve(health: Arc<Health>, db: Result<(), String>, auth: Auth) -> SocketAddr {
+    let app = router(AppState {
+        health,
+        probe: Arc::new(FakeDb(db)),
+        metrics: tagsync::daemon::metrics::install(),
+        auth,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+fn health(platforms: &[&str]) -> Arc<Health> {
+    Arc::new(Health::new(
+        Arc::new(SystemClock),
+        ReadinessPolicy::default(),
+        platforms
+            .iter()
+            .map(|p| (p.to_string(), Schedule::parse("0 */5 * * * *").unwrap())),
+    ))
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+async fn get(url: &str, token: Option<&str>) -> (u16, String) {
+    let mut req = client().get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    match req.send().await {
+        Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+        Err(e) => (0, e.to_string()),
+    }
+}
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_with_the_failing_checks() {
+    let h = health(&["wecom-hq"]);
+    let addr = serve(h.clone(), Ok(()), Auth::open()).await;
+    let (code, body) = get(&format!("http://{addr}/healthz"), None).await;
+    assert_eq!(
+        (code, body.as_str()),
+        (
+            200,
+            r#"{"ok":true,"failing":[],"checks":[{"name":"scheduler","ok":true}]}"#
+        )
+    );
+    let (code, body) = get(&format!("http://{addr}/readyz"), None).await;
+    assert_eq!(code, 200, "{body}");
+
+    h.set_desired_invalid(Some(
+        "tags/a.yaml:4:7: duplicate tag \"新标签\" in group \"客户级别\"".into(),
+    ));
+    let (code, body) = get(&format!("http://{addr}/readyz"), None).await;
+    assert_eq!(code, 503);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["failing"],
+        serde_json::json!([{
+            "name": "desired_state",
+            "ok": false,
+            "detail": "desired state invalid: tags/a.yaml:4:7: duplicate tag \"新标签\" in group \"客户级别\""
+        }])
+    );
+    h.set_desired_invalid(None);
+    h.cycle_finished(
+        "wecom-hq",
+        tagsync::daemon::CycleStatus::Failed,
+        Some("wecom-hq: HTTP 502".into()),
+    );
+    let (code, body) = get(&format!("http://{addr}/readyz"), None).await;
+    assert_eq!(code, 503);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["failing"][0]["name"], "platform:wecom-hq");
+    assert_eq!(
+        v["failing"][0]["detail"],
+        "the last cycle failed: wecom-hq: HTTP 502"
+    );
+    // The status page is not served yet.
+    assert_eq!(get(&format!("http://{addr}/"), None).await.0, 404);
+}
+
+#[tokio::test]
+async fn readyz_fails_when_the_database_does_not_answer() {
+    let addr = serve(health(&[]), Err("connection refused".into()), Auth::open()).await;
+    let (code, body) = get(&format!("http://{addr}/readyz"), None).await;
+    assert_eq!(code, 503);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["failing"],
+        serde_json::json!([{"name": "database", "ok": false, "detail": "connection refused"}])
+    );
+}
+
+#[tokio::test]
+async fn off_loopback_metrics_need_the_bearer_token_and_probes_stay_open() {
+    // Bound on loopback, with the policy `listen` gets off loopback.
+    let auth = Auth::bearer(&SecretString::from("s3cret-token".to_owned()));
+    let addr = serve(health(&[]), Ok(()), auth).await;
+    let url = format!("http://{addr}/metrics");
+    assert_eq!(get(&url, None).await.0, 401);
+    assert_eq!(get(&url, Some("wrong")).await.0, 401);
+    assert_eq!(get(&url, Some("s3cret-token-and-more")).await.0, 401);
+    let r = client()
+        .get(&url)
+        .header("Authorization", "Basic s3cret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(
+        r.headers()["www-authenticate"].to_str().unwrap(),
+        "Bearer realm=\"tagsync\""
+    );
+    let (code, body) = get(&url, Some("s3cret-token")).await;
+    assert_eq!(code, 200);
+    parse_metrics(&body);
+    assert_eq!(get(&format!("http://{addr}/healthz"), None).await.0, 200);
+    assert_eq!(get(&format!("http://{addr}/readyz"), None).await.0, 200);
+}
+
+fn parse_metrics(text: &str) -> prometheus_parse::Scrape {
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .unwrap_or_else(|e| panic!("not Prometheus text ({e}):\n{text}"))
+}
+
+fn value(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    scrape
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(k).is_some_and(|x| x == *v))
+        })
+        .and_then(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => Some(v),
+            _ => None,
+        })
+}
+
+// ---- `tagsync run` as a process --------------------------------------------------------------
+
+const TAGS: &str = "groups:\n  - name: 客户级别\n    tags: [重要客户, 普通客户]\n";
+
+/// The daemon process; killed if the test ends early.
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+    base: String,
+}
+
+impl Daemon {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_sim(platform: SimPlatform) -> SimHandle {
+    sim::start(
+        platform,
+        SimOptions {
+            fixture: Fixture {
+                token: format!("daemon-{}", platform.name()),
+                ..Fixture::default()
+            },
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn write_config(dir: &Path, sims: &[(&str, &str, &SimHandle)], listen: &str, schedule: &str) {
+    std::fs::create_dir_all(dir.join("tags")).unwrap();
+    std::fs::write(dir.join("tags/a.yaml"), TAGS).unwrap();
+    let mut config = format!(
+        "database_url: sqlite://{}/m.db?mode=rwc\ntags: {}/tags\nschedule: \"{schedule}\"\nlisten: {listen}\nplatforms:\n",
+        dir.display(),
+        dir.display()
+    );
+    for (name, kind, h) in sims {
+        let secret = dir.join(format!("secret-{name}"));
+        std::fs::write(&secret, h.token()).unwrap();
+        config.push_str(&format!(
+            "  {name}:\n    kind: {kind}\n    base_url: {}\n    secret_file: {}\n",
+            h.base_url(),
+            secret.display()
+        ));
+    }
+    std::fs::write(dir.join("tagsync.yaml"), config).unwrap();
+}
+
+fn spawn_daemon(dir: &Path, port: u16) -> Daemon {
+    let log = dir.join("daemon.log");
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("tagsync"));
+    cmd.arg("--config").arg(dir.join("tagsync.yaml")).arg("run");
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("TAGSYNC_")) {
+        cmd.env_remove(k);
+    }
+    cmd.env("TAGSYNC_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    Daemon {
+        child: cmd.spawn().unwrap(),
+        log,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// Polls `check` every 50 ms until it answers `Some`, for at most `limit`.
+async fn until<T, F, Fut>(d: &Daemon, limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if start.elapsed() > limit {
+            panic!("{what}: not within {limit:?}. Daemon log:\n{}", d.log());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn scrape(d: &Daemon) -> Option<prometheus_parse::Scrape> {
+    let (code, body) = get(&format!("{}/metrics", d.base), None).await;
+    (code == 200).then(|| parse_metrics(&body))
+}
+
+async fn cycles(d: &Daemon, platform: &str) -> f64 {
+    let Some(s) = scrape(d).await else { return 0.0 };
+    value(
+        &s,
+        "tagsync_cycles_total",
+        &[("platform", platform), ("outcome", "ok")],
+    )
+    .unwrap_or(0.0)
+}
+
+fn wrote(h: &SimHandle, name: &str) -> bool {
+    h.writes().iter().any(|c| {
+        c.body
+            .as_ref()
+            .is_some_and(|b| b.to_string().contains(name))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tagsync_run_converges_follows_edits_refuses_invalid_ones_and_stops_on_sigterm() {
+    let juzi = start_sim(SimPlatform::Juzibot).await;
+    let dustess = start_sim(SimPlatform::Dustess).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    write_config(
+        dir.path(),
+        &[("juzi", "juzibot", &juzi), ("dustess", "dustess", &dustess)],
+        &format!("127.0.0.1:{port}"),
+        "* * * * * *",
+    );
+    let mut d = spawn_daemon(dir.path(), port);
+    let sims = [("juzi", &juzi), ("dustess", &dustess)];
+
+    // It converges: both platforms hold the tag files' tags, and nothing is left to send.
+    until(&d, Duration::from_secs(20), "convergence", || async {
+        let s = scrape(&d).await?;
+        sims.iter()
+            .all(|(p, h)| {
+                wrote(h, "普通客户") && value(&s, "tagsync_drift", &[("platform", p)]) == Some(0.0)
+            })
+            .then_some(())
+    })
+    .await;
+    let (code, body) = get(&format!("{}/readyz", d.base), None).await;
+    assert_eq!(code, 200, "{body}");
+
+    // An edit is applied within two ticks (plus the cycle's own time).
+    std::fs::write(
+        dir.path().join("tags/a.yaml"),
+        "groups:\n  - name: 客户级别\n    tags: [重要客户, 普通客户, 潜在客户]\n",
+    )
+    .unwrap();
+    until(&d, Duration::from_secs(4), "the edit applied", || async {
+        sims.iter().all(|(_, h)| wrote(h, "潜在客户")).then_some(())
+    })
+    .await;
+
+    // An invalid edit (a duplicate tag, plus a new one) keeps the process up, turns /readyz red
+    // with the file and line, and sends nothing.
+    std::fs::write(
+        dir.path().join("tags/a.yaml"),
+        "groups:\n  - name: 客户级别\n    tags: [重要客户, 普通客户, 潜在客户, 流失客户, 流失客户]\n",
+    )
+    .unwrap();
+    let writes_before: Vec<usize> = sims.iter().map(|(_, h)| h.writes().len()).collect();
+    let body = until(&d, Duration::from_secs(5), "/readyz red", || async {
+        let (code, body) = get(&format!("{}/readyz", d.base), None).await;
+        (code == 503).then_some(body)
+    })
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["failing"][0]["name"], "desired_state", "{body}");
+    let detail = v["failing"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with(&format!(
+            "desired state invalid: error: {}:3:",
+            dir.path().join("tags/a.yaml").display()
+        )),
+        "{detail}"
+    );
+    // Two more cycles on each platform with the last valid state: no write.
+    let seen: Vec<f64> = futures_cycles(&d, &sims).await;
+    until(
+        &d,
+        Duration::from_secs(10),
+        "two cycles during the invalid edit",
+        || async {
+            let now = futures_cycles(&d, &sims).await;
+            now.iter()
+                .zip(&seen)
+                .all(|(n, s)| *n >= s + 2.0)
+                .then_some(())
+        },
+    )
+    .await;
+    let writes_after: Vec<usize> = sims.iter().map(|(_, h)| h.writes().len()).collect();
+    assert_eq!(writes_after, writes_before, "writes during an invalid edit");
+    assert!(d.child.try_wait().unwrap().is_none(), "the daemon stays up");
+
+    // A fix recovers by itself.
+    std::fs::write(
+        dir.path().join("tags/a.yaml"),
+        "groups:\n  - name: 客户级别\n    tags: [重要客户, 普通客户, 潜在客户, 流失客户]\n",
+    )
+    .unwrap();
+    until(&d, Duration::from_secs(5), "recovery", || async {
+        let (code, _) = get(&format!("{}/readyz", d.base), None).await;
+        (code == 200 && sims.iter().all(|(_, h)| wrote(h, "流失客户"))).then_some(())
+    })
+    .await;
+
+    // /metrics parses, with every family described.
+    let s = scrape(&d).await.expect("/metrics answers");
+    for family in [
+        "tagsync_cycles_total",
+        "tagsync_api_calls_total",
+        "tagsync_drift",
+        "tagsync_last_success_timestamp_seconds",
+        "tagsync_lease_holder",
+        "tagsync_desired_state_valid",
+    ] {
+        assert!(s.docs.contains_key(family), "no HELP for {family}");
+    }
+    assert!(value(&s, "tagsync_api_calls_total", &[("platform", "juzi")]).unwrap() > 0.0);
+    assert_eq!(value(&s, "tagsync_desired_state_valid", &[]), Some(1.0));
+    // One line per cycle, with its fields.
+    let log = d.log();
+    assert!(
+        log.contains("Cycle finished. platform=\"juzi\" trigger=\"daemon-start\" outcome=\"ok\" ops_succeeded=")
+            && log.contains(" api_calls=")
+            && log.contains(" duration_ms="),
+        "{log}"
+    );
+    assert!(
+        log.contains("Cycle finished.") && log.contains("platform=\"dustess\"")
+            || log.contains("platform=dustess"),
+        "{log}"
+    );
+
+    // SIGTERM: exit 0 within 10 s.
+    let pid = d.child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    let exit = loop {
+        if let Some(s) = d.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no exit within 10 s:\n{}",
+            d.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(exit.code(), Some(0), "{}", d.log());
+    assert!(d.log().contains("Stopped."), "{}", d.log());
+}
+
+async fn futures_cycles(d: &Daemon, sims: &[(&str, &SimHandle)]) -> Vec<f64> {
+    let mut out = Vec::new();
+    for (p, _) in sims {
+        out.push(cycles(d, p).await);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_listen_address_in_use_is_exit_1_before_any_cycle() {
+    let juzi = start_sim(SimPlatform::Juzibot).await;
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    write_config(
+        dir.path(),
+        &[("juzi", "juzibot", &juzi)],
+        &format!("127.0.0.1:{port}"),
+        "* * * * * *",
+    );
+    let out = crate::cli::tagsync(dir.path(), &["run"], &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: cannot listen on 127.0.0.1:{port}: Address already in use"
+        )) && stderr.contains(
+            "hint: another process listens there (another tagsync?); stop it or change `listen`"
+        ),
+        "{stderr}"
+    );
+    assert!(juzi.calls().is_empty(), "no call before the daemon is up");
+}
+
+#[tokio::test]
+async fn a_never_firing_schedule_is_exit_2_before_any_call() {
+    let juzi = start_sim(SimPlatform::Juzibot).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        &[("juzi", "juzibot", &juzi)],
+        "127.0.0.1:0",
+        "0 0 0 30 2 *",
+    );
+    let out = crate::cli::tagsync(dir.path(), &["run"], &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("tagsync.yaml:3:11: schedule \"0 0 0 30 2 *\" never fires"),
+        "{stderr}"
+    );
+    assert!(juzi.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_http_token_variable_is_exit_2() {
+    let juzi = start_sim(SimPlatform::Juzibot).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        &[("juzi", "juzibot", &juzi)],
+        "0.0.0.0:0\nhttp_token_env: TAGSYNC_HTTP_TOKEN",
+        "* * * * * *",
+    );
+    let out = crate::cli::tagsync(dir.path(), &["run"], &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: `http_token_env` names TAGSYNC_HTTP_TOKEN, which is not set\n  hint: the token guards /metrics off loopback; set it, or listen on 127.0.0.1\n"
+    );
+    assert!(juzi.calls().is_empty());
+}
