@@ -9,6 +9,7 @@ use crate::model::Diagnostics;
 use crate::settings::{self, Settings};
 
 mod demo;
+mod healthcheck;
 mod run;
 pub mod sync;
 mod validate;
@@ -46,6 +47,12 @@ pub enum Command {
     },
     /// The daemon: each platform's cycle on its cron schedule, /healthz /readyz /metrics on `listen`.
     Run,
+    /// Ask a running daemon's /healthz (exit 0 when healthy), e.g. for a container HEALTHCHECK.
+    Healthcheck {
+        /// The URL to ask; by default /healthz on the configuration's `listen`.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Run one full cycle against the built-in simulators with a SQLite mirror in a temporary directory.
     Demo,
     /// Print the JSON Schema of tag files (the one checked in at schema/tags.schema.json).
@@ -104,6 +111,7 @@ pub async fn run(cli: Cli) -> Result<Success, Failure> {
         },
         Command::Demo => demo::run().await,
         Command::Run => run::run(&cli.config).await,
+        Command::Healthcheck { url } => healthcheck::run(&cli.config, url).await,
         Command::Schema => {
             print!("{}", crate::model::tagfile::json_schema());
             Ok(Success::Done)
