@@ -2,7 +2,8 @@
 # tagsync: `docker build -t tagsync .`, then see compose.yaml or README "Deploy".
 
 # ---- build: a release binary --------------------------------------------------------------------
-FROM rust:1.85-bookworm AS build
+# Latest stable Rust: the code uses let chains (Rust 1.88+).
+FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
 # The registry and target caches survive between builds (BuildKit); the binary is copied out of

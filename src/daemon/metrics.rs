@@ -33,6 +33,20 @@ pub const SKIPPED_TICKS: &str = "tagsync_skipped_ticks_total";
 /// 1 while the tag files are valid, 0 while an invalid edit is refused.
 pub const DESIRED_VALID: &str = "tagsync_desired_state_valid";
 
+/// Every metric above (the README and the Grafana dashboard are checked against this list).
+pub const ALL: [&str; 10] = [
+    CYCLES,
+    CYCLE_DURATION,
+    OPERATIONS,
+    API_CALLS,
+    API_RETRIES,
+    DRIFT,
+    LAST_SUCCESS,
+    LEASE_HOLDER,
+    SKIPPED_TICKS,
+    DESIRED_VALID,
+];
+
 /// Cycle-duration buckets, in seconds: a cycle takes from a fraction of a second (nothing to do)
 /// to minutes (thousands of tags behind a rate limit).
 const DURATION_BUCKETS: [f64; 12] = [

@@ -393,12 +393,13 @@ async fn tagsync_run_converges_follows_edits_refuses_invalid_ones_and_stops_on_s
 
     // An invalid edit (a duplicate tag, plus a new one) keeps the process up, turns /readyz red
     // with the file and line, and sends nothing.
+    quiesce(&d, &sims).await;
+    let writes_before: Vec<usize> = sims.iter().map(|(_, h)| h.writes().len()).collect();
     std::fs::write(
         dir.path().join("tags/a.yaml"),
         "groups:\n  - name: 客户级别\n    tags: [重要客户, 普通客户, 潜在客户, 流失客户, 流失客户]\n",
     )
     .unwrap();
-    let writes_before: Vec<usize> = sims.iter().map(|(_, h)| h.writes().len()).collect();
     let body = until(&d, Duration::from_secs(5), "/readyz red", || async {
         let (code, body) = get(&format!("{}/readyz", d.base), None).await;
         (code == 503).then_some(body)
@@ -429,8 +430,14 @@ async fn tagsync_run_converges_follows_edits_refuses_invalid_ones_and_stops_on_s
         },
     )
     .await;
-    let writes_after: Vec<usize> = sims.iter().map(|(_, h)| h.writes().len()).collect();
-    assert_eq!(writes_after, writes_before, "writes during an invalid edit");
+    for ((p, h), before) in sims.iter().zip(&writes_before) {
+        assert_eq!(
+            h.writes()[*before..],
+            [],
+            "{p}: writes during an invalid edit\n{}",
+            d.log()
+        );
+    }
     assert!(d.child.try_wait().unwrap().is_none(), "the daemon stays up");
 
     // A fix recovers by itself.
@@ -473,6 +480,15 @@ async fn tagsync_run_converges_follows_edits_refuses_invalid_ones_and_stops_on_s
         "{log}"
     );
 
+    // The container probe.
+    let out = crate::cli::tagsync(dir.path(), &["healthcheck"], &[]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // SIGTERM: exit 0 within 10 s.
     let pid = d.child.id().to_string();
     let status = std::process::Command::new("kill")
@@ -494,6 +510,35 @@ async fn tagsync_run_converges_follows_edits_refuses_invalid_ones_and_stops_on_s
     };
     assert_eq!(exit.code(), Some(0), "{}", d.log());
     assert!(d.log().contains("Stopped."), "{}", d.log());
+    let out = crate::cli::tagsync(dir.path(), &["healthcheck"], &[]).await;
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// Waits until a whole cycle of every platform sent nothing: the edits so far are all applied.
+async fn quiesce(d: &Daemon, sims: &[(&str, &SimHandle)]) {
+    let start = Instant::now();
+    loop {
+        let writes: Vec<usize> = sims.iter().map(|(_, h)| h.writes().len()).collect();
+        let seen = futures_cycles(d, sims).await;
+        // Two more cycles: the first may have been under way already.
+        until(d, Duration::from_secs(10), "two more cycles", || async {
+            let now = futures_cycles(d, sims).await;
+            now.iter()
+                .zip(&seen)
+                .all(|(n, s)| *n >= s + 2.0)
+                .then_some(())
+        })
+        .await;
+        let now: Vec<usize> = sims.iter().map(|(_, h)| h.writes().len()).collect();
+        if now == writes {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "never quiet:\n{}",
+            d.log()
+        );
+    }
 }
 
 async fn futures_cycles(d: &Daemon, sims: &[(&str, &SimHandle)]) -> Vec<f64> {
@@ -568,4 +613,63 @@ async fn a_missing_http_token_variable_is_exit_2() {
         "error: `http_token_env` names TAGSYNC_HTTP_TOKEN, which is not set\n  hint: the token guards /metrics off loopback; set it, or listen on 127.0.0.1\n"
     );
     assert!(juzi.calls().is_empty());
+}
+
+// ---- deployment files -------------------------------------------------------------------------
+
+fn repo_file(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn the_deployment_configurations_are_valid() {
+    let compose = tagsync::settings::load_str(
+        "deploy/compose/tagsync.yaml",
+        &repo_file("deploy/compose/tagsync.yaml"),
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    assert!(compose.http_token.is_some());
+
+    let map: serde_json::Value =
+        serde_saphyr::from_str(&repo_file("deploy/kubernetes/configmap.yaml")).unwrap();
+    let config = map["data"]["tagsync.yaml"].as_str().unwrap();
+    let settings = tagsync::settings::load_str("configmap tagsync.yaml", config)
+        .unwrap_or_else(|d| panic!("{d}"));
+    let tags = map["data"]["10-customer.yaml"].as_str().unwrap();
+    tagsync::model::tagfile::parse(
+        &[tagsync::model::tagfile::Source {
+            name: "10-customer.yaml".into(),
+            text: tags.into(),
+        }],
+        &settings.tag_context(),
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    // Every secret_file of the configuration is a key of the Secret, mounted where it says.
+    let secret: serde_json::Value =
+        serde_saphyr::from_str(&repo_file("deploy/kubernetes/secret.yaml")).unwrap();
+    for p in settings.platforms.values() {
+        let tagsync::settings::SecretSource::File(path) = &p.secret else {
+            panic!("{}: secret_env in the ConfigMap", p.name)
+        };
+        let key = path.strip_prefix("/run/secrets/tagsync/").unwrap();
+        assert!(
+            secret["stringData"][key.to_str().unwrap()].is_string(),
+            "{key:?}"
+        );
+    }
+}
+
+#[test]
+fn every_metric_is_documented_and_on_the_dashboard() {
+    let readme = repo_file("README.md");
+    let dashboard = repo_file("deploy/grafana/tagsync.json");
+    let _: serde_json::Value = serde_json::from_str(&dashboard).expect("the dashboard is JSON");
+    for name in tagsync::daemon::metrics::ALL {
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "{name} is not in the README"
+        );
+        assert!(dashboard.contains(name), "{name} is not on the dashboard");
+    }
 }
