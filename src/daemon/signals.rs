@@ -73,7 +73,9 @@ pub fn spawn_watchdog(health: Arc<Health>) -> Option<tokio::task::JoinHandle<()>
         loop {
             ticker.tick().await;
             if health.liveness().ok {
-                notify(NotifyState::Watchdog);
+                // A datagram send blocks while the receiver's queue is full: never on a runtime
+                // thread, where it would stall the scheduler itself.
+                let _ = tokio::task::spawn_blocking(|| notify(NotifyState::Watchdog)).await;
             }
         }
     }))

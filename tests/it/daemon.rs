@@ -290,7 +290,7 @@ fn write_config(dir: &Path, sims: &[(&str, &str, &SimHandle)], listen: &str, sch
     std::fs::write(dir.join("tagsync.yaml"), config).unwrap();
 }
 
-fn spawn_daemon(dir: &Path, port: u16) -> Daemon {
+fn spawn_daemon(dir: &Path, port: u16, env: &[(&str, String)]) -> Daemon {
     let log = dir.join("daemon.log");
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("tagsync"));
     cmd.arg("--config").arg(dir.join("tagsync.yaml")).arg("run");
@@ -304,6 +304,9 @@ fn spawn_daemon(dir: &Path, port: u16) -> Daemon {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     Daemon {
         child: cmd.spawn().unwrap(),
         log,
@@ -364,7 +367,33 @@ async fn tagsync_run_converges_follows_edits_refuses_invalid_ones_and_stops_on_s
         &format!("127.0.0.1:{port}"),
         "* * * * * *",
     );
-    let mut d = spawn_daemon(dir.path(), port);
+    // systemd's notification socket, with a watchdog of 400 ms; a thread collects what comes.
+    let notify = std::os::unix::net::UnixDatagram::bind(dir.path().join("notify.sock")).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let notes = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (notes, done) = (notes.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(n) = notify.recv(&mut buf) {
+                    let note = String::from_utf8_lossy(&buf[..n]).trim().to_owned();
+                    notes.lock().unwrap().push(note);
+                }
+            }
+        })
+    };
+    let notify_env = [
+        (
+            "NOTIFY_SOCKET",
+            dir.path().join("notify.sock").display().to_string(),
+        ),
+        ("WATCHDOG_USEC", "400000".to_string()),
+    ];
+    let mut d = spawn_daemon(dir.path(), port, &notify_env);
     let sims = [("juzi", &juzi), ("dustess", &dustess)];
 
     // It converges: both platforms hold the tag files' tags, and nothing is left to send.
@@ -379,6 +408,14 @@ async fn tagsync_run_converges_follows_edits_refuses_invalid_ones_and_stops_on_s
     .await;
     let (code, body) = get(&format!("{}/readyz", d.base), None).await;
     assert_eq!(code, 200, "{body}");
+    // READY=1 once it serves and schedules; WATCHDOG=1 at half the 400 ms interval meanwhile.
+    until(&d, Duration::from_secs(5), "READY=1 and WATCHDOG=1", || {
+        let notes = notes.lock().unwrap();
+        let seen = notes.first().map(String::as_str) == Some("READY=1")
+            && notes.iter().filter(|n| *n == "WATCHDOG=1").count() >= 2;
+        async move { seen.then_some(()) }
+    })
+    .await;
 
     // An edit is applied within two ticks (plus the cycle's own time).
     std::fs::write(
@@ -480,6 +517,21 @@ async fn tagsync_run_converges_follows_edits_refuses_invalid_ones_and_stops_on_s
         "{log}"
     );
 
+    // SIGHUP re-reads the tag files; the daemon stays up.
+    let pid = d.child.id().to_string();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    until(&d, Duration::from_secs(5), "SIGHUP handled", || async {
+        d.log()
+            .contains("SIGHUP: re-reading the tag files.")
+            .then_some(())
+    })
+    .await;
+    assert!(d.child.try_wait().unwrap().is_none(), "the daemon stays up");
+
     // The container probe.
     let out = crate::cli::tagsync(dir.path(), &["healthcheck"], &[]).await;
     assert_eq!(
@@ -510,6 +562,14 @@ async fn tagsync_run_converges_follows_edits_refuses_invalid_ones_and_stops_on_s
     };
     assert_eq!(exit.code(), Some(0), "{}", d.log());
     assert!(d.log().contains("Stopped."), "{}", d.log());
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    reader.join().unwrap();
+    let notes = notes.lock().unwrap();
+    assert_eq!(
+        notes.last().map(String::as_str),
+        Some("STOPPING=1"),
+        "{notes:?}"
+    );
     let out = crate::cli::tagsync(dir.path(), &["healthcheck"], &[]).await;
     assert_eq!(out.status.code(), Some(1));
 }
@@ -573,6 +633,53 @@ async fn a_listen_address_in_use_is_exit_1_before_any_cycle() {
         "{stderr}"
     );
     assert!(juzi.calls().is_empty(), "no call before the daemon is up");
+}
+
+#[tokio::test]
+async fn a_listen_address_not_on_this_host_is_exit_2() {
+    let juzi = start_sim(SimPlatform::Juzibot).await;
+    let dir = tempfile::tempdir().unwrap();
+    // 192.0.2.1 is TEST-NET-1: never an address of this host.
+    write_config(
+        dir.path(),
+        &[("juzi", "juzibot", &juzi)],
+        "192.0.2.1:9187\nhttp_token_env: TAGSYNC_HTTP_TOKEN",
+        "* * * * * *",
+    );
+    let out = crate::cli::tagsync(dir.path(), &["run"], &[("TAGSYNC_HTTP_TOKEN", "t0ken")]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: cannot listen on 192.0.2.1:9187: Cannot assign requested address (os error 99)\n  hint: the address is not one of this host's; use 127.0.0.1, 0.0.0.0 or an address of this host\n"
+    );
+    assert!(juzi.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_mirror_that_cannot_be_opened_is_exit_1_before_any_call() {
+    let juzi = start_sim(SimPlatform::Juzibot).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        &[("juzi", "juzibot", &juzi)],
+        "127.0.0.1:0",
+        "* * * * * *",
+    );
+    let config = std::fs::read_to_string(dir.path().join("tagsync.yaml")).unwrap();
+    let config = config.replace(
+        &format!("sqlite://{}/m.db", dir.path().display()),
+        &format!("sqlite://{}/missing/m.db", dir.path().display()),
+    );
+    std::fs::write(dir.path().join("tagsync.yaml"), config).unwrap();
+    let out = crate::cli::tagsync(dir.path(), &["run"], &[]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot open the mirror"),
+        "{stderr}"
+    );
+    assert!(juzi.calls().is_empty());
 }
 
 #[tokio::test]
