@@ -564,7 +564,7 @@ async fn tagsync_run_converges_follows_edits_refuses_invalid_ones_and_stops_on_s
     assert!(d.log().contains("Stopped."), "{}", d.log());
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     reader.join().unwrap();
-    let notes = notes.lock().unwrap();
+    let notes = notes.lock().unwrap().clone();
     assert_eq!(
         notes.last().map(String::as_str),
         Some("STOPPING=1"),
