@@ -780,3 +780,126 @@ fn every_metric_is_documented_and_on_the_dashboard() {
         assert!(dashboard.contains(name), "{name} is not on the dashboard");
     }
 }
+
+// ---- two replicas on one mirror ---------------------------------------------------------------
+
+const PG_VAR: &str = "TAGSYNC_TEST_DATABASE_URL";
+
+/// A fresh schema of the test database for one test, or `None` when none is configured.
+async fn pg_schema(test: &str) -> Option<(sqlx::PgPool, String, String)> {
+    let base = match std::env::var(PG_VAR) {
+        Ok(url) if !url.is_empty() => url,
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("CI is set but {PG_VAR} is not: source .ci/postgres.sh before the tests")
+        }
+        _ => {
+            eprintln!("skipping daemon::{test} on PostgreSQL: {PG_VAR} is not set");
+            return None;
+        }
+    };
+    let schema = format!("d_{test}_{}", std::process::id());
+    let admin = sqlx::PgPool::connect(&base).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    Some((admin, schema, url))
+}
+
+/// Two daemons on one mirror and the same simulators: every create is sent once; after one is
+/// killed with SIGKILL, the other carries on (the dead holder's lease is taken over).
+async fn two_replicas(mirror_url: Option<String>) {
+    let juzi = start_sim(SimPlatform::Juzibot).await;
+    let dustess = start_sim(SimPlatform::Dustess).await;
+    let sims = [("juzi", &juzi), ("dustess", &dustess)];
+    let dir = tempfile::tempdir().unwrap();
+    let (port_a, port_b) = (free_port(), free_port());
+    write_config(
+        dir.path(),
+        &[("juzi", "juzibot", &juzi), ("dustess", "dustess", &dustess)],
+        &format!("127.0.0.1:{port_a}"),
+        "* * * * * *",
+    );
+    let mut config = std::fs::read_to_string(dir.path().join("tagsync.yaml")).unwrap();
+    if let Some(url) = &mirror_url {
+        let sqlite = format!("sqlite://{}/m.db?mode=rwc", dir.path().display());
+        config = config.replace(&sqlite, url);
+        std::fs::write(dir.path().join("tagsync.yaml"), &config).unwrap();
+    }
+    let dir_b = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir_b.path().join("tagsync.yaml"),
+        config.replace(&format!(":{port_a}"), &format!(":{port_b}")),
+    )
+    .unwrap();
+    let mut a = spawn_daemon(dir.path(), port_a, &[]);
+    let b = spawn_daemon(dir_b.path(), port_b, &[]);
+
+    for d in [&a, &b] {
+        until(
+            d,
+            Duration::from_secs(30),
+            "both replicas cycle",
+            || async {
+                let ok = futures_cycles(d, &sims).await;
+                ok.iter().all(|n| *n >= 2.0).then_some(())
+            },
+        )
+        .await;
+    }
+    quiesce(&b, &sims).await;
+    let creates = |h: &SimHandle, name: &str| {
+        h.writes()
+            .iter()
+            .filter(|c| {
+                c.body
+                    .as_ref()
+                    .is_some_and(|b| b.to_string().contains(name))
+            })
+            .count()
+    };
+    for (p, h) in &sims {
+        assert_eq!(creates(h, "普通客户"), 1, "{p}: {:#?}", h.writes());
+    }
+
+    // SIGKILL one replica; the other applies the next edit, once.
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    std::fs::write(
+        dir.path().join("tags/a.yaml"),
+        "groups:\n  - name: 客户级别\n    tags: [重要客户, 普通客户, 潜在客户]\n",
+    )
+    .unwrap();
+    until(
+        &b,
+        Duration::from_secs(20),
+        "the survivor applies the edit",
+        || async { sims.iter().all(|(_, h)| wrote(h, "潜在客户")).then_some(()) },
+    )
+    .await;
+    quiesce(&b, &sims).await;
+    for (p, h) in &sims {
+        assert_eq!(creates(h, "潜在客户"), 1, "{p}: {:#?}", h.writes());
+    }
+    let (code, body) = get(&format!("{}/readyz", b.base), None).await;
+    assert_eq!(code, 200, "{body}\n{}", b.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_one_sqlite_mirror_send_each_create_once_and_survive_a_kill() {
+    two_replicas(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_one_postgresql_send_each_create_once_and_survive_a_kill() {
+    let Some((admin, schema, url)) = pg_schema("two_replicas").await else {
+        return;
+    };
+    two_replicas(Some(url)).await;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}
