@@ -75,6 +75,30 @@ impl Clock for TestClock {
     }
 }
 
+/// A wall clock that advances with tokio's clock: `tokio::time::pause` and `advance` move it.
+#[derive(Debug, Clone, Copy)]
+pub struct TokioClock {
+    base: DateTime<Utc>,
+    start: tokio::time::Instant,
+}
+
+impl TokioClock {
+    /// A clock that reads `base` now.
+    pub fn starting_at(base: DateTime<Utc>) -> Self {
+        Self {
+            base,
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        let elapsed = tokio::time::Instant::now() - self.start;
+        self.base + chrono::Duration::from_std(elapsed).expect("a test runs for less than ages")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod daemon;
 pub mod engine;
 pub mod model;
 pub mod planner;

@@ -9,7 +9,9 @@ use crate::model::Diagnostics;
 use crate::settings::{self, Settings};
 
 mod demo;
+mod healthcheck;
 pub mod render;
+mod run;
 pub mod sync;
 mod validate;
 
@@ -43,6 +45,14 @@ pub enum Command {
         /// Deterministic faults, e.g. `seed=42,rate=0.3,kinds=http500+lost`.
         #[arg(long)]
         faults: Option<String>,
+    },
+    /// The daemon: each platform's cycle on its cron schedule, /healthz /readyz /metrics on `listen`.
+    Run,
+    /// Ask a running daemon's /healthz (exit 0 when healthy), e.g. for a container HEALTHCHECK.
+    Healthcheck {
+        /// The URL to ask; by default /healthz on the configuration's `listen`.
+        #[arg(long)]
+        url: Option<String>,
     },
     /// Run one full cycle against the built-in simulators with a SQLite mirror in a temporary directory.
     Demo,
@@ -106,6 +116,8 @@ pub async fn run(cli: Cli) -> Result<Success, Failure> {
             Err(e) => Err(Failure::Runtime(anyhow::Error::new(e))),
         },
         Command::Demo => demo::run().await,
+        Command::Run => run::run(&cli.config).await,
+        Command::Healthcheck { url } => healthcheck::run(&cli.config, url).await,
         Command::Schema => {
             print!("{}", crate::model::tagfile::json_schema());
             Ok(Success::Done)

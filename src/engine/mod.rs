@@ -201,13 +201,26 @@ impl Engine {
     /// # Errors
     /// The mirror's, when it cannot be opened or written.
     pub async fn open(settings: &Settings, clock: SharedClock) -> Result<Self, store::Error> {
+        Self::open_with(settings, clock, Policy::default()).await
+    }
+
+    /// [`Engine::open`] with a policy of the caller's (the daemon does not wait for a lease that
+    /// another replica holds: it skips the tick).
+    ///
+    /// # Errors
+    /// The mirror's, when it cannot be opened or written.
+    pub async fn open_with(
+        settings: &Settings,
+        clock: SharedClock,
+        policy: Policy,
+    ) -> Result<Self, store::Error> {
         let store = Store::open(&settings.database_url).await?;
         for p in settings.platforms.values() {
             store
                 .upsert_platform(&p.name, p.kind.as_str(), p.mode.as_str(), clock.now())
                 .await?;
         }
-        Ok(Self::with(store, clock, Policy::default()))
+        Ok(Self::with(store, clock, policy))
     }
 
     /// The mirror, for reading reports.

@@ -33,7 +33,14 @@ pub const DEFAULT_CONFIG: &str = "config/tagsync.yaml";
 /// The environment variable prefix for overrides.
 pub const ENV_PREFIX: &str = "TAGSYNC_";
 /// `TAGSYNC_` variables that are not configuration keys (the CLI and the test suite read them).
-const ENV_RESERVED: &[&str] = &["config", "log", "log_format", "test_database_url"];
+/// `TAGSYNC_HTTP_TOKEN` is the conventional home of the HTTP token (`http_token_env`).
+const ENV_RESERVED: &[&str] = &[
+    "config",
+    "log",
+    "log_format",
+    "test_database_url",
+    "http_token",
+];
 
 /// The platform kinds tagsync speaks to.
 #[derive(
@@ -206,6 +213,9 @@ pub struct Settings {
     pub tags: PathBuf,
     pub schedule: String,
     pub listen: SocketAddr,
+    /// The bearer token guarding `/metrics` and `/` (`http_token_env` / `http_token_file`); the
+    /// daemon reads it at start. Required when `listen` is not a loopback address.
+    pub http_token: Option<SecretSource>,
     pub prune: bool,
     pub max_deletes: u32,
     pub platforms: BTreeMap<String, PlatformSettings>,
@@ -251,6 +261,8 @@ struct RawConfig {
     tags: Option<String>,
     schedule: Option<String>,
     listen: Option<String>,
+    http_token_env: Option<String>,
+    http_token_file: Option<String>,
     #[serde(default)]
     prune: bool,
     max_deletes: Option<u32>,
@@ -487,7 +499,7 @@ fn type_hint(origin: &Origin, expected: &str) -> String {
 
 fn validate(
     file: &str,
-    raw: RawConfig,
+    mut raw: RawConfig,
     at: &Locator,
     check_paths: bool,
 ) -> Result<Settings, Diagnostics> {
@@ -534,6 +546,13 @@ fn validate(
             SocketAddr::from(([127, 0, 0, 1], 9187))
         }
     };
+    let http_token = http_token(
+        raw.http_token_env.take(),
+        raw.http_token_file.take(),
+        listen,
+        at,
+        &mut diags,
+    );
     if raw.platforms.is_empty() {
         diags.push(
             Diagnostic::new(at.key(&["platforms"]), "no platform is configured")
@@ -555,18 +574,75 @@ fn validate(
         tags,
         schedule,
         listen,
+        http_token,
         prune: raw.prune,
         max_deletes: raw.max_deletes.unwrap_or(20),
         platforms,
     })
 }
 
+/// Where the HTTP bearer token lives; off loopback, `/metrics` and the status page need one.
+fn http_token(
+    env: Option<String>,
+    file: Option<String>,
+    listen: SocketAddr,
+    at: &Locator,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<SecretSource> {
+    match (env, file) {
+        (Some(_), Some(_)) => {
+            diags.push(
+                Diagnostic::new(
+                    at.key(&["http_token_file"]),
+                    "both `http_token_env` and `http_token_file` are set",
+                )
+                .hint("keep one"),
+            );
+            None
+        }
+        (Some(var), None) => Some(SecretSource::Env(var)),
+        (None, Some(path)) => Some(SecretSource::File(PathBuf::from(path))),
+        (None, None) if !listen.ip().is_loopback() => {
+            diags.push(
+                Diagnostic::new(
+                    at.value(&["listen"]),
+                    format!(
+                        "`listen` {listen} is not a loopback address, and no HTTP token is set"
+                    ),
+                )
+                .hint(
+                    "set `http_token_env: VARIABLE` or `http_token_file: /path`: off loopback, \
+                     /metrics and the status page need `Authorization: Bearer <token>`",
+                ),
+            );
+            None
+        }
+        (None, None) => None,
+    }
+}
+
 fn check_cron(expr: &str, origin: Origin, diags: &mut Vec<Diagnostic>) {
+    // The same dialect as tokio-cron-scheduler, which runs the schedule: seconds first, and a
+    // day of month together with a day of week must both match.
     let parser = croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
         .build();
-    if let Err(e) = parser.parse(expr) {
-        diags.push(
+    match parser.parse(expr) {
+        // Any fixed start will do: no field of the dialect names a year.
+        Ok(cron)
+            if cron
+                .find_next_occurrence(&chrono::DateTime::<chrono::Utc>::UNIX_EPOCH, false)
+                .is_err() =>
+        {
+            diags.push(
+                Diagnostic::new(origin, format!("schedule {expr:?} never fires"))
+                    .hint("check the day of month against the month (there is no February 30th)"),
+            );
+        }
+        Ok(_) => {}
+        Err(e) => {
+            diags.push(
             Diagnostic::new(
                 origin,
                 format!("schedule {expr:?} is not a valid cron expression: {e}"),
@@ -575,6 +651,7 @@ fn check_cron(expr: &str, origin: Origin, diags: &mut Vec<Diagnostic>) {
                 "six fields with seconds first, in UTC: \"0 */5 * * * *\" runs every five minutes",
             ),
         );
+        }
     }
 }
 

@@ -261,7 +261,7 @@ fn unknown_keys_suggest_the_closest() {
         &format!("colour: blue\n{JUZI}"),
         expect![[r#"
             error: tagsync.yaml:1:1: unknown key `colour`
-              hint: accepted keys here: database_url, tags, schedule, listen, prune, max_deletes, platforms
+              hint: accepted keys here: database_url, tags, schedule, listen, http_token_env, http_token_file, prune, max_deletes, platforms
         "#]],
     );
 }

@@ -6,6 +6,7 @@ mod cli;
 mod concurrency;
 mod crash;
 mod crm_e2e;
+mod daemon;
 mod dustess_e2e;
 mod engine;
 mod juzibot_adapter;
