@@ -6,6 +6,7 @@
 
 pub mod crm;
 pub mod dustess;
+pub mod flex;
 pub mod http;
 pub mod juzibot;
 pub mod wecom;

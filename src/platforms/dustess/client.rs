@@ -91,8 +91,7 @@ pub(super) fn add_request<'a>(
 /// The double envelope (see the module docs): both `code` and `data.errcode` must be 0.
 pub(super) fn classify(status: StatusCode, env: wire::Envelope) -> Verdict<wire::TagGroup> {
     let trace = env
-        .trace_id
-        .as_deref()
+        .trace()
         .map(|t| format!(" (traceId {t})"))
         .unwrap_or_default();
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
@@ -121,15 +120,17 @@ pub(super) fn classify(status: StatusCode, env: wire::Envelope) -> Verdict<wire:
         -1 | 6000 | 45009 | 45033 => {
             return Verdict::Refused(format!("WeCom errcode {}: {message}", data.errcode));
         }
-        81011 => {
+        // WeCom's object-level no-privilege codes (81011 on a tag, 60011 on a member, department
+        // or tag), relayed.
+        81011 | 60011 => {
             return Verdict::NotOurs {
-                errcode: 81011,
+                errcode: data.errcode,
                 message,
             };
         }
         errcode => return Verdict::Rejected { errcode, message },
     }
-    if !env.success {
+    if env.success == Some(false) {
         return Verdict::Protocol(format!("code 0 and errcode 0, but success is false{trace}"));
     }
     match data.tag_group {
@@ -142,7 +143,7 @@ pub(super) fn classify(status: StatusCode, env: wire::Envelope) -> Verdict<wire:
     }
 }
 
-fn order(v: Option<u64>) -> Option<u32> {
+fn order(v: Option<i64>) -> Option<u32> {
     v.and_then(|o| u32::try_from(o).ok())
 }
 

@@ -40,7 +40,7 @@
 //! console: that is the limit this platform puts on "no duplicates".
 
 mod client;
-mod wire;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;

@@ -42,7 +42,7 @@
 //!   WeCom answers HTTP 200 for all of these; HTTP 429 and 5xx are treated as transient too.
 
 mod client;
-mod wire;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;

@@ -41,7 +41,7 @@
 //! [`Credential::Body`]: crate::platforms::http::Credential::Body
 
 mod client;
-mod wire;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;
