@@ -245,13 +245,8 @@ impl Wecom {
     }
 
     async fn add(&self, body: wire::AddRequest<'_>) -> Result<wire::Group, Error> {
-        let added: wire::Added = self
-            .call(self.request(self.api.add, &body, false), status)
-            .await?;
-        added.tag_group.ok_or(Error::Protocol {
-            endpoint: self.api.add,
-            detail: "the answer has no tag_group".into(),
-        })
+        self.call(self.request(self.api.add, &body, false), added)
+            .await
     }
 
     async fn edit(&self, id: &str, name: Option<&str>, order: Option<u32>) -> Result<(), Error> {
@@ -386,6 +381,15 @@ pub(super) fn status<T>(http: StatusCode, r: wire::Response<T>) -> Verdict<T> {
             errcode,
             message: r.errmsg,
         },
+    }
+}
+
+/// An add: its answer must carry the group (`tag_group`) with the tags made.
+pub(super) fn added(http: StatusCode, r: wire::Response<wire::Added>) -> Verdict<wire::Group> {
+    match status(http, r) {
+        Verdict::Ok(wire::Added { tag_group: Some(g) }) => Verdict::Ok(g),
+        Verdict::Ok(_) => Verdict::Protocol("the answer has no tag_group".into()),
+        other => retype(other),
     }
 }
 

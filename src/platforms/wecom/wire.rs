@@ -168,11 +168,8 @@ pub fn parse(call: &str, status: u16, body: &[u8]) -> Option<crate::platforms::h
         "list" => outcome(status, body, client::status::<List>, |l| {
             serde_json::to_value(client::live_groups(l.tag_group, |_| true)).expect("serialises")
         }),
-        "add" => outcome(status, body, client::status::<Added>, |a| {
-            match a.tag_group {
-                Some(g) => serde_json::to_value(client::to_group(g)).expect("serialises"),
-                None => serde_json::Value::Null,
-            }
+        "add" => outcome(status, body, client::added, |g| {
+            serde_json::to_value(client::to_group(g)).expect("serialises")
         }),
         "edit" | "mark" => outcome(status, body, client::status::<Empty>, |_| {
             serde_json::Value::Null
