@@ -416,6 +416,13 @@ async fn execute(
                 report.succeeded += 1;
                 for change in &applied {
                     match change {
+                        // A create that answers no id (Miaokol's `batchAddTag`): the list that
+                        // ends the round finds the group by name and binds it and its tags; until
+                        // then nothing can address it, so its later steps wait for that round.
+                        Applied::GroupCreated(g) if g.id.is_empty() => {
+                            blocked.insert(group_key.to_owned());
+                            continue;
+                        }
                         Applied::GroupCreated(g) => {
                             created_groups.insert(group_key.to_owned(), g.id.clone());
                             store.bind_group(name, group_key, &g.id, now).await?;
@@ -495,7 +502,10 @@ async fn bind_new_tags(
         _ => return Ok(()),
     };
     for t in wanted {
-        if let Some(r) = returned.iter().find(|r| r.name == t.name) {
+        if let Some(r) = returned
+            .iter()
+            .find(|r| r.name == t.name && !r.id.is_empty())
+        {
             created.insert((group_key.clone(), t.key.clone()), r.id.clone());
             store.bind_tag(name, group_key, &t.key, &r.id, now).await?;
         }
