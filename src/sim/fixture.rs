@@ -55,6 +55,72 @@ pub struct Fixture {
     pub groups: Vec<FixtureGroup>,
     #[serde(default)]
     pub customers: Vec<FixtureCustomer>,
+    /// Which reading the simulator takes where its seed leaves an outcome open.
+    #[serde(default, skip_serializing_if = "Readings::is_default")]
+    pub readings: Readings,
+}
+
+/// The readings of what a seed leaves open; each switch picks one, so that the end-to-end tests
+/// can run tagsync against every reading. A platform without the question ignores the switch.
+///
+/// ```yaml
+/// readings: { duplicateAdd: refuse, traceId: both }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Readings {
+    /// WeCom (002) and Dustess (003): what an add answers for a tag name its group already has.
+    /// Absent: the platform's own default (WeCom refuses with 40071, Dustess answers the tag).
+    #[serde(default)]
+    pub duplicate_add: Option<DuplicateAdd>,
+    /// Dustess (003): how an answer spells its trace id (the table says `traceId`, the example
+    /// `trace_id`). Absent: the example's.
+    #[serde(default)]
+    pub trace_id: Option<TraceId>,
+    /// Juzibot (001): how a group's tags are spelled in answers (the examples say `tags`, the list
+    /// and detail tables `tag`). Absent: the examples'.
+    #[serde(default)]
+    pub tags_key: Option<TagsKey>,
+}
+
+impl Readings {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// An add of a tag name the group already has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DuplicateAdd {
+    /// No new tag: the answer names the existing tag (a repeated add returns what the first made).
+    Existing,
+    /// The call is refused with the duplicate-name code (WeCom's 40071), nothing changed.
+    Refuse,
+}
+
+/// The spelling of Dustess's trace id in an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TraceId {
+    /// `trace_id`, as the example.
+    Example,
+    /// `traceId`, as the table.
+    Table,
+    /// Both at once.
+    Both,
+}
+
+/// The key of a Juzibot group's tags in answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TagsKey {
+    /// `tags`, as the examples.
+    Tags,
+    /// `tag`, as the list and detail tables (`data.tag.id`).
+    Tag,
+    /// Both at once, the same list under each.
+    Both,
 }
 
 /// A tag group of a [`Fixture`].
@@ -121,6 +187,7 @@ impl Default for Fixture {
             corp_id: None,
             groups: Vec::new(),
             customers: Vec::new(),
+            readings: Readings::default(),
         }
     }
 }

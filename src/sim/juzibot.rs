@@ -57,7 +57,8 @@
 //!   there, once each, in request order. So the seed's own example, whose tag exists, answers the
 //!   existing tag.
 //! - Field names: the seed's list and detail tables say `data.tag.*`, its examples and the create
-//!   table say `tags`; the simulator answers `tags` everywhere (the examples win).
+//!   table say `tags`; the simulator answers `tags` everywhere (the examples win). The fixture
+//!   switch `readings: {tagsKey: tag | both}` answers the tables' `tag`, or both at once.
 //! - `tag/detail` for an unknown tag answers errcode 0 with `data: []`: the answer is a list of
 //!   groups filtered by the tag, and nothing matches.
 //! - `tag/list` and `tag/detail` sort groups and tags by `order`, bigger first (order值大的排序靠前),
@@ -89,7 +90,7 @@ use serde_json::Value;
 
 use super::clock::IdGen;
 use super::server::{Platform, Refusal, lock};
-use super::{Clock, Fixture, SimError, SimPlatform};
+use super::{Clock, Fixture, SimError, SimPlatform, TagsKey};
 
 /// The longest group or tag name, in characters (最长为30个字符).
 const MAX_NAME_CHARS: usize = 30;
@@ -149,6 +150,8 @@ pub struct Account {
     clock: Arc<dyn Clock>,
     group_ids: IdGen,
     tag_ids: IdGen,
+    /// How answers spell a group's tags (fixture `readings.tagsKey`).
+    tags_key: TagsKey,
 }
 
 /// A tag group.
@@ -290,6 +293,7 @@ impl Account {
             clock,
             group_ids,
             tag_ids,
+            tags_key: fixture.readings.tags_key.unwrap_or(TagsKey::Tags),
         })
     }
 
@@ -324,7 +328,7 @@ impl Account {
             .map(|g| {
                 let mut tags: Vec<&Tag> = g.tags.iter().collect();
                 tags.sort_by_key(|t| std::cmp::Reverse(t.order));
-                wire::Group::new(g, tags)
+                wire::Group::new(g, tags, self.tags_key)
             })
             .collect()
     }
@@ -335,7 +339,7 @@ impl Account {
             .ok_or_else(|| ApiError::BadRequest("`tagId` is required".into()))?;
         Ok(self
             .tag(tag_id)
-            .map(|(g, t)| wire::Group::new(g, vec![t]))
+            .map(|(g, t)| wire::Group::new(g, vec![t], self.tags_key))
             .into_iter()
             .collect())
     }
@@ -411,7 +415,7 @@ impl Account {
         }
         let group = &self.groups[gi];
         let tags = named.into_iter().map(|ti| &group.tags[ti]).collect();
-        Ok(vec![wire::Group::new(group, tags)])
+        Ok(vec![wire::Group::new(group, tags, self.tags_key)])
     }
 
     fn edit_group(&mut self, req: wire::EditRequest) -> Result<(), ApiError> {
@@ -743,11 +747,15 @@ mod wire {
         name: String,
         create_timestamp: i64,
         order: u32,
-        tags: Vec<Tag>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tags: Option<Vec<Tag>>,
+        /// The tables' spelling, under the `tagsKey: tag | both` readings.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tag: Option<Vec<Tag>>,
     }
 
     /// `data[].tags[]`.
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Clone, Serialize)]
     #[serde(rename_all = "camelCase")]
     pub(super) struct Tag {
         id: String,
@@ -757,21 +765,33 @@ mod wire {
     }
 
     impl Group {
-        pub(super) fn new(group: &super::Group, tags: Vec<&super::Tag>) -> Self {
+        pub(super) fn new(
+            group: &super::Group,
+            tags: Vec<&super::Tag>,
+            key: super::TagsKey,
+        ) -> Self {
+            use super::TagsKey;
+            let tags: Vec<Tag> = tags
+                .into_iter()
+                .map(|t| Tag {
+                    id: t.id.clone(),
+                    name: t.name.clone(),
+                    create_timestamp: t.create_timestamp,
+                    order: t.order,
+                })
+                .collect();
+            let (tags, tag) = match key {
+                TagsKey::Tags => (Some(tags), None),
+                TagsKey::Tag => (None, Some(tags)),
+                TagsKey::Both => (Some(tags.clone()), Some(tags)),
+            };
             Self {
                 id: group.id.clone(),
                 name: group.name.clone(),
                 create_timestamp: group.create_timestamp,
                 order: group.order,
-                tags: tags
-                    .into_iter()
-                    .map(|t| Tag {
-                        id: t.id.clone(),
-                        name: t.name.clone(),
-                        create_timestamp: t.create_timestamp,
-                        order: t.order,
-                    })
-                    .collect(),
+                tags,
+                tag,
             }
         }
     }

@@ -85,9 +85,12 @@
 //! - Any `strategy_id` exists (the simulator does not model the strategy tree, its members, or the
 //!   rule that only first-level strategies take tags); an `add_strategy_tag` `group_id` must belong
 //!   to the `strategy_id` given, else 40068.
-//! - An added tag name that the group already has answers 40071 (the seed only says that names in
-//!   a group are unique and that duplicates within one call make one tag; the first duplicate's
-//!   `order` wins). Adding to an existing group by `group_name` leaves its order alone.
+//! - An added tag name that the group already has answers 40071, nothing changed (the seed only
+//!   says that names in a group are unique and that duplicates within one call make one tag; the
+//!   first duplicate's `order` wins). The fixture switch `readings: {duplicateAdd: existing}` takes
+//!   the other reading: such a name makes no tag and the answer names the existing one (with its
+//!   own order), beside the tags the call did make. Adding to an existing group by `group_name`
+//!   leaves its order alone.
 //! - `get_corp_tag_list` takes an empty body as "no filter"; `agentid` is accepted on the corp
 //!   writes and ignored. A field of the other family's document (`strategy_id` on a corp call,
 //!   `agentid` on a strategy call) is unknown: 47001.
@@ -120,7 +123,7 @@ use serde_json::Value;
 
 use super::clock::IdGen;
 use super::server::{Platform, Refusal, lock};
-use super::{Clock, Fixture, SimError, SimPlatform};
+use super::{Clock, DuplicateAdd, Fixture, SimError, SimPlatform};
 
 /// The corp ID a simulator accepts when its fixture names none.
 pub const DEFAULT_CORP_ID: &str = "wwsimcorp0000000001";
@@ -214,6 +217,8 @@ pub struct Corp {
     dead_tags: Vec<(String, Tag)>,
     customers: BTreeMap<(String, String), BTreeSet<String>>,
     tag_limit: usize,
+    /// What an add of a name the group has answers (fixture `readings.duplicateAdd`).
+    duplicate_add: DuplicateAdd,
     scripted: Vec<Scripted>,
     clock: Arc<dyn Clock>,
     group_ids: IdGen,
@@ -430,6 +435,10 @@ impl Corp {
             dead_tags: Vec::new(),
             customers,
             tag_limit: MAX_TAGS,
+            duplicate_add: fixture
+                .readings
+                .duplicate_add
+                .unwrap_or(DuplicateAdd::Refuse),
             scripted: Vec::new(),
             clock,
             group_ids,
@@ -634,6 +643,7 @@ impl Corp {
             check_name(name)?;
         }
         if let Target::Existing(gi) = target
+            && self.duplicate_add == DuplicateAdd::Refuse
             && let Some((name, _)) = new_tags
                 .iter()
                 .find(|(n, _)| self.groups[gi].tags.iter().any(|t| t.name == *n))
@@ -643,7 +653,17 @@ impl Corp {
                 self.groups[gi].name
             )));
         }
-        if self.tag_count() + new_tags.len() > self.tag_limit {
+        let existing = |gi: usize, name: &str, groups: &[Group]| {
+            groups[gi].tags.iter().position(|t| t.name == name)
+        };
+        let really_new = match target {
+            Target::Existing(gi) => new_tags
+                .iter()
+                .filter(|(n, _)| existing(gi, n, &self.groups).is_none())
+                .count(),
+            Target::New(..) => new_tags.len(),
+        };
+        if self.tag_count() + really_new > self.tag_limit {
             return Err(ApiError::TooManyTags);
         }
         let now = self.now_secs();
@@ -667,18 +687,25 @@ impl Corp {
                 self.groups.len() - 1
             }
         };
-        let first = self.groups[gi].tags.len();
+        // Under the "existing" reading a name the group has makes no tag; the answer names it.
+        let mut named = Vec::new();
         for (name, order) in new_tags {
-            let id = self.tag_ids.next(|id| id_taken(&self.groups, id));
-            self.groups[gi].tags.push(Tag {
-                id,
-                name,
-                order,
-                create_time: now,
-            });
+            let ti = match existing(gi, &name, &self.groups) {
+                Some(ti) => ti,
+                None => {
+                    let id = self.tag_ids.next(|id| id_taken(&self.groups, id));
+                    self.groups[gi].tags.push(Tag {
+                        id,
+                        name,
+                        order,
+                        create_time: now,
+                    });
+                    self.groups[gi].tags.len() - 1
+                }
+            };
+            named.push(self.groups[gi].tags[ti].clone());
         }
-        let g = &self.groups[gi];
-        Ok(wire::AddedGroup::new(g, &g.tags[first..]))
+        Ok(wire::AddedGroup::new(&self.groups[gi], &named))
     }
 
     fn edit(&mut self, family: Family, req: wire::EditRequest) -> Result<(), ApiError> {

@@ -349,6 +349,9 @@ impl TokenCache {
     }
 }
 
+/// 40071 (public error-code list): "UserTag Name Already Exist".
+pub(super) const NAME_EXISTS: i64 = 40071;
+
 /// 81011 (public error-code list): "no privilege to access/modify tag" — the tag or group was
 /// made in the admin console or by another app.
 pub(super) const NO_PRIVILEGE_81011: i64 = 81011;
@@ -384,8 +387,17 @@ pub(super) fn status<T>(http: StatusCode, r: wire::Response<T>) -> Verdict<T> {
     }
 }
 
-/// An add: its answer must carry the group (`tag_group`) with the tags made.
+/// An add: its answer must carry the group (`tag_group`) with the tags made. 40071 on an add
+/// means a tag name the call adds exists already (the seed leaves open whether WeCom refuses it or
+/// answers the existing tag, and whether the call's other tags were made): the outcome is unknown
+/// and the list that follows binds what exists, by name, so the add is never repeated blindly.
 pub(super) fn added(http: StatusCode, r: wire::Response<wire::Added>) -> Verdict<wire::Group> {
+    if r.errcode == NAME_EXISTS && http.is_success() {
+        return Verdict::Unknown(format!(
+            "{} (errcode {NAME_EXISTS}): a tag name the call adds exists already; re-reading to bind it",
+            r.errmsg
+        ));
+    }
     match status(http, r) {
         Verdict::Ok(wire::Added { tag_group: Some(g) }) => Verdict::Ok(g),
         Verdict::Ok(_) => Verdict::Protocol("the answer has no tag_group".into()),
