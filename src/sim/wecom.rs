@@ -219,6 +219,8 @@ pub struct Corp {
     tag_limit: usize,
     /// What an add of a name the group has answers (fixture `readings.duplicateAdd`).
     duplicate_add: DuplicateAdd,
+    /// Tags a person adds in the console right before the next add call: (strategy, group, tag).
+    console_adds: Vec<(Option<u64>, String, String)>,
     scripted: Vec<Scripted>,
     clock: Arc<dyn Clock>,
     group_ids: IdGen,
@@ -439,6 +441,7 @@ impl Corp {
                 .readings
                 .duplicate_add
                 .unwrap_or(DuplicateAdd::Refuse),
+            console_adds: Vec::new(),
             scripted: Vec::new(),
             clock,
             group_ids,
@@ -590,7 +593,35 @@ impl Corp {
             .ok_or_else(|| ApiError::InvalidId(format!("no tag group has id `{id}`")))
     }
 
+    /// Stands for a person adding the tag `tag` to the API-made group `group` (of the strategy
+    /// `strategy`, or the corp tags) in the console right before the next add call arrives: the
+    /// race in which an add names a tag that its group already has.
+    pub fn console_add_before_next_add(&mut self, strategy: Option<u64>, group: &str, tag: &str) {
+        self.console_adds
+            .push((strategy, group.to_owned(), tag.to_owned()));
+    }
+
+    fn apply_console_adds(&mut self) {
+        for (strategy, group, tag) in std::mem::take(&mut self.console_adds) {
+            let now = self.now_secs();
+            let id = self.tag_ids.next(|id| id_taken(&self.groups, id));
+            if let Some(g) = self
+                .groups
+                .iter_mut()
+                .find(|g| g.strategy_id == strategy && g.name == group)
+            {
+                g.tags.push(Tag {
+                    id,
+                    name: tag,
+                    order: 0,
+                    create_time: now,
+                });
+            }
+        }
+    }
+
     fn add(&mut self, family: Family, req: wire::AddRequest) -> Result<wire::AddedGroup, ApiError> {
+        self.apply_console_adds();
         enum Target {
             Existing(usize),
             New(String, u32),
