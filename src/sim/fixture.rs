@@ -81,6 +81,10 @@ pub struct Readings {
     /// and detail tables `tag`). Absent: the examples'.
     #[serde(default)]
     pub tags_key: Option<TagsKey>,
+    /// Miaokol (000) and the 个微 CRM (004): the JSON type of ids and numbers in answers (both
+    /// documents mix them between example and table). Absent: the examples'.
+    #[serde(default)]
+    pub numbers: Option<Numbers>,
 }
 
 impl Readings {
@@ -109,6 +113,36 @@ pub enum TraceId {
     Table,
     /// Both at once.
     Both,
+}
+
+/// The JSON type of ids and numbers in answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Numbers {
+    /// As the examples show them (Miaokol: a group's `id` an int, a tag's `id`, `parent_id` and
+    /// `sort` strings; the CRM: ints).
+    Example,
+    /// Every one a JSON number.
+    Ints,
+    /// Every one a JSON string.
+    Strings,
+}
+
+impl Numbers {
+    /// `n` as a JSON number, or as a string where this reading (or, for [`Numbers::Example`],
+    /// the example: `example_is_string`) spells it so.
+    pub(crate) fn value(self, n: i64, example_is_string: bool) -> serde_json::Value {
+        let string = match self {
+            Numbers::Example => example_is_string,
+            Numbers::Ints => false,
+            Numbers::Strings => true,
+        };
+        if string {
+            serde_json::Value::String(n.to_string())
+        } else {
+            serde_json::Value::from(n)
+        }
+    }
 }
 
 /// The key of a Juzibot group's tags in answers.

@@ -49,8 +49,8 @@ pub use calls::{CallRecord, REDACTED};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use faults::{FaultKind, FaultSpec, FaultSpecError};
 pub use fixture::{
-    DEFAULT_TOKEN, DuplicateAdd, Fixture, FixtureCustomer, FixtureGroup, FixtureTag, Readings,
-    SeedFile, TagsKey, TraceId,
+    DEFAULT_TOKEN, DuplicateAdd, Fixture, FixtureCustomer, FixtureGroup, FixtureTag, Numbers,
+    Readings, SeedFile, TagsKey, TraceId,
 };
 
 use server::{Core, lock};

@@ -575,3 +575,27 @@ async fn a_bootstrap_of_g_groups_is_g_writes_plus_the_list_pages() {
     let b = e.store.bindings("yzj").await.unwrap();
     assert_eq!((b.groups.len(), b.tags.len()), (G, 3 * G));
 }
+
+/// Issue 10: the document mixes JSON types (its example: a group's `id` an int, a tag's `id`,
+/// `parent_id` and `sort` strings; its table: `tags[0].id int`). Under every reading of the
+/// simulator tagsync bootstraps, binds and then reads one page a cycle.
+#[tokio::test]
+async fn every_reading_of_the_id_types_converges() {
+    for numbers in ["example", "ints", "strings"] {
+        let e = env(
+            &format!("readings: {{numbers: {numbers}}}\n"),
+            FaultSpec::default(),
+        )
+        .await;
+        let d = desired(TWO_GROUPS);
+        let r = e.apply(&d).await;
+        assert!(r.converged(), "{numbers}: {r:?}");
+        let b = e.store.bindings("yzj").await.unwrap();
+        assert_eq!((b.groups.len(), b.tags.len()), (2, 3), "{numbers}");
+        assert_eq!(b.groups["客户级别"], "1", "{numbers}");
+        e.sim.clear_log();
+        let r = e.apply(&d).await;
+        assert!(!r.plan.has_changes(), "{numbers}");
+        assert_eq!(e.calls(), ["GET list page=1"], "{numbers}");
+    }
+}
