@@ -83,7 +83,7 @@
 //!   customers are refused (the seed has no customer call); groups need at least one tag, as the
 //!   API cannot make an empty one.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
@@ -96,7 +96,10 @@ use axum::routing::post;
 use serde_json::Value;
 
 use super::clock::IdGen;
-use super::server::{Platform, Refusal, lock};
+use super::fixture::NameRules;
+use super::server::{
+    Platform, Refusal, TreeGroup, find_group, find_group_named, find_tag, lock, order_in_range,
+};
 use super::{Clock, DuplicateAdd, Fixture, SimError, SimPlatform, TraceId};
 
 /// The one documented path.
@@ -204,6 +207,23 @@ pub struct Tag {
     pub deleted: bool,
 }
 
+impl TreeGroup for Group {
+    type Id = str;
+    type Tag = Tag;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+    fn tag_id(tag: &Tag) -> &str {
+        &tag.id
+    }
+}
+
 impl Account {
     /// Every group in creation order, deleted ones included.
     pub fn groups(&self) -> &[Group] {
@@ -223,19 +243,17 @@ impl Account {
     }
 
     pub fn group(&self, id: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| g.id == id)
+        find_group(&self.groups, id)
     }
 
     /// The live group of that name.
     pub fn group_by_name(&self, name: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| !g.deleted && g.name == name)
+        find_group_named(&self.groups, name, |g| !g.deleted)
     }
 
     /// A tag and its group.
     pub fn tag(&self, id: &str) -> Option<(&Group, &Tag)> {
-        self.groups
-            .iter()
-            .find_map(|g| g.tags.iter().find(|t| t.id == id).map(|t| (g, t)))
+        find_tag(&self.groups, id)
     }
 
     /// How many live tags live groups hold.
@@ -276,38 +294,13 @@ impl Account {
                 "customers are not supported: seed 003 documents no customer call".into(),
             ));
         }
-        let mut names = BTreeSet::new();
-        for g in &fixture.groups {
-            check_name("group", &g.name).map_err(|e| fail(e.message()))?;
-            if !names.insert(g.name.as_str()) {
-                return Err(fail(format!("two groups are named `{}`", g.name)));
-            }
-            if g.tags.is_empty() {
-                return Err(fail(format!(
-                    "group `{}` has no tags (the API cannot create an empty group)",
-                    g.name
-                )));
-            }
-            let mut tag_names = BTreeSet::new();
-            for t in &g.tags {
-                check_name("tag", &t.name).map_err(|e| fail(e.message()))?;
-                if !tag_names.insert(t.name.as_str()) {
-                    return Err(fail(format!(
-                        "group `{}` has two tags named `{}`",
-                        g.name, t.name
-                    )));
-                }
-            }
-        }
-
-        let given: BTreeSet<&str> = fixture
-            .groups
-            .iter()
-            .flat_map(|g| {
-                std::iter::once(g.id.as_deref()).chain(g.tags.iter().map(|t| t.id.as_deref()))
-            })
-            .flatten()
-            .collect();
+        fixture.check_names(&NameRules {
+            platform: SimPlatform::Dustess,
+            check: &|what, name| check_name(what, name).map_err(|e| e.message()),
+            no_empty_groups: Some("the API cannot create an empty group"),
+            namespace: &|_| None,
+        })?;
+        let given = fixture.given_ids();
         let mut group_ids = IdGen::new("etSimG", 26);
         let mut tag_ids = IdGen::new("etSimT", 26);
         let now = seconds(clock.now_ms());
@@ -315,10 +308,7 @@ impl Account {
             .groups
             .iter()
             .map(|g| Group {
-                id: g
-                    .id
-                    .clone()
-                    .unwrap_or_else(|| group_ids.next(|id| given.contains(id))),
+                id: group_ids.given_or_next(&g.id, &given),
                 name: g.name.clone(),
                 order: g.order,
                 create_time: g.create_timestamp.map_or(now, seconds),
@@ -327,10 +317,7 @@ impl Account {
                     .tags
                     .iter()
                     .map(|t| Tag {
-                        id: t
-                            .id
-                            .clone()
-                            .unwrap_or_else(|| tag_ids.next(|id| given.contains(id))),
+                        id: tag_ids.given_or_next(&t.id, &given),
                         name: t.name.clone(),
                         order: t.order,
                         create_time: t.create_timestamp.map_or(now, seconds),
@@ -514,14 +501,7 @@ fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
 
 /// An order as sent: absent or `null` is `None`; otherwise an integer in `[0, 2^32)`.
 fn order(v: Option<&Value>) -> Result<Option<u32>, ApiError> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(|| ApiError::BadRequest(format!("order {v} is outside [0, 2^32)"))),
-    }
+    order_in_range(v).map_err(ApiError::BadRequest)
 }
 
 /// Why a call was refused, with the codes it answers (see the module docs).

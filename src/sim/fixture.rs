@@ -289,6 +289,80 @@ impl Fixture {
     }
 }
 
+/// The naming rules of one simulator's document, applied to a fixture by
+/// [`Fixture::check_names`]: each simulator states its own (from its own seed); the walk over
+/// groups and tags is shared.
+pub(crate) struct NameRules<'a> {
+    pub platform: SimPlatform,
+    /// Why a group (`"group"`) or tag (`"tag"`) name is refused, if it is.
+    pub check: &'a dyn Fn(&str, &str) -> Result<(), String>,
+    /// Why a group may not be empty (`None`: it may, as on Miaokol).
+    pub no_empty_groups: Option<&'a str>,
+    /// The namespace a group's name is unique in (WeCom: its strategy; elsewhere one per account).
+    pub namespace: &'a dyn Fn(&FixtureGroup) -> Option<u64>,
+}
+
+impl Fixture {
+    /// Checks names as `rules` say: each name valid, group names unique per namespace, tag names
+    /// unique per group, groups not empty unless allowed.
+    pub(crate) fn check_names(&self, rules: &NameRules<'_>) -> Result<(), SimError> {
+        let fail = |message: String| SimError::Fixture {
+            platform: rules.platform,
+            message,
+        };
+        let mut names = BTreeSet::new();
+        for g in &self.groups {
+            (rules.check)("group", &g.name)
+                .map_err(|e| fail(format!("group `{}`: {e}", g.name)))?;
+            if !names.insert(((rules.namespace)(g), g.name.as_str())) {
+                return Err(fail(format!("two groups are named `{}`", g.name)));
+            }
+            if let Some(why) = rules.no_empty_groups
+                && g.tags.is_empty()
+            {
+                return Err(fail(format!("group `{}` has no tags ({why})", g.name)));
+            }
+            let mut tag_names = BTreeSet::new();
+            for t in &g.tags {
+                (rules.check)("tag", &t.name)
+                    .map_err(|e| fail(format!("tag `{}`: {e}", t.name)))?;
+                if !tag_names.insert(t.name.as_str()) {
+                    return Err(fail(format!(
+                        "group `{}` has two tags named `{}`",
+                        g.name, t.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The ids the fixture's groups and tags give: generated ids avoid them.
+    pub(crate) fn given_ids(&self) -> BTreeSet<&str> {
+        self.groups
+            .iter()
+            .flat_map(|g| {
+                std::iter::once(g.id.as_deref()).chain(g.tags.iter().map(|t| t.id.as_deref()))
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// The customers as a map from (customer, member) to their tag ids.
+    pub(crate) fn customer_map<T: Ord + Clone>(
+        &self,
+        tag: impl Fn(&str) -> T,
+    ) -> BTreeMap<(String, String), BTreeSet<T>> {
+        self.customers
+            .iter()
+            .map(|c| {
+                let key = (c.union_id.clone(), c.user_id.clone());
+                (key, c.tags.iter().map(|t| tag(t)).collect())
+            })
+            .collect()
+    }
+}
+
 /// The file behind `tagsync sim --seed FILE`: one [`Fixture`] per platform, keyed by
 /// [`SimPlatform::name`]. A platform the file leaves out starts from [`Fixture::default`].
 ///

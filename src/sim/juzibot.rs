@@ -89,7 +89,11 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::clock::IdGen;
-use super::server::{Platform, Refusal, lock};
+use super::fixture::NameRules;
+use super::server::{
+    Platform, Refusal, TreeGroup, count_tags, find_group, find_group_named, find_tag, lock,
+    order_in_range,
+};
 use super::{Clock, Fixture, SimError, SimPlatform, TagsKey};
 
 /// The longest group or tag name, in characters (最长为30个字符).
@@ -177,6 +181,23 @@ pub struct Tag {
     pub create_timestamp: i64,
 }
 
+impl TreeGroup for Group {
+    type Id = str;
+    type Tag = Tag;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+    fn tag_id(tag: &Tag) -> &str {
+        &tag.id
+    }
+}
+
 impl Account {
     /// The groups in creation order.
     pub fn groups(&self) -> &[Group] {
@@ -184,23 +205,21 @@ impl Account {
     }
 
     pub fn group(&self, id: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| g.id == id)
+        find_group(&self.groups, id)
     }
 
     pub fn group_by_name(&self, name: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| g.name == name)
+        find_group_named(&self.groups, name, |_| true)
     }
 
     /// A tag and its group.
     pub fn tag(&self, id: &str) -> Option<(&Group, &Tag)> {
-        self.groups
-            .iter()
-            .find_map(|g| g.tags.iter().find(|t| t.id == id).map(|t| (g, t)))
+        find_tag(&self.groups, id)
     }
 
     /// How many tags all groups hold.
     pub fn tag_count(&self) -> usize {
-        self.groups.iter().map(|g| g.tags.len()).sum()
+        count_tags(&self.groups)
     }
 
     /// The tag ids on a customer; `None` when the fixture has no such customer.
@@ -210,44 +229,19 @@ impl Account {
     }
 
     fn from_fixture(fixture: &Fixture, clock: Arc<dyn Clock>) -> Result<Self, SimError> {
-        let fail = |message: String| SimError::Fixture {
+        fixture.check_names(&NameRules {
             platform: SimPlatform::Juzibot,
-            message,
-        };
-        let mut names = BTreeSet::new();
-        for g in &fixture.groups {
-            check_group_name(&g.name)
-                .map_err(|e| fail(format!("group `{}`: {}", g.name, e.message())))?;
-            if !names.insert(g.name.as_str()) {
-                return Err(fail(format!("two groups are named `{}`", g.name)));
-            }
-            if g.tags.is_empty() {
-                return Err(fail(format!(
-                    "group `{}` has no tags (Juzibot has no empty groups)",
-                    g.name
-                )));
-            }
-            let mut tag_names = BTreeSet::new();
-            for t in &g.tags {
-                check_tag_name(&t.name)
-                    .map_err(|e| fail(format!("tag `{}`: {}", t.name, e.message())))?;
-                if !tag_names.insert(t.name.as_str()) {
-                    return Err(fail(format!(
-                        "group `{}` has two tags named `{}`",
-                        g.name, t.name
-                    )));
+            check: &|what, name| {
+                match what {
+                    "group" => check_group_name(name),
+                    _ => check_tag_name(name),
                 }
-            }
-        }
-
-        let given: BTreeSet<&str> = fixture
-            .groups
-            .iter()
-            .flat_map(|g| {
-                std::iter::once(g.id.as_deref()).chain(g.tags.iter().map(|t| t.id.as_deref()))
-            })
-            .flatten()
-            .collect();
+                .map_err(|e| e.message())
+            },
+            no_empty_groups: Some("Juzibot has no empty groups"),
+            namespace: &|_| None,
+        })?;
+        let given = fixture.given_ids();
         let mut group_ids = IdGen::new("etSimG", 26);
         let mut tag_ids = IdGen::new("etSimT", 26);
         let now = clock.now_ms();
@@ -255,10 +249,7 @@ impl Account {
             .groups
             .iter()
             .map(|g| Group {
-                id: g
-                    .id
-                    .clone()
-                    .unwrap_or_else(|| group_ids.next(|id| given.contains(id))),
+                id: group_ids.given_or_next(&g.id, &given),
                 name: g.name.clone(),
                 order: g.order,
                 create_timestamp: g.create_timestamp.unwrap_or(now),
@@ -267,10 +258,7 @@ impl Account {
                     .tags
                     .iter()
                     .map(|t| Tag {
-                        id: t
-                            .id
-                            .clone()
-                            .unwrap_or_else(|| tag_ids.next(|id| given.contains(id))),
+                        id: tag_ids.given_or_next(&t.id, &given),
                         name: t.name.clone(),
                         order: t.order,
                         create_timestamp: t.create_timestamp.unwrap_or(now),
@@ -278,18 +266,10 @@ impl Account {
                     .collect(),
             })
             .collect();
-        let customers = fixture
-            .customers
-            .iter()
-            .map(|c| {
-                let key = (c.union_id.clone(), c.user_id.clone());
-                (key, c.tags.iter().cloned().collect())
-            })
-            .collect();
         Ok(Self {
             token: fixture.token.clone(),
             groups,
-            customers,
+            customers: fixture.customer_map(str::to_owned),
             clock,
             group_ids,
             tag_ids,
@@ -826,12 +806,7 @@ mod wire {
         /// The new name (an empty one counts as absent) and order; not both absent.
         pub(super) fn changes(&self) -> Result<(Option<String>, Option<u32>), ApiError> {
             let name = self.name.clone().filter(|n| !n.is_empty());
-            let order = match &self.order {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(
-                    || ApiError::BadRequest(format!("order {v} is outside [0, 2^32)")),
-                )?),
-            };
+            let order = super::order_in_range(self.order.as_ref()).map_err(ApiError::BadRequest)?;
             if name.is_none() && order.is_none() {
                 return Err(ApiError::BadRequest(
                     "name and order cannot both be empty".into(),

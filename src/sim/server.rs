@@ -367,3 +367,58 @@ impl AsyncWrite for ResettableStream {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+/// An `order` as a request sends it: absent or `null` is `None`; otherwise an integer in
+/// `[0, 2^32)` (every seed with an order states that range), else the message each simulator
+/// wraps in its own error code.
+pub(crate) fn order_in_range(v: Option<&serde_json::Value>) -> Result<Option<u32>, String> {
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| format!("order {v} is outside [0, 2^32)")),
+    }
+}
+
+/// A simulator's group with its tags: the state accessors every simulator offers its tests
+/// (`group`, `tag`, `tag_count`, …) are written once, over this.
+pub(crate) trait TreeGroup {
+    /// `str` where ids are strings, `u64` on Miaokol.
+    type Id: PartialEq + ?Sized;
+    type Tag;
+    fn id(&self) -> &Self::Id;
+    fn name(&self) -> &str;
+    fn tags(&self) -> &[Self::Tag];
+    fn tag_id(tag: &Self::Tag) -> &Self::Id;
+}
+
+/// The group `id`.
+pub(crate) fn find_group<'a, G: TreeGroup>(groups: &'a [G], id: &G::Id) -> Option<&'a G> {
+    groups.iter().find(|g| g.id() == id)
+}
+
+/// The first group named `name` that `live` accepts.
+pub(crate) fn find_group_named<'a, G: TreeGroup>(
+    groups: &'a [G],
+    name: &str,
+    live: impl Fn(&G) -> bool,
+) -> Option<&'a G> {
+    groups.iter().find(|g| live(g) && g.name() == name)
+}
+
+/// The tag `id` and its group.
+pub(crate) fn find_tag<'a, G: TreeGroup>(
+    groups: &'a [G],
+    id: &G::Id,
+) -> Option<(&'a G, &'a G::Tag)> {
+    groups
+        .iter()
+        .find_map(|g| g.tags().iter().find(|t| G::tag_id(t) == id).map(|t| (g, t)))
+}
+
+/// How many tags the groups hold.
+pub(crate) fn count_tags<G: TreeGroup>(groups: &[G]) -> usize {
+    groups.iter().map(|g| g.tags().len()).sum()
+}

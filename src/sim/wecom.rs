@@ -122,7 +122,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::clock::IdGen;
-use super::server::{Platform, Refusal, lock};
+use super::fixture::NameRules;
+use super::server::{
+    Platform, Refusal, TreeGroup, count_tags, find_group, find_tag, lock, order_in_range,
+};
 use super::{Clock, DuplicateAdd, Fixture, SimError, SimPlatform};
 
 /// The corp ID a simulator accepts when its fixture names none.
@@ -267,6 +270,23 @@ pub struct Tag {
     pub create_time: i64,
 }
 
+impl TreeGroup for Group {
+    type Id = str;
+    type Tag = Tag;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+    fn tag_id(tag: &Tag) -> &str {
+        &tag.id
+    }
+}
+
 impl Corp {
     /// The live groups of every family, in creation order.
     pub fn groups(&self) -> &[Group] {
@@ -284,19 +304,17 @@ impl Corp {
     }
 
     pub fn group(&self, id: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| g.id == id)
+        find_group(&self.groups, id)
     }
 
     /// A live tag and its group.
     pub fn tag(&self, id: &str) -> Option<(&Group, &Tag)> {
-        self.groups
-            .iter()
-            .find_map(|g| g.tags.iter().find(|t| t.id == id).map(|t| (g, t)))
+        find_tag(&self.groups, id)
     }
 
     /// Live tags of every family.
     pub fn tag_count(&self) -> usize {
-        self.groups.iter().map(|g| g.tags.len()).sum()
+        count_tags(&self.groups)
     }
 
     /// The tag ids on a customer; `None` when the fixture has no such customer.
@@ -344,46 +362,18 @@ impl Corp {
             platform: SimPlatform::Wecom,
             message,
         };
-        let mut names = BTreeSet::new();
-        for g in &fixture.groups {
-            check_name(&g.name)
-                .map_err(|e| fail(format!("group `{}`: {}", g.name, e.message())))?;
-            if !names.insert((g.strategy_id, g.name.as_str())) {
-                return Err(fail(format!(
-                    "two groups of the same family are named `{}`",
-                    g.name
-                )));
-            }
-            if g.tags.is_empty() {
-                return Err(fail(format!(
-                    "group `{}` has no tags (WeCom has no empty groups)",
-                    g.name
-                )));
-            }
-            let mut tag_names = BTreeSet::new();
-            for t in &g.tags {
-                check_name(&t.name)
-                    .map_err(|e| fail(format!("tag `{}`: {}", t.name, e.message())))?;
-                if !tag_names.insert(t.name.as_str()) {
-                    return Err(fail(format!(
-                        "group `{}` has two tags named `{}`",
-                        g.name, t.name
-                    )));
-                }
-            }
-        }
+        fixture.check_names(&NameRules {
+            platform: SimPlatform::Wecom,
+            check: &|_, name| check_name(name).map_err(|e| e.message()),
+            no_empty_groups: Some("WeCom has no empty groups"),
+            // Group names are unique per strategy, and among the corp tags.
+            namespace: &|g| g.strategy_id,
+        })?;
         let tags: usize = fixture.groups.iter().map(|g| g.tags.len()).sum();
         if tags > MAX_TAGS {
             return Err(fail(format!("{tags} tags, more than WeCom's {MAX_TAGS}")));
         }
-        let given: BTreeSet<&str> = fixture
-            .groups
-            .iter()
-            .flat_map(|g| {
-                std::iter::once(g.id.as_deref()).chain(g.tags.iter().map(|t| t.id.as_deref()))
-            })
-            .flatten()
-            .collect();
+        let given = fixture.given_ids();
         let mut group_ids = IdGen::new("etSimGroup", 12);
         let mut tag_ids = IdGen::new("etSimTag", 12);
         let now = clock.now_ms();
@@ -392,10 +382,7 @@ impl Corp {
             .groups
             .iter()
             .map(|g| Group {
-                id: g
-                    .id
-                    .clone()
-                    .unwrap_or_else(|| group_ids.next(|id| given.contains(id))),
+                id: group_ids.given_or_next(&g.id, &given),
                 name: g.name.clone(),
                 order: g.order,
                 create_time: secs(g.create_timestamp),
@@ -405,10 +392,7 @@ impl Corp {
                     .tags
                     .iter()
                     .map(|t| Tag {
-                        id: t
-                            .id
-                            .clone()
-                            .unwrap_or_else(|| tag_ids.next(|id| given.contains(id))),
+                        id: tag_ids.given_or_next(&t.id, &given),
                         name: t.name.clone(),
                         order: t.order,
                         create_time: secs(t.create_timestamp),
@@ -416,14 +400,7 @@ impl Corp {
                     .collect(),
             })
             .collect();
-        let customers = fixture
-            .customers
-            .iter()
-            .map(|c| {
-                let key = (c.union_id.clone(), c.user_id.clone());
-                (key, c.tags.iter().cloned().collect())
-            })
-            .collect();
+        let customers = fixture.customer_map(str::to_owned);
         Ok(Self {
             corp_id: fixture
                 .corp_id
@@ -924,14 +901,7 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 
 /// An `order` as sent: absent, or an integer in `[0, 2^32)`.
 fn order_of(v: Option<&Value>) -> Result<Option<u32>, ApiError> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(|| ApiError::InvalidParam(format!("order {v} is outside [0, 2^32)"))),
-    }
+    order_in_range(v).map_err(ApiError::InvalidParam)
 }
 
 /// Why a call was refused, with the errcode it answers (see the module docs).

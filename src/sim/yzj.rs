@@ -104,7 +104,10 @@ use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::server::{Platform, Refusal, lock};
+use super::fixture::NameRules;
+use super::server::{
+    Platform, Refusal, TreeGroup, count_tags, find_group, find_group_named, find_tag, lock,
+};
 use super::{Clock, Fixture, Numbers, SimError, SimPlatform};
 
 /// The `app_id` a fixture accepts when it names none.
@@ -208,6 +211,23 @@ pub struct Tag {
     pub utime: i64,
 }
 
+impl TreeGroup for Group {
+    type Id = u64;
+    type Tag = Tag;
+    fn id(&self) -> &u64 {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+    fn tag_id(tag: &Tag) -> &u64 {
+        &tag.id
+    }
+}
+
 impl Account {
     /// The groups in creation order.
     pub fn groups(&self) -> &[Group] {
@@ -215,23 +235,21 @@ impl Account {
     }
 
     pub fn group(&self, id: u64) -> Option<&Group> {
-        self.groups.iter().find(|g| g.id == id)
+        find_group(&self.groups, &id)
     }
 
     pub fn group_by_name(&self, name: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| g.name == name)
+        find_group_named(&self.groups, name, |_| true)
     }
 
     /// A tag and its group.
     pub fn tag(&self, id: u64) -> Option<(&Group, &Tag)> {
-        self.groups
-            .iter()
-            .find_map(|g| g.tags.iter().find(|t| t.id == id).map(|t| (g, t)))
+        find_tag(&self.groups, &id)
     }
 
     /// How many tags all groups hold.
     pub fn tag_count(&self) -> usize {
-        self.groups.iter().map(|g| g.tags.len()).sum()
+        count_tags(&self.groups)
     }
 
     /// The tag ids on the contact `contact_wxid` of `rel_wxid`; `None` for an unknown customer.
@@ -256,8 +274,14 @@ impl Account {
                 },
             }
         };
+        fixture.check_names(&NameRules {
+            platform: SimPlatform::Yzj,
+            check: &|_, name| check_name(name).map_err(|e| e.message()),
+            // `add` with type 2 makes a group alone.
+            no_empty_groups: None,
+            namespace: &|_| None,
+        })?;
         let mut given = BTreeSet::new();
-        let mut group_names = BTreeSet::new();
         for g in &fixture.groups {
             if g.console {
                 return Err(fail(format!(
@@ -265,22 +289,8 @@ impl Account {
                     g.name
                 )));
             }
-            check_name(&g.name)
-                .map_err(|e| fail(format!("group `{}`: {}", g.name, e.message())))?;
-            if !group_names.insert(g.name.as_str()) {
-                return Err(fail(format!("two groups are named `{}`", g.name)));
-            }
             given.extend(parse_id(&g.id)?);
-            let mut tag_names = BTreeSet::new();
             for t in &g.tags {
-                check_name(&t.name)
-                    .map_err(|e| fail(format!("tag `{}`: {}", t.name, e.message())))?;
-                if !tag_names.insert(t.name.as_str()) {
-                    return Err(fail(format!(
-                        "group `{}` has two tags named `{}`",
-                        g.name, t.name
-                    )));
-                }
                 given.extend(parse_id(&t.id)?);
             }
         }
