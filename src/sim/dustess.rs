@@ -98,7 +98,7 @@ use serde_json::Value;
 use super::clock::IdGen;
 use super::fixture::NameRules;
 use super::server::{
-    Platform, Refusal, TreeGroup, find_group, find_group_named, find_tag, lock, order_in_range,
+    Platform, Refusal, find_group, find_group_named, find_tag, lock, order_in_range, tree_group,
 };
 use super::{Clock, DuplicateAdd, Fixture, SimError, SimPlatform, TraceId};
 
@@ -207,22 +207,7 @@ pub struct Tag {
     pub deleted: bool,
 }
 
-impl TreeGroup for Group {
-    type Id = str;
-    type Tag = Tag;
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn tags(&self) -> &[Tag] {
-        &self.tags
-    }
-    fn tag_id(tag: &Tag) -> &str {
-        &tag.id
-    }
-}
+tree_group!(Group, Tag, str);
 
 impl Account {
     /// Every group in creation order, deleted ones included.

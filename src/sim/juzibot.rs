@@ -86,13 +86,12 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use super::clock::IdGen;
 use super::fixture::NameRules;
 use super::server::{
-    Platform, Refusal, TreeGroup, count_tags, find_group, find_group_named, find_tag, lock,
-    order_in_range,
+    Platform, Refusal, count_tags, find_group, find_group_named, find_tag, lock, order_in_range,
+    tree_group,
 };
 use super::{Clock, Fixture, SimError, SimPlatform, TagsKey};
 
@@ -126,10 +125,6 @@ impl Platform for Juzibot {
 
     fn is_write(method: &Method, _path: &str) -> bool {
         method == Method::POST
-    }
-
-    fn errcode(body: &Value) -> Option<i64> {
-        body.get("errcode").and_then(Value::as_i64)
     }
 
     fn refusal(kind: Refusal) -> Response {
@@ -181,22 +176,7 @@ pub struct Tag {
     pub create_timestamp: i64,
 }
 
-impl TreeGroup for Group {
-    type Id = str;
-    type Tag = Tag;
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn tags(&self) -> &[Tag] {
-        &self.tags
-    }
-    fn tag_id(tag: &Tag) -> &str {
-        &tag.id
-    }
-}
+tree_group!(Group, Tag, str);
 
 impl Account {
     /// The groups in creation order.

@@ -58,8 +58,11 @@ pub(crate) trait Platform {
     fn router(state: Arc<Mutex<Self::State>>) -> Router;
     /// Whether a call changes state (only writes can have lost responses).
     fn is_write(method: &Method, path: &str) -> bool;
-    /// The errcode of a JSON answer, if it has an envelope.
-    fn errcode(body: &Value) -> Option<i64>;
+    /// The errcode of a JSON answer, if it has an envelope: its `errcode` field unless the
+    /// platform's envelope says otherwise.
+    fn errcode(body: &Value) -> Option<i64> {
+        body.get("errcode").and_then(Value::as_i64)
+    }
     /// The answer for a refused call.
     fn refusal(kind: Refusal) -> Response;
 }
@@ -393,6 +396,29 @@ pub(crate) trait TreeGroup {
     fn tags(&self) -> &[Self::Tag];
     fn tag_id(tag: &Self::Tag) -> &Self::Id;
 }
+
+/// `impl TreeGroup for $group` where both structs have `id`, `name` and (the group) `tags` fields.
+macro_rules! tree_group {
+    ($group:ty, $tag:ty, $id:ty) => {
+        impl $crate::sim::server::TreeGroup for $group {
+            type Id = $id;
+            type Tag = $tag;
+            fn id(&self) -> &$id {
+                &self.id
+            }
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn tags(&self) -> &[$tag] {
+                &self.tags
+            }
+            fn tag_id(tag: &$tag) -> &$id {
+                &tag.id
+            }
+        }
+    };
+}
+pub(crate) use tree_group;
 
 /// The group `id`.
 pub(crate) fn find_group<'a, G: TreeGroup>(groups: &'a [G], id: &G::Id) -> Option<&'a G> {

@@ -124,7 +124,7 @@ use serde_json::Value;
 use super::clock::IdGen;
 use super::fixture::NameRules;
 use super::server::{
-    Platform, Refusal, TreeGroup, count_tags, find_group, find_tag, lock, order_in_range,
+    Platform, Refusal, count_tags, find_group, find_tag, lock, order_in_range, tree_group,
 };
 use super::{Clock, DuplicateAdd, Fixture, SimError, SimPlatform};
 
@@ -172,10 +172,6 @@ impl Platform for Wecom {
 
     fn is_write(method: &Method, path: &str) -> bool {
         method == Method::POST && !path.starts_with(&format!("{BASE}get_"))
-    }
-
-    fn errcode(body: &Value) -> Option<i64> {
-        body.get("errcode").and_then(Value::as_i64)
     }
 
     fn refusal(kind: Refusal) -> Response {
@@ -270,22 +266,7 @@ pub struct Tag {
     pub create_time: i64,
 }
 
-impl TreeGroup for Group {
-    type Id = str;
-    type Tag = Tag;
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn tags(&self) -> &[Tag] {
-        &self.tags
-    }
-    fn tag_id(tag: &Tag) -> &str {
-        &tag.id
-    }
-}
+tree_group!(Group, Tag, str);
 
 impl Corp {
     /// The live groups of every family, in creation order.

@@ -106,7 +106,7 @@ use serde_json::{Map, Value};
 
 use super::fixture::NameRules;
 use super::server::{
-    Platform, Refusal, TreeGroup, count_tags, find_group, find_group_named, find_tag, lock,
+    Platform, Refusal, count_tags, find_group, find_group_named, find_tag, lock, tree_group,
 };
 use super::{Clock, Fixture, Numbers, SimError, SimPlatform};
 
@@ -211,22 +211,7 @@ pub struct Tag {
     pub utime: i64,
 }
 
-impl TreeGroup for Group {
-    type Id = u64;
-    type Tag = Tag;
-    fn id(&self) -> &u64 {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn tags(&self) -> &[Tag] {
-        &self.tags
-    }
-    fn tag_id(tag: &Tag) -> &u64 {
-        &tag.id
-    }
-}
+tree_group!(Group, Tag, u64);
 
 impl Account {
     /// The groups in creation order.
