@@ -7,7 +7,7 @@ use serde_json::json;
 use tagsync::apply::{self, ApplySettings, Report};
 use tagsync::model::Desired;
 use tagsync::model::tagfile::{Context, Source, parse};
-use tagsync::planner::{DriftCause, render_text};
+use tagsync::planner::render_text;
 use tagsync::platforms::{self, Platform, RetryPolicy};
 use tagsync::sim::yzj::Account;
 use tagsync::sim::{self, FaultSpec, Fixture, FixtureGroup, SimHandle, SimOptions, SimPlatform};
