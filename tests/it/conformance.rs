@@ -473,6 +473,12 @@ async fn yzj_requests_match_the_document() {
         "conformance-token".to_string().into(),
     );
     exercise(&client, "11", "客户等级", "21").await;
+    client.delete_groups(&["12".into()]).await.unwrap();
+    assert!(
+        s.with_state(|a: &mut tagsync::sim::yzj::Account| a.group(12).is_none())
+            .unwrap(),
+        "the group is deleted"
+    );
     check_requests("yzj", &s.calls(), |path| {
         path.rsplit('/').next().unwrap().to_owned()
     });

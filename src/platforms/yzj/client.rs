@@ -90,6 +90,25 @@ impl Yzj {
         Ok(data)
     }
 
+    /// `delete {id}` for each id, one per call (groups and tags share one id space).
+    async fn delete_each(&self, ids: &[String]) -> Result<(), Error> {
+        for id in ids {
+            let body = wire::DeleteRequest {
+                app_id: &self.app_id,
+                id: wire_id("delete", id)?,
+            };
+            self.post("delete", body, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes whole groups, one `delete` per group. The planner never plans a group delete (a
+    /// declared group always keeps a tag; undeclared groups are left alone), so the `Platform`
+    /// trait has no such method; this serves tools and tests that remove what tagsync made.
+    pub async fn delete_groups(&self, ids: &[String]) -> Result<(), Error> {
+        self.delete_each(ids).await
+    }
+
     /// One `batchAddTag`: into the group `group_id`, or (`group_id` 0) into a new group
     /// `group_name`. It answers `data: null`: the new ids are learnt from the next list.
     async fn batch_add(
@@ -321,14 +340,7 @@ impl Platform for Yzj {
     }
 
     async fn delete_tags(&self, ids: &[String]) -> Result<(), Error> {
-        for id in ids {
-            let body = wire::DeleteRequest {
-                app_id: &self.app_id,
-                id: wire_id("delete", id)?,
-            };
-            self.post("delete", body, true).await?;
-        }
-        Ok(())
+        self.delete_each(ids).await
     }
 
     fn api_calls(&self) -> u64 {
