@@ -85,7 +85,11 @@ pub(super) async fn execute(
                     .record_outcome(intent, OpStatus::Succeeded, 1, None, now)
                     .await?;
                 report.succeeded += 1;
-                record_applied(ctx, op, &applied, &mut created, now).await?;
+                if !record_applied(ctx, op, &applied, &mut created, now).await? {
+                    // Until the list that ends the round finds it, nothing can address it: its
+                    // later steps wait for that round.
+                    blocked.insert(group_key.to_owned());
+                }
                 continue;
             }
             Err(e) => e,
@@ -138,17 +142,24 @@ pub(super) async fn execute(
 }
 
 /// Records what a successful operation changed: the ids of what it created (bound to their keys
-/// at once) and the change itself in the mirror.
+/// at once) and the change itself in the mirror. Returns whether what it made can be addressed
+/// now: a create that answers no id (Miaokol's `batchAddTag`) is bound by name from the list
+/// that ends the round, and recorded from it.
 async fn record_applied(
     ctx: &Ctx<'_>,
     op: &Op,
     applied: &[Applied],
     created: &mut Created,
     now: DateTime<Utc>,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let group_key = op.action.group_key();
+    let mut addressable = true;
     for change in applied {
         match change {
+            Applied::GroupCreated(g) if g.id.is_empty() => {
+                addressable = false;
+                continue;
+            }
             Applied::GroupCreated(g) => {
                 created.groups.insert(group_key.to_owned(), g.id.clone());
                 ctx.store
@@ -165,7 +176,7 @@ async fn record_applied(
             .record_applied(ctx.name, change, Some(ctx.run), now)
             .await?;
     }
-    Ok(())
+    Ok(addressable)
 }
 
 async fn bind_new_tags(
@@ -185,7 +196,10 @@ async fn bind_new_tags(
         _ => return Ok(()),
     };
     for t in wanted {
-        if let Some(r) = returned.iter().find(|r| r.name == t.name) {
+        if let Some(r) = returned
+            .iter()
+            .find(|r| r.name == t.name && !r.id.is_empty())
+        {
             created
                 .tags
                 .insert((group_key.clone(), t.key.clone()), r.id.clone());

@@ -45,7 +45,10 @@ pub enum MarkStyle {
 pub struct Capabilities {
     /// The API lists groups and tags; without it the mirror is the only knowledge.
     pub list: bool,
-    /// Groups and tags carry an order at all (read or written).
+    /// Order is a managed property here: declared orders are compared with the platform's (and
+    /// written where the calls below allow, else shown as drift). False where the platform has no
+    /// order, and where no call can write one (Miaokol reads `sort` but nothing writes it): order
+    /// is then never compared, so it never shows as drift that no one could fix through the API.
     pub has_order: bool,
     /// A new group can be created (always with at least one tag).
     pub create_group: bool,

@@ -92,6 +92,57 @@ impl<T> Verdict<T> {
     }
 }
 
+/// An answer's body as the adapter's wire type `W`; the error names the field that failed.
+fn decode<W: serde::de::DeserializeOwned>(
+    status: reqwest::StatusCode,
+    bytes: &[u8],
+) -> Result<W, String> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| format!("HTTP {status}, body does not match the document: {e}"))
+}
+
+/// What a client makes of one answer, for the conformance corpus and fuzzing: the verdict's
+/// label (`ok`, `refused`, `unknown`, `credential expired`, `not ours`, `rejected`, `protocol`)
+/// and, on `ok`, the canonical value; otherwise the message (with the errcode where there is one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub verdict: &'static str,
+    pub value: serde_json::Value,
+}
+
+/// Decodes and classifies `body` exactly as [`Http::send`] does, without the HTTP; `ok` turns
+/// the adapter's answer into the canonical value the caller compares.
+pub fn outcome<W, T>(
+    status: u16,
+    body: &[u8],
+    classify: impl FnOnce(reqwest::StatusCode, W) -> Verdict<T>,
+    ok: impl FnOnce(T) -> serde_json::Value,
+) -> Outcome
+where
+    W: serde::de::DeserializeOwned,
+{
+    let status = reqwest::StatusCode::from_u16(status).unwrap_or(reqwest::StatusCode::OK);
+    let verdict = match decode::<W>(status, body) {
+        Ok(wire) => classify(status, wire),
+        Err(detail) => Verdict::Protocol(detail),
+    };
+    let label = verdict.label();
+    let value = match verdict {
+        Verdict::Ok(v) => ok(v),
+        Verdict::NotOurs { errcode, message } | Verdict::Rejected { errcode, message } => {
+            serde_json::Value::String(format!("errcode {errcode}: {message}"))
+        }
+        Verdict::Refused(m)
+        | Verdict::Unknown(m)
+        | Verdict::CredentialExpired(m)
+        | Verdict::Protocol(m) => serde_json::Value::String(m),
+    };
+    Outcome {
+        verdict: label,
+        value,
+    }
+}
+
 /// A request, without its credential (which the adapter adds where its document puts it).
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -339,12 +390,12 @@ impl Http {
                     )));
                 }
             };
-            let wire: W = match serde_json::from_slice(&bytes) {
+            let wire: W = match decode(status, &bytes) {
                 Ok(w) => w,
-                Err(e) => {
+                Err(detail) => {
                     return Err(Attempt::Final(Error::Protocol {
                         endpoint: req.endpoint,
-                        detail: format!("HTTP {status}, body does not match the document: {e}"),
+                        detail,
                     }));
                 }
             };

@@ -6,6 +6,7 @@
 
 pub mod crm;
 pub mod dustess;
+pub mod flex;
 pub mod http;
 pub mod juzibot;
 pub mod wecom;
@@ -102,7 +103,9 @@ pub trait Platform: Send + Sync {
     /// Every group with its tags.
     async fn list(&self) -> Result<Snapshot, Error>;
 
-    /// Creates a group with its first tags; returns the group as the platform reports it.
+    /// Creates a group with its first tags; returns the group as the platform reports it. Where
+    /// the create answers no ids (Miaokol's `batchAddTag`), the group's `id` is empty and its
+    /// tags are left out: apply then binds them from the list that ends the round, by name.
     async fn create_group(
         &self,
         name: &str,
@@ -110,7 +113,8 @@ pub trait Platform: Send + Sync {
         tags: &[NewTag],
     ) -> Result<RemoteGroup, Error>;
 
-    /// Adds tags to a group; returns the new tags (with their ids).
+    /// Adds tags to a group; returns the new tags (with their ids), or none where the call
+    /// answers no ids (learnt from the list that ends the round).
     async fn add_tags(
         &self,
         group_id: &str,

@@ -72,6 +72,16 @@ impl IdGen {
         }
     }
 
+    /// The id a fixture object gives, or else the next one that no fixture object gives.
+    pub(crate) fn given_or_next(
+        &mut self,
+        id: &Option<String>,
+        given: &std::collections::BTreeSet<&str>,
+    ) -> String {
+        id.clone()
+            .unwrap_or_else(|| self.next(|id| given.contains(id)))
+    }
+
     /// The next id for which `taken` is false.
     pub(crate) fn next(&mut self, taken: impl Fn(&str) -> bool) -> String {
         loop {

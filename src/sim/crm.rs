@@ -38,7 +38,8 @@
 //! `AdManage` have neither. `msgTime` is the simulator's clock in Beijing time with seven
 //! fractional digits (`2021-03-30T16:49:01.7151839+08:00`, .NET ticks); `ad_label_time` has six
 //! (`2018-01-18T21:17:35.613849+08:00`). Ids are JSON integers everywhere, as every example shows
-//! them (the label table calls `ad_label_id` a string; the example wins).
+//! them (the label table calls `ad_label_id` a string; the example wins; the fixture switch
+//! `readings: {numbers: strings}` answers every id as a string).
 //!
 //! # Choices where the seed is silent
 //! The seed documents no error at all: no code, no message, not even a failed envelope. Chosen here,
@@ -93,7 +94,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::server::{Platform, Refusal, lock};
-use super::{Clock, Fixture, SimError, SimPlatform};
+use super::{Clock, Fixture, Numbers, SimError, SimPlatform};
 
 /// The header that carries the token.
 const TOKEN_HEADER: &str = "access_token";
@@ -156,6 +157,8 @@ pub struct Account {
     clock: Arc<dyn Clock>,
     /// The biggest id used so far; new ids count up from here.
     last_id: i64,
+    /// The JSON type of ids in answers (fixture `readings.numbers`).
+    numbers: Numbers,
 }
 
 /// A tag category (标签分类), `Label`'s row.
@@ -334,6 +337,7 @@ impl Account {
             labels,
             clock,
             last_id,
+            numbers: fixture.readings.numbers.unwrap_or(Numbers::Example),
         })
     }
 
@@ -348,7 +352,7 @@ impl Account {
         self.categories
             .iter()
             .map(|c| wire::Category {
-                ad_label_id: c.id,
+                ad_label_id: self.numbers.value(c.id, false),
                 ad_label_name: c.name.clone(),
                 ad_choose: c.choose,
             })
@@ -372,9 +376,9 @@ impl Account {
                     None => (l.category_name.clone(), l.category_choose),
                 };
                 wire::Label {
-                    ad_label_info_id: l.id,
+                    ad_label_info_id: self.numbers.value(l.id, false),
                     ad_label_info_name: l.name.clone(),
-                    ad_label_id: l.category_id,
+                    ad_label_id: self.numbers.value(l.category_id, false),
                     ad_label_time: label_time(l.time_ms),
                     merchant_id: None,
                     ad_label_name: name,
@@ -636,7 +640,7 @@ mod wire {
     /// `Label`'s `values[]`.
     #[derive(Debug, Serialize)]
     pub(super) struct Category {
-        pub ad_label_id: i64,
+        pub ad_label_id: serde_json::Value,
         pub ad_label_name: String,
         pub ad_choose: u8,
     }
@@ -644,9 +648,9 @@ mod wire {
     /// `wecahtlabel`'s `values[]`, fields in the example's order.
     #[derive(Debug, Serialize)]
     pub(super) struct Label {
-        pub ad_label_info_id: i64,
+        pub ad_label_info_id: serde_json::Value,
         pub ad_label_info_name: String,
-        pub ad_label_id: i64,
+        pub ad_label_id: serde_json::Value,
         pub ad_label_time: String,
         pub merchant_id: Option<String>,
         pub ad_label_name: String,

@@ -53,6 +53,8 @@
 //! # Choices where the seed is silent
 //! - An existing `groupName` adds to that group, and its `order` is left as it is; a tag name the
 //!   group already has makes no new tag: the answer names the existing tag, with its own order.
+//!   The fixture switch `readings: {duplicateAdd: refuse}` takes the other reading: such a call is
+//!   refused with WeCom's 40071 in `data.errcode` (`code` 0, `tag_group: null`), nothing changed.
 //!   Duplicate names in one call make one tag (the first one's order wins). This is what WeCom's
 //!   public `add_corp_tag` does with an existing `group_name`, and it makes a repeated call (after
 //!   a lost answer) return what the first one made instead of duplicating it.
@@ -64,8 +66,9 @@
 //! - `data.tag_group.type` is always `""`, as in the example; the seed does not say what else it
 //!   could be.
 //! - The trace id: the response table says `traceId`, the example says `trace_id`; the simulator
-//!   answers `trace_id` (the example wins), a deterministic UUID-shaped counter. Failures carry none,
-//!   as the failure example.
+//!   answers `trace_id` (the example wins), a deterministic UUID-shaped counter; the fixture switch
+//!   `readings: {traceId: table | both}` answers `traceId` or both at once. Failures carry none, as
+//!   the failure example.
 //! - Busy and rate limit: the framework's `busy` fault answers the seed's 10001 envelope with HTTP
 //!   200, applying nothing; the rate limit answers HTTP 429 with a plain-text body (the seed names
 //!   no frequency error).
@@ -80,7 +83,7 @@
 //!   customers are refused (the seed has no customer call); groups need at least one tag, as the
 //!   API cannot make an empty one.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
@@ -93,8 +96,11 @@ use axum::routing::post;
 use serde_json::Value;
 
 use super::clock::IdGen;
-use super::server::{Platform, Refusal, lock};
-use super::{Clock, Fixture, SimError, SimPlatform};
+use super::fixture::NameRules;
+use super::server::{
+    Platform, Refusal, find_group, find_group_named, find_tag, lock, order_in_range, tree_group,
+};
+use super::{Clock, DuplicateAdd, Fixture, SimError, SimPlatform, TraceId};
 
 /// The one documented path.
 pub const ADD_PATH: &str = "/open-integration-api/tag/v1/qwTag/add";
@@ -107,6 +113,10 @@ const MAX_TAGS_PER_CALL: usize = 100;
 
 /// The seed's code for "system unknown error".
 const UNKNOWN_ERROR: i64 = 10001;
+
+/// WeCom's public "tag name exists" (UserTag Name Already Exist), relayed in `data.errcode` under
+/// the `duplicateAdd: refuse` reading.
+const NAME_EXISTS: i64 = 40071;
 
 /// The simulator, as the framework sees it.
 pub(crate) struct Dustess;
@@ -166,6 +176,10 @@ pub struct Account {
     group_ids: IdGen,
     tag_ids: IdGen,
     traces: u64,
+    /// What an add of a tag name the group has answers (fixture `readings.duplicateAdd`).
+    duplicate_add: DuplicateAdd,
+    /// How answers spell the trace id (fixture `readings.traceId`).
+    trace_spelling: TraceId,
     unknown_after_applying: usize,
 }
 
@@ -193,6 +207,8 @@ pub struct Tag {
     pub deleted: bool,
 }
 
+tree_group!(Group, Tag, str);
+
 impl Account {
     /// Every group in creation order, deleted ones included.
     pub fn groups(&self) -> &[Group] {
@@ -212,19 +228,17 @@ impl Account {
     }
 
     pub fn group(&self, id: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| g.id == id)
+        find_group(&self.groups, id)
     }
 
     /// The live group of that name.
     pub fn group_by_name(&self, name: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| !g.deleted && g.name == name)
+        find_group_named(&self.groups, name, |g| !g.deleted)
     }
 
     /// A tag and its group.
     pub fn tag(&self, id: &str) -> Option<(&Group, &Tag)> {
-        self.groups
-            .iter()
-            .find_map(|g| g.tags.iter().find(|t| t.id == id).map(|t| (g, t)))
+        find_tag(&self.groups, id)
     }
 
     /// How many live tags live groups hold.
@@ -265,38 +279,13 @@ impl Account {
                 "customers are not supported: seed 003 documents no customer call".into(),
             ));
         }
-        let mut names = BTreeSet::new();
-        for g in &fixture.groups {
-            check_name("group", &g.name).map_err(|e| fail(e.message()))?;
-            if !names.insert(g.name.as_str()) {
-                return Err(fail(format!("two groups are named `{}`", g.name)));
-            }
-            if g.tags.is_empty() {
-                return Err(fail(format!(
-                    "group `{}` has no tags (the API cannot create an empty group)",
-                    g.name
-                )));
-            }
-            let mut tag_names = BTreeSet::new();
-            for t in &g.tags {
-                check_name("tag", &t.name).map_err(|e| fail(e.message()))?;
-                if !tag_names.insert(t.name.as_str()) {
-                    return Err(fail(format!(
-                        "group `{}` has two tags named `{}`",
-                        g.name, t.name
-                    )));
-                }
-            }
-        }
-
-        let given: BTreeSet<&str> = fixture
-            .groups
-            .iter()
-            .flat_map(|g| {
-                std::iter::once(g.id.as_deref()).chain(g.tags.iter().map(|t| t.id.as_deref()))
-            })
-            .flatten()
-            .collect();
+        fixture.check_names(&NameRules {
+            platform: SimPlatform::Dustess,
+            check: &|what, name| check_name(what, name).map_err(|e| e.message()),
+            no_empty_groups: Some("the API cannot create an empty group"),
+            namespace: &|_| None,
+        })?;
+        let given = fixture.given_ids();
         let mut group_ids = IdGen::new("etSimG", 26);
         let mut tag_ids = IdGen::new("etSimT", 26);
         let now = seconds(clock.now_ms());
@@ -304,10 +293,7 @@ impl Account {
             .groups
             .iter()
             .map(|g| Group {
-                id: g
-                    .id
-                    .clone()
-                    .unwrap_or_else(|| group_ids.next(|id| given.contains(id))),
+                id: group_ids.given_or_next(&g.id, &given),
                 name: g.name.clone(),
                 order: g.order,
                 create_time: g.create_timestamp.map_or(now, seconds),
@@ -316,10 +302,7 @@ impl Account {
                     .tags
                     .iter()
                     .map(|t| Tag {
-                        id: t
-                            .id
-                            .clone()
-                            .unwrap_or_else(|| tag_ids.next(|id| given.contains(id))),
+                        id: tag_ids.given_or_next(&t.id, &given),
                         name: t.name.clone(),
                         order: t.order,
                         create_time: t.create_timestamp.map_or(now, seconds),
@@ -336,6 +319,11 @@ impl Account {
             tag_ids,
             traces: 0,
             unknown_after_applying: 0,
+            duplicate_add: fixture
+                .readings
+                .duplicate_add
+                .unwrap_or(DuplicateAdd::Existing),
+            trace_spelling: fixture.readings.trace_id.unwrap_or(TraceId::Example),
         })
     }
 
@@ -346,9 +334,12 @@ impl Account {
         }
     }
 
-    fn next_trace(&mut self) -> String {
+    fn next_trace(&mut self) -> wire::Trace {
         self.traces += 1;
-        format!("00000000-0000-4000-8000-{:012}", self.traces)
+        wire::Trace::new(
+            format!("00000000-0000-4000-8000-{:012}", self.traces),
+            self.trace_spelling,
+        )
     }
 
     fn add(&mut self, req: wire::AddRequest) -> Result<wire::TagGroup, ApiError> {
@@ -407,6 +398,17 @@ impl Account {
             }
         };
 
+        if let Target::Existing(gi) = target
+            && self.duplicate_add == DuplicateAdd::Refuse
+            && let Some((name, _)) = wanted.iter().find(|(n, _)| {
+                self.groups[gi]
+                    .tags
+                    .iter()
+                    .any(|t| !t.deleted && t.name == *n)
+            })
+        {
+            return Err(ApiError::NameExists(name.clone()));
+        }
         let now = seconds(self.clock.now_ms());
         let gi = match target {
             Target::Existing(gi) => gi,
@@ -484,14 +486,7 @@ fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
 
 /// An order as sent: absent or `null` is `None`; otherwise an integer in `[0, 2^32)`.
 fn order(v: Option<&Value>) -> Result<Option<u32>, ApiError> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(|| ApiError::BadRequest(format!("order {v} is outside [0, 2^32)"))),
-    }
+    order_in_range(v).map_err(ApiError::BadRequest)
 }
 
 /// Why a call was refused, with the codes it answers (see the module docs).
@@ -505,6 +500,8 @@ enum ApiError {
     InvalidToken,
     /// `data.errcode` 40068 (WeCom's), not in the seed.
     InvalidGroupId,
+    /// `data.errcode` 40071 (WeCom's) under the `duplicateAdd: refuse` reading, not in the seed.
+    NameExists(String),
 }
 
 impl ApiError {
@@ -514,6 +511,9 @@ impl ApiError {
             ApiError::BadRequest(m) => m.clone(),
             ApiError::InvalidToken => "invalid accessToken".into(),
             ApiError::InvalidGroupId => "invalid tagid".into(),
+            ApiError::NameExists(name) => {
+                format!("UserTag Name Already Exist: the group already has `{name}`")
+            }
         }
     }
 }
@@ -548,6 +548,14 @@ async fn add(
             },
             account.next_trace(),
         ),
+        Err(e @ ApiError::NameExists(_)) => wire::Envelope::success(
+            wire::Data {
+                errcode: NAME_EXISTS,
+                errmsg: e.message(),
+                tag_group: None,
+            },
+            account.next_trace(),
+        ),
         Err(e @ ApiError::UnknownError) => wire::Envelope::failure(UNKNOWN_ERROR, e.message()),
         Err(e @ ApiError::BadRequest(_)) => wire::Envelope::failure(400, e.message()),
         Err(e @ ApiError::InvalidToken) => wire::Envelope::failure(401, e.message()),
@@ -567,19 +575,43 @@ mod wire {
         code: i64,
         msg: String,
         data: Option<Data>,
+        #[serde(flatten)]
+        trace: Trace,
+    }
+
+    /// The trace id under the spelling(s) the fixture's reading picks.
+    #[derive(Debug, Default, Serialize)]
+    pub(super) struct Trace {
         #[serde(skip_serializing_if = "Option::is_none")]
         trace_id: Option<String>,
+        #[serde(rename = "traceId", skip_serializing_if = "Option::is_none")]
+        trace_id_table: Option<String>,
+    }
+
+    impl Trace {
+        pub(super) fn new(id: String, spelling: super::TraceId) -> Self {
+            use super::TraceId;
+            let (example, table) = match spelling {
+                TraceId::Example => (Some(id), None),
+                TraceId::Table => (None, Some(id)),
+                TraceId::Both => (Some(id.clone()), Some(id)),
+            };
+            Self {
+                trace_id: example,
+                trace_id_table: table,
+            }
+        }
     }
 
     impl Envelope {
         /// Dustess relayed the call (`code` 0); `data.errcode` says how WeCom took it.
-        pub(super) fn success(data: Data, trace_id: String) -> Self {
+        pub(super) fn success(data: Data, trace: Trace) -> Self {
             Self {
                 success: true,
                 code: 0,
                 msg: "ok".into(),
                 data: Some(data),
-                trace_id: Some(trace_id),
+                trace,
             }
         }
 
@@ -589,7 +621,7 @@ mod wire {
                 code,
                 msg,
                 data: None,
-                trace_id: None,
+                trace: Trace::default(),
             }
         }
     }

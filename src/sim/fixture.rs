@@ -55,6 +55,106 @@ pub struct Fixture {
     pub groups: Vec<FixtureGroup>,
     #[serde(default)]
     pub customers: Vec<FixtureCustomer>,
+    /// Which reading the simulator takes where its seed leaves an outcome open.
+    #[serde(default, skip_serializing_if = "Readings::is_default")]
+    pub readings: Readings,
+}
+
+/// The readings of what a seed leaves open; each switch picks one, so that the end-to-end tests
+/// can run tagsync against every reading. A platform without the question ignores the switch.
+///
+/// ```yaml
+/// readings: { duplicateAdd: refuse, traceId: both }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Readings {
+    /// WeCom (002) and Dustess (003): what an add answers for a tag name its group already has.
+    /// Absent: the platform's own default (WeCom refuses with 40071, Dustess answers the tag).
+    #[serde(default)]
+    pub duplicate_add: Option<DuplicateAdd>,
+    /// Dustess (003): how an answer spells its trace id (the table says `traceId`, the example
+    /// `trace_id`). Absent: the example's.
+    #[serde(default)]
+    pub trace_id: Option<TraceId>,
+    /// Juzibot (001): how a group's tags are spelled in answers (the examples say `tags`, the list
+    /// and detail tables `tag`). Absent: the examples'.
+    #[serde(default)]
+    pub tags_key: Option<TagsKey>,
+    /// Miaokol (000) and the 个微 CRM (004): the JSON type of ids and numbers in answers (both
+    /// documents mix them between example and table). Absent: the examples'.
+    #[serde(default)]
+    pub numbers: Option<Numbers>,
+}
+
+impl Readings {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// An add of a tag name the group already has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DuplicateAdd {
+    /// No new tag: the answer names the existing tag (a repeated add returns what the first made).
+    Existing,
+    /// The call is refused with the duplicate-name code (WeCom's 40071), nothing changed.
+    Refuse,
+}
+
+/// The spelling of Dustess's trace id in an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TraceId {
+    /// `trace_id`, as the example.
+    Example,
+    /// `traceId`, as the table.
+    Table,
+    /// Both at once.
+    Both,
+}
+
+/// The JSON type of ids and numbers in answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Numbers {
+    /// As the examples show them (Miaokol: a group's `id` an int, a tag's `id`, `parent_id` and
+    /// `sort` strings; the CRM: ints).
+    Example,
+    /// Every one a JSON number.
+    Ints,
+    /// Every one a JSON string.
+    Strings,
+}
+
+impl Numbers {
+    /// `n` as a JSON number, or as a string where this reading (or, for [`Numbers::Example`],
+    /// the example: `example_is_string`) spells it so.
+    pub(crate) fn value(self, n: i64, example_is_string: bool) -> serde_json::Value {
+        let string = match self {
+            Numbers::Example => example_is_string,
+            Numbers::Ints => false,
+            Numbers::Strings => true,
+        };
+        if string {
+            serde_json::Value::String(n.to_string())
+        } else {
+            serde_json::Value::from(n)
+        }
+    }
+}
+
+/// The key of a Juzibot group's tags in answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TagsKey {
+    /// `tags`, as the examples.
+    Tags,
+    /// `tag`, as the list and detail tables (`data.tag.id`).
+    Tag,
+    /// Both at once, the same list under each.
+    Both,
 }
 
 /// A tag group of a [`Fixture`].
@@ -121,6 +221,7 @@ impl Default for Fixture {
             corp_id: None,
             groups: Vec::new(),
             customers: Vec::new(),
+            readings: Readings::default(),
         }
     }
 }
@@ -185,6 +286,80 @@ impl Fixture {
             }
         }
         Ok(())
+    }
+}
+
+/// The naming rules of one simulator's document, applied to a fixture by
+/// [`Fixture::check_names`]: each simulator states its own (from its own seed); the walk over
+/// groups and tags is shared.
+pub(crate) struct NameRules<'a> {
+    pub platform: SimPlatform,
+    /// Why a group (`"group"`) or tag (`"tag"`) name is refused, if it is.
+    pub check: &'a dyn Fn(&str, &str) -> Result<(), String>,
+    /// Why a group may not be empty (`None`: it may, as on Miaokol).
+    pub no_empty_groups: Option<&'a str>,
+    /// The namespace a group's name is unique in (WeCom: its strategy; elsewhere one per account).
+    pub namespace: &'a dyn Fn(&FixtureGroup) -> Option<u64>,
+}
+
+impl Fixture {
+    /// Checks names as `rules` say: each name valid, group names unique per namespace, tag names
+    /// unique per group, groups not empty unless allowed.
+    pub(crate) fn check_names(&self, rules: &NameRules<'_>) -> Result<(), SimError> {
+        let fail = |message: String| SimError::Fixture {
+            platform: rules.platform,
+            message,
+        };
+        let mut names = BTreeSet::new();
+        for g in &self.groups {
+            (rules.check)("group", &g.name)
+                .map_err(|e| fail(format!("group `{}`: {e}", g.name)))?;
+            if !names.insert(((rules.namespace)(g), g.name.as_str())) {
+                return Err(fail(format!("two groups are named `{}`", g.name)));
+            }
+            if let Some(why) = rules.no_empty_groups
+                && g.tags.is_empty()
+            {
+                return Err(fail(format!("group `{}` has no tags ({why})", g.name)));
+            }
+            let mut tag_names = BTreeSet::new();
+            for t in &g.tags {
+                (rules.check)("tag", &t.name)
+                    .map_err(|e| fail(format!("tag `{}`: {e}", t.name)))?;
+                if !tag_names.insert(t.name.as_str()) {
+                    return Err(fail(format!(
+                        "group `{}` has two tags named `{}`",
+                        g.name, t.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The ids the fixture's groups and tags give: generated ids avoid them.
+    pub(crate) fn given_ids(&self) -> BTreeSet<&str> {
+        self.groups
+            .iter()
+            .flat_map(|g| {
+                std::iter::once(g.id.as_deref()).chain(g.tags.iter().map(|t| t.id.as_deref()))
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// The customers as a map from (customer, member) to their tag ids.
+    pub(crate) fn customer_map<T: Ord + Clone>(
+        &self,
+        tag: impl Fn(&str) -> T,
+    ) -> BTreeMap<(String, String), BTreeSet<T>> {
+        self.customers
+            .iter()
+            .map(|c| {
+                let key = (c.union_id.clone(), c.user_id.clone());
+                (key, c.tags.iter().map(|t| tag(t)).collect())
+            })
+            .collect()
     }
 }
 

@@ -57,7 +57,8 @@
 //!   there, once each, in request order. So the seed's own example, whose tag exists, answers the
 //!   existing tag.
 //! - Field names: the seed's list and detail tables say `data.tag.*`, its examples and the create
-//!   table say `tags`; the simulator answers `tags` everywhere (the examples win).
+//!   table say `tags`; the simulator answers `tags` everywhere (the examples win). The fixture
+//!   switch `readings: {tagsKey: tag | both}` answers the tables' `tag`, or both at once.
 //! - `tag/detail` for an unknown tag answers errcode 0 with `data: []`: the answer is a list of
 //!   groups filtered by the tag, and nothing matches.
 //! - `tag/list` and `tag/detail` sort groups and tags by `order`, bigger first (order值大的排序靠前),
@@ -85,11 +86,14 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use super::clock::IdGen;
-use super::server::{Platform, Refusal, lock};
-use super::{Clock, Fixture, SimError, SimPlatform};
+use super::fixture::NameRules;
+use super::server::{
+    Platform, Refusal, count_tags, find_group, find_group_named, find_tag, lock, order_in_range,
+    tree_group,
+};
+use super::{Clock, Fixture, SimError, SimPlatform, TagsKey};
 
 /// The longest group or tag name, in characters (最长为30个字符).
 const MAX_NAME_CHARS: usize = 30;
@@ -123,10 +127,6 @@ impl Platform for Juzibot {
         method == Method::POST
     }
 
-    fn errcode(body: &Value) -> Option<i64> {
-        body.get("errcode").and_then(Value::as_i64)
-    }
-
     fn refusal(kind: Refusal) -> Response {
         match kind {
             Refusal::Busy => {
@@ -149,6 +149,8 @@ pub struct Account {
     clock: Arc<dyn Clock>,
     group_ids: IdGen,
     tag_ids: IdGen,
+    /// How answers spell a group's tags (fixture `readings.tagsKey`).
+    tags_key: TagsKey,
 }
 
 /// A tag group.
@@ -174,6 +176,8 @@ pub struct Tag {
     pub create_timestamp: i64,
 }
 
+tree_group!(Group, Tag, str);
+
 impl Account {
     /// The groups in creation order.
     pub fn groups(&self) -> &[Group] {
@@ -181,23 +185,21 @@ impl Account {
     }
 
     pub fn group(&self, id: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| g.id == id)
+        find_group(&self.groups, id)
     }
 
     pub fn group_by_name(&self, name: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| g.name == name)
+        find_group_named(&self.groups, name, |_| true)
     }
 
     /// A tag and its group.
     pub fn tag(&self, id: &str) -> Option<(&Group, &Tag)> {
-        self.groups
-            .iter()
-            .find_map(|g| g.tags.iter().find(|t| t.id == id).map(|t| (g, t)))
+        find_tag(&self.groups, id)
     }
 
     /// How many tags all groups hold.
     pub fn tag_count(&self) -> usize {
-        self.groups.iter().map(|g| g.tags.len()).sum()
+        count_tags(&self.groups)
     }
 
     /// The tag ids on a customer; `None` when the fixture has no such customer.
@@ -207,44 +209,19 @@ impl Account {
     }
 
     fn from_fixture(fixture: &Fixture, clock: Arc<dyn Clock>) -> Result<Self, SimError> {
-        let fail = |message: String| SimError::Fixture {
+        fixture.check_names(&NameRules {
             platform: SimPlatform::Juzibot,
-            message,
-        };
-        let mut names = BTreeSet::new();
-        for g in &fixture.groups {
-            check_group_name(&g.name)
-                .map_err(|e| fail(format!("group `{}`: {}", g.name, e.message())))?;
-            if !names.insert(g.name.as_str()) {
-                return Err(fail(format!("two groups are named `{}`", g.name)));
-            }
-            if g.tags.is_empty() {
-                return Err(fail(format!(
-                    "group `{}` has no tags (Juzibot has no empty groups)",
-                    g.name
-                )));
-            }
-            let mut tag_names = BTreeSet::new();
-            for t in &g.tags {
-                check_tag_name(&t.name)
-                    .map_err(|e| fail(format!("tag `{}`: {}", t.name, e.message())))?;
-                if !tag_names.insert(t.name.as_str()) {
-                    return Err(fail(format!(
-                        "group `{}` has two tags named `{}`",
-                        g.name, t.name
-                    )));
+            check: &|what, name| {
+                match what {
+                    "group" => check_group_name(name),
+                    _ => check_tag_name(name),
                 }
-            }
-        }
-
-        let given: BTreeSet<&str> = fixture
-            .groups
-            .iter()
-            .flat_map(|g| {
-                std::iter::once(g.id.as_deref()).chain(g.tags.iter().map(|t| t.id.as_deref()))
-            })
-            .flatten()
-            .collect();
+                .map_err(|e| e.message())
+            },
+            no_empty_groups: Some("Juzibot has no empty groups"),
+            namespace: &|_| None,
+        })?;
+        let given = fixture.given_ids();
         let mut group_ids = IdGen::new("etSimG", 26);
         let mut tag_ids = IdGen::new("etSimT", 26);
         let now = clock.now_ms();
@@ -252,10 +229,7 @@ impl Account {
             .groups
             .iter()
             .map(|g| Group {
-                id: g
-                    .id
-                    .clone()
-                    .unwrap_or_else(|| group_ids.next(|id| given.contains(id))),
+                id: group_ids.given_or_next(&g.id, &given),
                 name: g.name.clone(),
                 order: g.order,
                 create_timestamp: g.create_timestamp.unwrap_or(now),
@@ -264,10 +238,7 @@ impl Account {
                     .tags
                     .iter()
                     .map(|t| Tag {
-                        id: t
-                            .id
-                            .clone()
-                            .unwrap_or_else(|| tag_ids.next(|id| given.contains(id))),
+                        id: tag_ids.given_or_next(&t.id, &given),
                         name: t.name.clone(),
                         order: t.order,
                         create_timestamp: t.create_timestamp.unwrap_or(now),
@@ -275,21 +246,14 @@ impl Account {
                     .collect(),
             })
             .collect();
-        let customers = fixture
-            .customers
-            .iter()
-            .map(|c| {
-                let key = (c.union_id.clone(), c.user_id.clone());
-                (key, c.tags.iter().cloned().collect())
-            })
-            .collect();
         Ok(Self {
             token: fixture.token.clone(),
             groups,
-            customers,
+            customers: fixture.customer_map(str::to_owned),
             clock,
             group_ids,
             tag_ids,
+            tags_key: fixture.readings.tags_key.unwrap_or(TagsKey::Tags),
         })
     }
 
@@ -324,7 +288,7 @@ impl Account {
             .map(|g| {
                 let mut tags: Vec<&Tag> = g.tags.iter().collect();
                 tags.sort_by_key(|t| std::cmp::Reverse(t.order));
-                wire::Group::new(g, tags)
+                wire::Group::new(g, tags, self.tags_key)
             })
             .collect()
     }
@@ -335,7 +299,7 @@ impl Account {
             .ok_or_else(|| ApiError::BadRequest("`tagId` is required".into()))?;
         Ok(self
             .tag(tag_id)
-            .map(|(g, t)| wire::Group::new(g, vec![t]))
+            .map(|(g, t)| wire::Group::new(g, vec![t], self.tags_key))
             .into_iter()
             .collect())
     }
@@ -411,7 +375,7 @@ impl Account {
         }
         let group = &self.groups[gi];
         let tags = named.into_iter().map(|ti| &group.tags[ti]).collect();
-        Ok(vec![wire::Group::new(group, tags)])
+        Ok(vec![wire::Group::new(group, tags, self.tags_key)])
     }
 
     fn edit_group(&mut self, req: wire::EditRequest) -> Result<(), ApiError> {
@@ -743,11 +707,15 @@ mod wire {
         name: String,
         create_timestamp: i64,
         order: u32,
-        tags: Vec<Tag>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tags: Option<Vec<Tag>>,
+        /// The tables' spelling, under the `tagsKey: tag | both` readings.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tag: Option<Vec<Tag>>,
     }
 
     /// `data[].tags[]`.
-    #[derive(Debug, Serialize)]
+    #[derive(Debug, Clone, Serialize)]
     #[serde(rename_all = "camelCase")]
     pub(super) struct Tag {
         id: String,
@@ -757,21 +725,33 @@ mod wire {
     }
 
     impl Group {
-        pub(super) fn new(group: &super::Group, tags: Vec<&super::Tag>) -> Self {
+        pub(super) fn new(
+            group: &super::Group,
+            tags: Vec<&super::Tag>,
+            key: super::TagsKey,
+        ) -> Self {
+            use super::TagsKey;
+            let tags: Vec<Tag> = tags
+                .into_iter()
+                .map(|t| Tag {
+                    id: t.id.clone(),
+                    name: t.name.clone(),
+                    create_timestamp: t.create_timestamp,
+                    order: t.order,
+                })
+                .collect();
+            let (tags, tag) = match key {
+                TagsKey::Tags => (Some(tags), None),
+                TagsKey::Tag => (None, Some(tags)),
+                TagsKey::Both => (Some(tags.clone()), Some(tags)),
+            };
             Self {
                 id: group.id.clone(),
                 name: group.name.clone(),
                 create_timestamp: group.create_timestamp,
                 order: group.order,
-                tags: tags
-                    .into_iter()
-                    .map(|t| Tag {
-                        id: t.id.clone(),
-                        name: t.name.clone(),
-                        create_timestamp: t.create_timestamp,
-                        order: t.order,
-                    })
-                    .collect(),
+                tags,
+                tag,
             }
         }
     }
@@ -806,12 +786,7 @@ mod wire {
         /// The new name (an empty one counts as absent) and order; not both absent.
         pub(super) fn changes(&self) -> Result<(Option<String>, Option<u32>), ApiError> {
             let name = self.name.clone().filter(|n| !n.is_empty());
-            let order = match &self.order {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(
-                    || ApiError::BadRequest(format!("order {v} is outside [0, 2^32)")),
-                )?),
-            };
+            let order = super::order_in_range(self.order.as_ref()).map_err(ApiError::BadRequest)?;
             if name.is_none() && order.is_none() {
                 return Err(ApiError::BadRequest(
                     "name and order cannot both be empty".into(),

@@ -48,7 +48,10 @@ use tokio::task::JoinHandle;
 pub use calls::{CallRecord, REDACTED};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use faults::{FaultKind, FaultSpec, FaultSpecError};
-pub use fixture::{DEFAULT_TOKEN, Fixture, FixtureCustomer, FixtureGroup, FixtureTag, SeedFile};
+pub use fixture::{
+    DEFAULT_TOKEN, DuplicateAdd, Fixture, FixtureCustomer, FixtureGroup, FixtureTag, Numbers,
+    Readings, SeedFile, TagsKey, TraceId,
+};
 
 use server::{Core, lock};
 

@@ -58,8 +58,11 @@ pub(crate) trait Platform {
     fn router(state: Arc<Mutex<Self::State>>) -> Router;
     /// Whether a call changes state (only writes can have lost responses).
     fn is_write(method: &Method, path: &str) -> bool;
-    /// The errcode of a JSON answer, if it has an envelope.
-    fn errcode(body: &Value) -> Option<i64>;
+    /// The errcode of a JSON answer, if it has an envelope: its `errcode` field unless the
+    /// platform's envelope says otherwise.
+    fn errcode(body: &Value) -> Option<i64> {
+        body.get("errcode").and_then(Value::as_i64)
+    }
     /// The answer for a refused call.
     fn refusal(kind: Refusal) -> Response;
 }
@@ -366,4 +369,82 @@ impl AsyncWrite for ResettableStream {
         self.check()?;
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
+}
+
+/// An `order` as a request sends it: absent or `null` is `None`; otherwise an integer in
+/// `[0, 2^32)` (every seed with an order states that range), else the message each simulator
+/// wraps in its own error code.
+pub(crate) fn order_in_range(v: Option<&serde_json::Value>) -> Result<Option<u32>, String> {
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| format!("order {v} is outside [0, 2^32)")),
+    }
+}
+
+/// A simulator's group with its tags: the state accessors every simulator offers its tests
+/// (`group`, `tag`, `tag_count`, …) are written once, over this.
+pub(crate) trait TreeGroup {
+    /// `str` where ids are strings, `u64` on Miaokol.
+    type Id: PartialEq + ?Sized;
+    type Tag;
+    fn id(&self) -> &Self::Id;
+    fn name(&self) -> &str;
+    fn tags(&self) -> &[Self::Tag];
+    fn tag_id(tag: &Self::Tag) -> &Self::Id;
+}
+
+/// `impl TreeGroup for $group` where both structs have `id`, `name` and (the group) `tags` fields.
+macro_rules! tree_group {
+    ($group:ty, $tag:ty, $id:ty) => {
+        impl $crate::sim::server::TreeGroup for $group {
+            type Id = $id;
+            type Tag = $tag;
+            fn id(&self) -> &$id {
+                &self.id
+            }
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn tags(&self) -> &[$tag] {
+                &self.tags
+            }
+            fn tag_id(tag: &$tag) -> &$id {
+                &tag.id
+            }
+        }
+    };
+}
+pub(crate) use tree_group;
+
+/// The group `id`.
+pub(crate) fn find_group<'a, G: TreeGroup>(groups: &'a [G], id: &G::Id) -> Option<&'a G> {
+    groups.iter().find(|g| g.id() == id)
+}
+
+/// The first group named `name` that `live` accepts.
+pub(crate) fn find_group_named<'a, G: TreeGroup>(
+    groups: &'a [G],
+    name: &str,
+    live: impl Fn(&G) -> bool,
+) -> Option<&'a G> {
+    groups.iter().find(|g| live(g) && g.name() == name)
+}
+
+/// The tag `id` and its group.
+pub(crate) fn find_tag<'a, G: TreeGroup>(
+    groups: &'a [G],
+    id: &G::Id,
+) -> Option<(&'a G, &'a G::Tag)> {
+    groups
+        .iter()
+        .find_map(|g| g.tags().iter().find(|t| G::tag_id(t) == id).map(|t| (g, t)))
+}
+
+/// How many tags the groups hold.
+pub(crate) fn count_tags<G: TreeGroup>(groups: &[G]) -> usize {
+    groups.iter().map(|g| g.tags().len()).sum()
 }

@@ -85,9 +85,12 @@
 //! - Any `strategy_id` exists (the simulator does not model the strategy tree, its members, or the
 //!   rule that only first-level strategies take tags); an `add_strategy_tag` `group_id` must belong
 //!   to the `strategy_id` given, else 40068.
-//! - An added tag name that the group already has answers 40071 (the seed only says that names in
-//!   a group are unique and that duplicates within one call make one tag; the first duplicate's
-//!   `order` wins). Adding to an existing group by `group_name` leaves its order alone.
+//! - An added tag name that the group already has answers 40071, nothing changed (the seed only
+//!   says that names in a group are unique and that duplicates within one call make one tag; the
+//!   first duplicate's `order` wins). The fixture switch `readings: {duplicateAdd: existing}` takes
+//!   the other reading: such a name makes no tag and the answer names the existing one (with its
+//!   own order), beside the tags the call did make. Adding to an existing group by `group_name`
+//!   leaves its order alone.
 //! - `get_corp_tag_list` takes an empty body as "no filter"; `agentid` is accepted on the corp
 //!   writes and ignored. A field of the other family's document (`strategy_id` on a corp call,
 //!   `agentid` on a strategy call) is unknown: 47001.
@@ -119,8 +122,11 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::clock::IdGen;
-use super::server::{Platform, Refusal, lock};
-use super::{Clock, Fixture, SimError, SimPlatform};
+use super::fixture::NameRules;
+use super::server::{
+    Platform, Refusal, count_tags, find_group, find_tag, lock, order_in_range, tree_group,
+};
+use super::{Clock, DuplicateAdd, Fixture, SimError, SimPlatform};
 
 /// The corp ID a simulator accepts when its fixture names none.
 pub const DEFAULT_CORP_ID: &str = "wwsimcorp0000000001";
@@ -168,10 +174,6 @@ impl Platform for Wecom {
         method == Method::POST && !path.starts_with(&format!("{BASE}get_"))
     }
 
-    fn errcode(body: &Value) -> Option<i64> {
-        body.get("errcode").and_then(Value::as_i64)
-    }
-
     fn refusal(kind: Refusal) -> Response {
         let e = match kind {
             Refusal::Busy => ApiError::Busy,
@@ -214,6 +216,10 @@ pub struct Corp {
     dead_tags: Vec<(String, Tag)>,
     customers: BTreeMap<(String, String), BTreeSet<String>>,
     tag_limit: usize,
+    /// What an add of a name the group has answers (fixture `readings.duplicateAdd`).
+    duplicate_add: DuplicateAdd,
+    /// Tags a person adds in the console right before the next add call: (strategy, group, tag).
+    console_adds: Vec<(Option<u64>, String, String)>,
     scripted: Vec<Scripted>,
     clock: Arc<dyn Clock>,
     group_ids: IdGen,
@@ -260,6 +266,8 @@ pub struct Tag {
     pub create_time: i64,
 }
 
+tree_group!(Group, Tag, str);
+
 impl Corp {
     /// The live groups of every family, in creation order.
     pub fn groups(&self) -> &[Group] {
@@ -277,19 +285,17 @@ impl Corp {
     }
 
     pub fn group(&self, id: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| g.id == id)
+        find_group(&self.groups, id)
     }
 
     /// A live tag and its group.
     pub fn tag(&self, id: &str) -> Option<(&Group, &Tag)> {
-        self.groups
-            .iter()
-            .find_map(|g| g.tags.iter().find(|t| t.id == id).map(|t| (g, t)))
+        find_tag(&self.groups, id)
     }
 
     /// Live tags of every family.
     pub fn tag_count(&self) -> usize {
-        self.groups.iter().map(|g| g.tags.len()).sum()
+        count_tags(&self.groups)
     }
 
     /// The tag ids on a customer; `None` when the fixture has no such customer.
@@ -337,46 +343,18 @@ impl Corp {
             platform: SimPlatform::Wecom,
             message,
         };
-        let mut names = BTreeSet::new();
-        for g in &fixture.groups {
-            check_name(&g.name)
-                .map_err(|e| fail(format!("group `{}`: {}", g.name, e.message())))?;
-            if !names.insert((g.strategy_id, g.name.as_str())) {
-                return Err(fail(format!(
-                    "two groups of the same family are named `{}`",
-                    g.name
-                )));
-            }
-            if g.tags.is_empty() {
-                return Err(fail(format!(
-                    "group `{}` has no tags (WeCom has no empty groups)",
-                    g.name
-                )));
-            }
-            let mut tag_names = BTreeSet::new();
-            for t in &g.tags {
-                check_name(&t.name)
-                    .map_err(|e| fail(format!("tag `{}`: {}", t.name, e.message())))?;
-                if !tag_names.insert(t.name.as_str()) {
-                    return Err(fail(format!(
-                        "group `{}` has two tags named `{}`",
-                        g.name, t.name
-                    )));
-                }
-            }
-        }
+        fixture.check_names(&NameRules {
+            platform: SimPlatform::Wecom,
+            check: &|_, name| check_name(name).map_err(|e| e.message()),
+            no_empty_groups: Some("WeCom has no empty groups"),
+            // Group names are unique per strategy, and among the corp tags.
+            namespace: &|g| g.strategy_id,
+        })?;
         let tags: usize = fixture.groups.iter().map(|g| g.tags.len()).sum();
         if tags > MAX_TAGS {
             return Err(fail(format!("{tags} tags, more than WeCom's {MAX_TAGS}")));
         }
-        let given: BTreeSet<&str> = fixture
-            .groups
-            .iter()
-            .flat_map(|g| {
-                std::iter::once(g.id.as_deref()).chain(g.tags.iter().map(|t| t.id.as_deref()))
-            })
-            .flatten()
-            .collect();
+        let given = fixture.given_ids();
         let mut group_ids = IdGen::new("etSimGroup", 12);
         let mut tag_ids = IdGen::new("etSimTag", 12);
         let now = clock.now_ms();
@@ -385,10 +363,7 @@ impl Corp {
             .groups
             .iter()
             .map(|g| Group {
-                id: g
-                    .id
-                    .clone()
-                    .unwrap_or_else(|| group_ids.next(|id| given.contains(id))),
+                id: group_ids.given_or_next(&g.id, &given),
                 name: g.name.clone(),
                 order: g.order,
                 create_time: secs(g.create_timestamp),
@@ -398,10 +373,7 @@ impl Corp {
                     .tags
                     .iter()
                     .map(|t| Tag {
-                        id: t
-                            .id
-                            .clone()
-                            .unwrap_or_else(|| tag_ids.next(|id| given.contains(id))),
+                        id: tag_ids.given_or_next(&t.id, &given),
                         name: t.name.clone(),
                         order: t.order,
                         create_time: secs(t.create_timestamp),
@@ -409,14 +381,7 @@ impl Corp {
                     .collect(),
             })
             .collect();
-        let customers = fixture
-            .customers
-            .iter()
-            .map(|c| {
-                let key = (c.union_id.clone(), c.user_id.clone());
-                (key, c.tags.iter().cloned().collect())
-            })
-            .collect();
+        let customers = fixture.customer_map(str::to_owned);
         Ok(Self {
             corp_id: fixture
                 .corp_id
@@ -430,6 +395,11 @@ impl Corp {
             dead_tags: Vec::new(),
             customers,
             tag_limit: MAX_TAGS,
+            duplicate_add: fixture
+                .readings
+                .duplicate_add
+                .unwrap_or(DuplicateAdd::Refuse),
+            console_adds: Vec::new(),
             scripted: Vec::new(),
             clock,
             group_ids,
@@ -581,7 +551,35 @@ impl Corp {
             .ok_or_else(|| ApiError::InvalidId(format!("no tag group has id `{id}`")))
     }
 
+    /// Stands for a person adding the tag `tag` to the API-made group `group` (of the strategy
+    /// `strategy`, or the corp tags) in the console right before the next add call arrives: the
+    /// race in which an add names a tag that its group already has.
+    pub fn console_add_before_next_add(&mut self, strategy: Option<u64>, group: &str, tag: &str) {
+        self.console_adds
+            .push((strategy, group.to_owned(), tag.to_owned()));
+    }
+
+    fn apply_console_adds(&mut self) {
+        for (strategy, group, tag) in std::mem::take(&mut self.console_adds) {
+            let now = self.now_secs();
+            let id = self.tag_ids.next(|id| id_taken(&self.groups, id));
+            if let Some(g) = self
+                .groups
+                .iter_mut()
+                .find(|g| g.strategy_id == strategy && g.name == group)
+            {
+                g.tags.push(Tag {
+                    id,
+                    name: tag,
+                    order: 0,
+                    create_time: now,
+                });
+            }
+        }
+    }
+
     fn add(&mut self, family: Family, req: wire::AddRequest) -> Result<wire::AddedGroup, ApiError> {
+        self.apply_console_adds();
         enum Target {
             Existing(usize),
             New(String, u32),
@@ -634,6 +632,7 @@ impl Corp {
             check_name(name)?;
         }
         if let Target::Existing(gi) = target
+            && self.duplicate_add == DuplicateAdd::Refuse
             && let Some((name, _)) = new_tags
                 .iter()
                 .find(|(n, _)| self.groups[gi].tags.iter().any(|t| t.name == *n))
@@ -643,7 +642,17 @@ impl Corp {
                 self.groups[gi].name
             )));
         }
-        if self.tag_count() + new_tags.len() > self.tag_limit {
+        let existing = |gi: usize, name: &str, groups: &[Group]| {
+            groups[gi].tags.iter().position(|t| t.name == name)
+        };
+        let really_new = match target {
+            Target::Existing(gi) => new_tags
+                .iter()
+                .filter(|(n, _)| existing(gi, n, &self.groups).is_none())
+                .count(),
+            Target::New(..) => new_tags.len(),
+        };
+        if self.tag_count() + really_new > self.tag_limit {
             return Err(ApiError::TooManyTags);
         }
         let now = self.now_secs();
@@ -667,18 +676,25 @@ impl Corp {
                 self.groups.len() - 1
             }
         };
-        let first = self.groups[gi].tags.len();
+        // Under the "existing" reading a name the group has makes no tag; the answer names it.
+        let mut named = Vec::new();
         for (name, order) in new_tags {
-            let id = self.tag_ids.next(|id| id_taken(&self.groups, id));
-            self.groups[gi].tags.push(Tag {
-                id,
-                name,
-                order,
-                create_time: now,
-            });
+            let ti = match existing(gi, &name, &self.groups) {
+                Some(ti) => ti,
+                None => {
+                    let id = self.tag_ids.next(|id| id_taken(&self.groups, id));
+                    self.groups[gi].tags.push(Tag {
+                        id,
+                        name,
+                        order,
+                        create_time: now,
+                    });
+                    self.groups[gi].tags.len() - 1
+                }
+            };
+            named.push(self.groups[gi].tags[ti].clone());
         }
-        let g = &self.groups[gi];
-        Ok(wire::AddedGroup::new(g, &g.tags[first..]))
+        Ok(wire::AddedGroup::new(&self.groups[gi], &named))
     }
 
     fn edit(&mut self, family: Family, req: wire::EditRequest) -> Result<(), ApiError> {
@@ -866,14 +882,7 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 
 /// An `order` as sent: absent, or an integer in `[0, 2^32)`.
 fn order_of(v: Option<&Value>) -> Result<Option<u32>, ApiError> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(|| ApiError::InvalidParam(format!("order {v} is outside [0, 2^32)"))),
-    }
+    order_in_range(v).map_err(ApiError::InvalidParam)
 }
 
 /// Why a call was refused, with the errcode it answers (see the module docs).

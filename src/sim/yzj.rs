@@ -19,7 +19,9 @@
 //!   The answer is `{data:[…], pager:{page, perPage, numRecords, numPages, firstRecord,
 //!   lastRecord}, errcode:0}`, and its types are mixed exactly as the seed's example shows them: a
 //!   group's `id`, `type` and `number` are ints, a tag's `id`, `parent_id` and `sort` are strings,
-//!   its `contact_cnt` an int.
+//!   its `contact_cnt` an int. The fixture switch `readings: {numbers: ints | strings}` answers
+//!   every id, `parent_id` and `sort` as an int (as the table's `tags[0].id int` says) or as a
+//!   string instead.
 //! - `POST add {id, name, type, parent_id}`: `id` 0 (or absent) creates, any other id edits that
 //!   object; `type` 1 is a tag, 2 a group; `parent_id` is a tag's group, and defaults to 0 (默认为0),
 //!   which is no group: a tag created **or edited** without it is refused, and an edit naming
@@ -102,8 +104,11 @@ use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::server::{Platform, Refusal, lock};
-use super::{Clock, Fixture, SimError, SimPlatform};
+use super::fixture::NameRules;
+use super::server::{
+    Platform, Refusal, count_tags, find_group, find_group_named, find_tag, lock, tree_group,
+};
+use super::{Clock, Fixture, Numbers, SimError, SimPlatform};
 
 /// The `app_id` a fixture accepts when it names none.
 pub const DEFAULT_APP_ID: &str = "sim-app-id";
@@ -179,6 +184,8 @@ pub struct Account {
     clock: Arc<dyn Clock>,
     /// The next id to try; ids are never reused.
     next_id: u64,
+    /// The JSON types of ids and numbers in `list` (fixture `readings.numbers`).
+    numbers: Numbers,
 }
 
 /// A smart-tag group (`type` 2).
@@ -204,6 +211,8 @@ pub struct Tag {
     pub utime: i64,
 }
 
+tree_group!(Group, Tag, u64);
+
 impl Account {
     /// The groups in creation order.
     pub fn groups(&self) -> &[Group] {
@@ -211,23 +220,21 @@ impl Account {
     }
 
     pub fn group(&self, id: u64) -> Option<&Group> {
-        self.groups.iter().find(|g| g.id == id)
+        find_group(&self.groups, &id)
     }
 
     pub fn group_by_name(&self, name: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| g.name == name)
+        find_group_named(&self.groups, name, |_| true)
     }
 
     /// A tag and its group.
     pub fn tag(&self, id: u64) -> Option<(&Group, &Tag)> {
-        self.groups
-            .iter()
-            .find_map(|g| g.tags.iter().find(|t| t.id == id).map(|t| (g, t)))
+        find_tag(&self.groups, &id)
     }
 
     /// How many tags all groups hold.
     pub fn tag_count(&self) -> usize {
-        self.groups.iter().map(|g| g.tags.len()).sum()
+        count_tags(&self.groups)
     }
 
     /// The tag ids on the contact `contact_wxid` of `rel_wxid`; `None` for an unknown customer.
@@ -252,8 +259,14 @@ impl Account {
                 },
             }
         };
+        fixture.check_names(&NameRules {
+            platform: SimPlatform::Yzj,
+            check: &|_, name| check_name(name).map_err(|e| e.message()),
+            // `add` with type 2 makes a group alone.
+            no_empty_groups: None,
+            namespace: &|_| None,
+        })?;
         let mut given = BTreeSet::new();
-        let mut group_names = BTreeSet::new();
         for g in &fixture.groups {
             if g.console {
                 return Err(fail(format!(
@@ -261,22 +274,8 @@ impl Account {
                     g.name
                 )));
             }
-            check_name(&g.name)
-                .map_err(|e| fail(format!("group `{}`: {}", g.name, e.message())))?;
-            if !group_names.insert(g.name.as_str()) {
-                return Err(fail(format!("two groups are named `{}`", g.name)));
-            }
             given.extend(parse_id(&g.id)?);
-            let mut tag_names = BTreeSet::new();
             for t in &g.tags {
-                check_name(&t.name)
-                    .map_err(|e| fail(format!("tag `{}`: {}", t.name, e.message())))?;
-                if !tag_names.insert(t.name.as_str()) {
-                    return Err(fail(format!(
-                        "group `{}` has two tags named `{}`",
-                        g.name, t.name
-                    )));
-                }
                 given.extend(parse_id(&t.id)?);
             }
         }
@@ -292,6 +291,7 @@ impl Account {
             customers: BTreeMap::new(),
             clock,
             next_id: 1,
+            numbers: fixture.readings.numbers.unwrap_or(Numbers::Example),
         };
         // Generated ids skip every id the fixture gives, wherever it comes in the file.
         let new_id = |account: &mut Self| {
@@ -423,16 +423,16 @@ impl Account {
                     tags.sort_by_key(|t| (std::cmp::Reverse(t.sort), t.id));
                     tags.into_iter()
                         .map(|t| wire::ListTag {
-                            id: t.id.to_string(),
+                            id: self.numbers.value(t.id as i64, true),
                             name: t.name.clone(),
-                            parent_id: g.id.to_string(),
-                            sort: t.sort.to_string(),
+                            parent_id: self.numbers.value(g.id as i64, true),
+                            sort: self.numbers.value(i64::from(t.sort), true),
                             contact_cnt: self.contact_cnt(t.id),
                         })
                         .collect()
                 });
                 wire::ListGroup {
-                    id: g.id,
+                    id: self.numbers.value(g.id as i64, false),
                     name: g.name.clone(),
                     r#type: TYPE_GROUP,
                     number: self.number(g),
@@ -835,7 +835,7 @@ mod wire {
     /// `data[]`: a group's `id` is an int.
     #[derive(Debug, Serialize)]
     pub(super) struct ListGroup {
-        pub id: u64,
+        pub id: Value,
         pub name: String,
         pub r#type: i64,
         pub number: i64,
@@ -846,10 +846,10 @@ mod wire {
     /// `data[].tags[]`: `id`, `parent_id` and `sort` are strings, `contact_cnt` an int.
     #[derive(Debug, Serialize)]
     pub(super) struct ListTag {
-        pub id: String,
+        pub id: Value,
         pub name: String,
-        pub parent_id: String,
-        pub sort: String,
+        pub parent_id: Value,
+        pub sort: Value,
         pub contact_cnt: i64,
     }
 

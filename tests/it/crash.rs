@@ -268,7 +268,7 @@ async fn wecom_killed_at_random_points_converges() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn yzj_killed_at_random_points_converges() {
-    let tally = trials(&YZJ, 300..308, (500, 9)).await;
+    let tally = trials(&YZJ, 300..308, (500, 7)).await;
     let _ = tally;
 }
 

@@ -558,3 +558,26 @@ async fn the_token_stays_out_of_logs_and_the_mirror() {
         assert!(!format!("{run:?}").contains(TOKEN));
     }
 }
+
+/// Issue 10: the examples show ids as integers, the label table calls `ad_label_id` a string. Under
+/// every reading of the simulator the listing is the same mirror and the same bindings.
+#[tokio::test]
+async fn every_reading_of_the_id_types_mirrors_the_same() {
+    for numbers in ["example", "ints", "strings"] {
+        let fixture = format!("readings: {{numbers: {numbers}}}\n{CONSOLE}");
+        let e = env(&fixture, FaultSpec::default(), TOKEN).await;
+        let r = e.apply(&desired(MATCHING)).await;
+        assert!(r.converged(), "{numbers}: {r:?}");
+        let mirror = e.store.mirror_snapshot(NAME).await.unwrap();
+        assert_eq!(
+            names(&mirror),
+            [
+                "客户意向(189): 成交, 潜在",
+                "客户级别(263): 已流失, 普通客户, 重要客户",
+            ],
+            "{numbers}"
+        );
+        let b = e.store.bindings(NAME).await.unwrap();
+        assert_eq!((b.groups["客户级别"].as_str(), b.tags.len()), ("263", 5));
+    }
+}

@@ -573,3 +573,78 @@ async fn a_wrong_access_token_is_refused_once_per_group_and_never_retried() {
             .is_empty()
     );
 }
+
+/// Issue 10: the seed leaves open what an `add` of a tag name the group already has does. Under
+/// both readings of the simulator (the answer names the existing tag; the call is refused with
+/// 40071) the repeat after a lost answer converges: every object bound, no duplicate, and the next
+/// cycle sends nothing.
+#[tokio::test]
+async fn a_repeated_add_converges_under_both_readings_of_an_existing_name() {
+    for reading in ["existing", "refuse"] {
+        let e = env(
+            &format!("readings: {{duplicateAdd: {reading}}}\n"),
+            FaultSpec::default(),
+        )
+        .await;
+        e.sim.fail_next(ADD_PATH, FaultKind::Lost, 1);
+        let r = e.apply(&desired(TWO_GROUPS)).await;
+        assert!(r.converged(), "{reading}: {r:?}");
+        assert_eq!(
+            e.state(),
+            [
+                "客户级别(200): 重要客户(200), 普通客户(100)",
+                "客户来源(100): 官网咨询(100)"
+            ],
+            "{reading}: no duplicate"
+        );
+        let codes: Vec<Option<i64>> = e.sim.calls().iter().map(|c| c.errcode).collect();
+        if reading == "existing" {
+            assert_eq!(e.calls(), [ADD, ADD, ADD], "{reading}");
+        } else {
+            // The lost create, its repeat refused (40071), each tag alone (both refused: they
+            // exist), then the second group.
+            assert_eq!(e.calls(), [ADD, ADD, ADD, ADD, ADD], "{reading}");
+            assert_eq!(
+                codes,
+                [Some(0), Some(40071), Some(40071), Some(40071), Some(0)]
+            );
+        }
+        let b = e.store.bindings(NAME).await.unwrap();
+        assert_eq!((b.groups.len(), b.tags.len()), (2, 3), "{reading}");
+        e.sim.clear_log();
+        let r = e.apply(&desired(TWO_GROUPS)).await;
+        assert!(e.calls().is_empty(), "{reading}: {:?}", e.calls());
+        assert!(r.converged() && !r.plan.has_changes(), "{reading}");
+        // A tag added later to the group known by name only goes by `groupName`.
+        let more = "groups:\n  - name: 客户级别\n    tags: [重要客户, 普通客户, 潜在客户]\n  - name: 客户来源\n    tags: [官网咨询]\n";
+        let r = e.apply(&desired(more)).await;
+        assert!(r.converged(), "{reading}: {r:?}");
+        assert_eq!(e.calls(), [ADD], "{reading}");
+        assert_eq!(
+            e.state()[0],
+            "客户级别(200): 重要客户(200), 普通客户(100), 潜在客户(50)",
+            "{reading}"
+        );
+    }
+}
+
+/// Issue 10: answers that spell the trace id as the table does, or both ways at once, converge
+/// like the example's spelling (a serde `alias` would refuse the latter as a duplicate field).
+#[tokio::test]
+async fn answers_with_either_or_both_trace_id_spellings_converge() {
+    for spelling in ["example", "table", "both"] {
+        let e = env(
+            &format!("readings: {{traceId: {spelling}}}\n"),
+            FaultSpec::default(),
+        )
+        .await;
+        let r = e.apply(&desired(TWO_GROUPS)).await;
+        assert!(r.converged(), "{spelling}: {r:?}");
+        assert_eq!(e.calls(), [ADD, ADD], "{spelling}");
+        let b = e.store.bindings(NAME).await.unwrap();
+        assert_eq!((b.groups.len(), b.tags.len()), (2, 3), "{spelling}");
+        e.sim.clear_log();
+        e.apply(&desired(TWO_GROUPS)).await;
+        assert!(e.calls().is_empty(), "{spelling}");
+    }
+}

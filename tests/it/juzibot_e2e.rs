@@ -398,3 +398,31 @@ async fn no_secret_in_trace_logs_or_the_mirror() {
         assert!(!format!("{run:?}").contains(TOKEN));
     }
 }
+
+/// Issue 10: the list and detail tables spell a group's tags `data.tag`, the examples `tags`.
+/// Under every reading of the simulator (either key, or both at once) tagsync bootstraps,
+/// converges and then makes one list call a cycle.
+#[tokio::test]
+async fn every_spelling_of_a_groups_tags_converges() {
+    for key in ["tags", "tag", "both"] {
+        let e = env(
+            &format!("readings: {{tagsKey: {key}}}\n"),
+            FaultSpec::default(),
+        )
+        .await;
+        let d = desired(TWO_GROUPS);
+        let r = e.apply(&d).await;
+        assert!(r.converged(), "{key}: {r:?}");
+        let b = e.store.bindings("juzi").await.unwrap();
+        assert_eq!((b.groups.len(), b.tags.len()), (2, 3), "{key}");
+        assert_eq!(
+            e.state(),
+            ["客户级别: 重要客户, 普通客户", "客户来源: 官网咨询"],
+            "{key}"
+        );
+        e.sim.clear_log();
+        let r = e.apply(&d).await;
+        assert!(!r.plan.has_changes(), "{key}: {:?}", r.plan);
+        assert_eq!(e.calls(), ["GET tag/list"], "{key}");
+    }
+}

@@ -4,6 +4,7 @@ mod apply_props;
 mod bad_inputs;
 mod cli;
 mod concurrency;
+mod conformance;
 mod crash;
 mod crm_e2e;
 mod daemon;

@@ -992,3 +992,99 @@ async fn no_secret_or_token_in_trace_logs_the_mirror_or_the_call_log() {
         }
     }
 }
+
+/// Issue 10: the seed leaves open what `add_strategy_tag` does with a tag name the group already
+/// has. A person adds 普通客户 in the console between tagsync's list and its add; under both
+/// readings of the simulator (the answer names the existing tag; 40071) the run converges with the
+/// existing tag bound, and the add is never sent again.
+#[tokio::test]
+async fn an_add_of_a_name_the_group_has_converges_under_both_readings() {
+    for reading in ["existing", "refuse"] {
+        let e = env(
+            &format!(
+                "readings: {{duplicateAdd: {reading}}}\ngroups:\n  - {{id: g1, name: 客户级别, strategyId: 1, tags: [{{id: t1, name: 重要客户}}]}}\n"
+            ),
+            FaultSpec::default(),
+        )
+        .await;
+        e.sim
+            .with_state(|c: &mut Corp| {
+                c.console_add_before_next_add(Some(1), "客户级别", "普通客户")
+            })
+            .unwrap();
+        let d = desired("groups:\n  - {name: 客户级别, tags: [重要客户, 普通客户]}\n");
+        let r = e.apply(&d).await;
+        assert!(r.converged(), "{reading}: {r:?}");
+        let console_tag = e
+            .sim
+            .with_state(|c: &mut Corp| {
+                let g = c.group("g1").unwrap();
+                assert_eq!(g.tags.len(), 2, "{reading}: no duplicate");
+                g.tags[1].id.clone()
+            })
+            .unwrap();
+        let b = e.store.bindings(NAME).await.unwrap();
+        assert_eq!(
+            b.tags[&("客户级别".into(), "普通客户".into())],
+            console_tag,
+            "{reading}"
+        );
+        if reading == "existing" {
+            // The answer named the existing tag: bound at once.
+            assert_eq!(
+                e.calls(),
+                [
+                    "GET gettoken",
+                    "POST get_strategy_tag_list",
+                    "POST edit_strategy_tag",
+                    "POST add_strategy_tag",
+                    "POST get_strategy_tag_list"
+                ]
+            );
+        } else {
+            // Refused: the round's list finds the tag by name and binds it; nothing is left.
+            assert_eq!(
+                e.calls(),
+                [
+                    "GET gettoken",
+                    "POST get_strategy_tag_list",
+                    "POST edit_strategy_tag",
+                    "POST add_strategy_tag -> 40071",
+                    "POST get_strategy_tag_list"
+                ]
+            );
+        }
+        e.sim.clear_log();
+        let r = e.apply(&d).await;
+        assert!(r.converged() && !r.plan.has_changes(), "{reading}");
+        assert_eq!(e.calls(), ["POST get_strategy_tag_list"], "{reading}");
+    }
+}
+
+/// Issue 10: 81011 and 60011 (the public list's object-level no-privilege codes) are "not ours":
+/// reported once, the group remembered, never sent again on later runs.
+#[tokio::test]
+async fn no_privilege_codes_are_not_ours_and_never_retried() {
+    for code in [81011, 60011] {
+        let e = env(
+            "groups:\n  - {id: g1, name: 客户级别, strategyId: 1, tags: [{id: t1, name: 重要客户}]}\n",
+            FaultSpec::default(),
+        )
+        .await;
+        e.sim
+            .with_state(|c: &mut Corp| c.fail_next("edit_strategy_tag", code, 1))
+            .unwrap();
+        let d = desired("groups:\n  - {name: 客户级别, order: 7, tags: [重要客户]}\n");
+        let r = e.apply(&d).await;
+        assert_eq!(r.not_ours, 1, "{code}: {r:?}");
+        e.sim.clear_log();
+        for _ in 0..2 {
+            e.apply(&d).await;
+        }
+        assert!(
+            e.sim.writes().is_empty(),
+            "{code}: sent again: {:?}",
+            e.calls()
+        );
+    }
+}

@@ -119,7 +119,7 @@ pub(super) fn to_snapshot(
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut odd = Oddities::default();
     for c in categories {
-        let Some(id) = c.ad_label_id.into_string() else {
+        let Some(id) = c.ad_label_id else {
             continue;
         };
         if index.contains_key(&id) {
@@ -136,13 +136,13 @@ pub(super) fn to_snapshot(
     }
     let mut seen: BTreeSet<String> = BTreeSet::new();
     for l in labels {
-        let Some(id) = l.ad_label_info_id.into_string() else {
+        let Some(id) = l.ad_label_info_id else {
             continue;
         };
         if !seen.insert(id.clone()) {
             continue;
         }
-        let Some(category) = l.ad_label_id.and_then(wire::Id::into_string) else {
+        let Some(category) = l.ad_label_id else {
             odd.unplaced_labels.push(id);
             continue;
         };

@@ -38,7 +38,7 @@
 //!   first row.
 
 mod client;
-mod wire;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;

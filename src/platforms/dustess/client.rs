@@ -52,6 +52,75 @@ impl Dustess {
     }
 }
 
+/// WeCom's "tag name exists" (40071), relayed in `data.errcode`.
+const NAME_EXISTS: i64 = 40071;
+
+/// The prefix of an id Dustess never told: an object its answer said exists (40071) without
+/// naming it. No Dustess call takes a tag id (there is no edit, delete or mark), and a group so
+/// named is addressed by its name, so such an id is never sent.
+pub(super) const UNTOLD: &str = "untold:";
+
+impl Dustess {
+    /// An `add` that converges under both readings of a name the group already has (the seed is
+    /// silent): answered with the existing tag, or refused with 40071. A refusal changed nothing,
+    /// so the tags are sent again one per call (each still addressed by name, so an existing one is
+    /// never made twice): the new ones are made and answered, each refused one exists already and
+    /// is returned under an [`UNTOLD`] id, so that it is bound and never sent again.
+    async fn add_tolerant(
+        &self,
+        target: Target<'_>,
+        group_name: &str,
+        order: Option<u32>,
+        tags: &[NewTag],
+    ) -> Result<RemoteGroup, Error> {
+        match self.add(add_request(target, group_name, order, tags)).await {
+            Ok(g) => return Ok(to_group(g)),
+            Err(Error::Rejected {
+                errcode: NAME_EXISTS,
+                ..
+            }) => {}
+            Err(e) => return Err(e),
+        }
+        let mut group: Option<RemoteGroup> = None;
+        let mut existing = Vec::new();
+        for t in tags {
+            let one = add_request(target, group_name, order, std::slice::from_ref(t));
+            match self.add(one).await {
+                Ok(g) => {
+                    let g = to_group(g);
+                    match &mut group {
+                        Some(acc) => acc.tags.extend(g.tags),
+                        None => group = Some(g),
+                    }
+                }
+                Err(Error::Rejected {
+                    errcode: NAME_EXISTS,
+                    ..
+                }) => existing.push(t),
+                Err(e) => return Err(e),
+            }
+        }
+        let mut group = group.unwrap_or_else(|| RemoteGroup {
+            id: match target {
+                Target::Id(id) if !id.is_empty() => id.to_owned(),
+                _ => format!("{UNTOLD}{group_name}"),
+            },
+            name: group_name.to_owned(),
+            order,
+            created_at: None,
+            tags: Vec::new(),
+        });
+        let prefix = format!("{UNTOLD}{}/", group.name);
+        group.tags.extend(existing.into_iter().map(|t| RemoteTag {
+            id: format!("{prefix}{}", t.name),
+            name: t.name.clone(),
+            order: t.order,
+            created_at: None,
+        }));
+        Ok(group)
+    }
+}
+
 /// Where an `add` puts its tags.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Target<'a> {
@@ -62,7 +131,7 @@ pub(super) enum Target<'a> {
 }
 
 /// Canonical → wire: the `add` request for `tags` in `target`, sending only what is set. An empty
-/// group id is never sent; the group's name addresses it instead.
+/// or [`UNTOLD`] group id is never sent; the group's name addresses it instead.
 pub(super) fn add_request<'a>(
     target: Target<'a>,
     group_name: &'a str,
@@ -70,7 +139,7 @@ pub(super) fn add_request<'a>(
     tags: &'a [NewTag],
 ) -> wire::AddRequest<'a> {
     let (group_id, group_name, order) = match target {
-        Target::Id(id) if !id.is_empty() => (Some(id), None, None),
+        Target::Id(id) if !id.is_empty() && !id.starts_with(UNTOLD) => (Some(id), None, None),
         Target::Id(_) => (None, Some(group_name), None),
         Target::Name(name) => (None, Some(name), order),
     };
@@ -91,8 +160,7 @@ pub(super) fn add_request<'a>(
 /// The double envelope (see the module docs): both `code` and `data.errcode` must be 0.
 pub(super) fn classify(status: StatusCode, env: wire::Envelope) -> Verdict<wire::TagGroup> {
     let trace = env
-        .trace_id
-        .as_deref()
+        .trace()
         .map(|t| format!(" (traceId {t})"))
         .unwrap_or_default();
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
@@ -121,15 +189,17 @@ pub(super) fn classify(status: StatusCode, env: wire::Envelope) -> Verdict<wire:
         -1 | 6000 | 45009 | 45033 => {
             return Verdict::Refused(format!("WeCom errcode {}: {message}", data.errcode));
         }
-        81011 => {
+        // WeCom's object-level no-privilege codes (81011 on a tag, 60011 on a member, department
+        // or tag), relayed.
+        81011 | 60011 => {
             return Verdict::NotOurs {
-                errcode: 81011,
+                errcode: data.errcode,
                 message,
             };
         }
         errcode => return Verdict::Rejected { errcode, message },
     }
-    if !env.success {
+    if env.success == Some(false) {
         return Verdict::Protocol(format!("code 0 and errcode 0, but success is false{trace}"));
     }
     match data.tag_group {
@@ -142,7 +212,7 @@ pub(super) fn classify(status: StatusCode, env: wire::Envelope) -> Verdict<wire:
     }
 }
 
-fn order(v: Option<u64>) -> Option<u32> {
+fn order(v: Option<i64>) -> Option<u32> {
     v.and_then(|o| u32::try_from(o).ok())
 }
 
@@ -194,10 +264,8 @@ impl Platform for Dustess {
         order: Option<u32>,
         tags: &[NewTag],
     ) -> Result<RemoteGroup, Error> {
-        let group = self
-            .add(add_request(Target::Name(name), name, order, tags))
-            .await?;
-        Ok(to_group(group))
+        self.add_tolerant(Target::Name(name), name, order, tags)
+            .await
     }
 
     /// One `add` by `groupId`; returns the tags the answer gives for the names sent.
@@ -207,11 +275,10 @@ impl Platform for Dustess {
         group_name: &str,
         tags: &[NewTag],
     ) -> Result<Vec<RemoteTag>, Error> {
-        let group = to_group(
-            self.add(add_request(Target::Id(group_id), group_name, None, tags))
-                .await?,
-        );
-        if !group_id.is_empty() && group.id != group_id {
+        let group = self
+            .add_tolerant(Target::Id(group_id), group_name, None, tags)
+            .await?;
+        if !group_id.is_empty() && !group_id.starts_with(UNTOLD) && group.id != group_id {
             return Err(Error::Protocol {
                 endpoint: ADD,
                 detail: format!(

@@ -15,7 +15,8 @@
 //! - The double envelope: Dustess's `{success, code, msg, data, traceId}` around WeCom's result
 //!   `data: {errcode, errmsg, tag_group}`. Success needs `code` 0 **and** `data.errcode` 0 (and
 //!   `success: true`). On a Dustess failure `data` is `null`. The seed's table spells the trace id
-//!   `traceId`, its example `trace_id`: both are read, and quoted in error messages.
+//!   `traceId`, its example `trace_id`: both are read (an answer may carry both at once), and
+//!   quoted in error messages.
 //! - Ids are strings (the table and the example agree); `create_time` is in seconds.
 //!
 //! # Classification
@@ -25,22 +26,29 @@
 //! - `code` 401/403 or HTTP 401/403: the credential (the seed names no code for a bad token; 401
 //!   is what the simulator answers).
 //! - `data.errcode` -1, 6000, 45009, 45033 (WeCom's public busy and frequency codes, which Dustess
-//!   relays): refused, nothing done, repeated with backoff. 81011 (WeCom: no permission on this
-//!   tag): not ours. Every other non-zero `code` or `data.errcode` is a rejection carrying the
-//!   platform's message.
+//!   relays): refused, nothing done, repeated with backoff. 81011 and 60011 (WeCom's object-level
+//!   no-privilege codes): not ours. 40071 (a tag name the group has) on an add: see below. Every
+//!   other non-zero `code` or `data.errcode` is a rejection carrying the platform's message.
 //!
 //! # An unknown outcome on a platform without a list call
 //! After an indeterminate create, apply re-reads — here the mirror, which cannot know whether the
 //! lost call did anything — and so plans the same create again by name. This is safe only because
 //! the create is addressed by name: an existing `groupName` adds to that group (WeCom's public
-//! `add_corp_tag` behaviour, which Dustess relays) and a tag name the group already holds answers
-//! the existing tag (the simulator's reading, where the seed is silent). The repeat's answer then
-//! carries the ids the lost call made, and they are bound. If Dustess did create a second tag of
-//! the same name, no call could show it (no list) and a person would have to remove it in the
-//! console: that is the limit this platform puts on "no duplicates".
+//! `add_corp_tag` behaviour, which Dustess relays). What a tag name the group already has does,
+//! the seed leaves open, and tagsync converges under both readings:
+//! - **answered**: the answer names the existing tag; its id is bound;
+//! - **refused** with WeCom's 40071 (`data.errcode`, nothing changed): the tags are sent again one
+//!   per call; the new ones are made, and each refused one exists already and is bound under an
+//!   id Dustess never told (`untold:<group>/<tag>`). No Dustess call takes a tag id (there is no
+//!   edit, delete or mark), and a group known only so is addressed by its name, so such an id is
+//!   never sent; the add is not sent again.
+//!
+//! If Dustess did create a second tag of the same name, no call could show it (no list) and a
+//! person would have to remove it in the console: that is the limit this platform puts on "no
+//! duplicates".
 
 mod client;
-mod wire;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;

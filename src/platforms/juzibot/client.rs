@@ -52,10 +52,27 @@ impl Juzibot {
     async fn call<T: DeserializeOwned>(&self, req: Request) -> Result<Option<T>, Error> {
         self.http.send(&req, &self.token, classify::<T>).await
     }
+
+    /// `tagGroup/delete {id:[…]}`: deletes whole groups, their tags with them (-2 on a group made
+    /// in the console: not ours). Idempotent. The planner never plans a group delete (a declared
+    /// group always keeps at least one tag, and undeclared groups are left alone: SPEC §1), so the
+    /// `Platform` trait has no such method; this serves tools and tests that remove what
+    /// tagsync made.
+    pub async fn delete_groups(&self, ids: &[String]) -> Result<(), Error> {
+        let body = serde_json::to_value(wire::DeleteRequest { id: ids }).expect("serialises");
+        self.call::<serde_json::Value>(self.request(
+            "tagGroup/delete",
+            Method::POST,
+            Some(body),
+            true,
+        ))
+        .await?;
+        Ok(())
+    }
 }
 
 /// The hub's envelope: errcode 0 is success; -2 "not ours"; other codes are rejections.
-fn classify<T>(status: StatusCode, env: wire::Envelope<T>) -> Verdict<Option<T>> {
+pub(super) fn classify<T>(status: StatusCode, env: wire::Envelope<T>) -> Verdict<Option<T>> {
     match env.errcode {
         0 if status.is_success() => Verdict::Ok(env.data),
         0 => Verdict::Protocol(format!("HTTP {status} with errcode 0")),
@@ -70,7 +87,7 @@ fn classify<T>(status: StatusCode, env: wire::Envelope<T>) -> Verdict<Option<T>>
     }
 }
 
-fn order(v: Option<u64>) -> Option<u32> {
+fn order(v: Option<i64>) -> Option<u32> {
     v.and_then(|o| u32::try_from(o).ok())
 }
 
@@ -83,11 +100,11 @@ fn timestamp(ms: i64) -> Option<DateTime<Utc>> {
 
 pub(super) fn to_group(g: wire::Group) -> RemoteGroup {
     RemoteGroup {
-        id: g.id,
-        name: g.name,
         order: order(g.order).or(Some(0)),
         created_at: timestamp(g.create_timestamp),
-        tags: g.tags.into_iter().map(to_tag).collect(),
+        id: g.id.clone(),
+        name: g.name.clone(),
+        tags: g.into_tags().into_iter().map(to_tag).collect(),
     }
 }
 
@@ -107,11 +124,16 @@ impl Platform for Juzibot {
     }
 
     async fn list(&self) -> Result<Snapshot, Error> {
-        let data: Option<Vec<wire::Group>> = self
+        let data: Option<wire::OneOrMany> = self
             .call(self.request("tag/list", Method::GET, None, true))
             .await?;
         Ok(Snapshot {
-            groups: data.unwrap_or_default().into_iter().map(to_group).collect(),
+            groups: data
+                .map(wire::OneOrMany::into_vec)
+                .unwrap_or_default()
+                .into_iter()
+                .map(to_group)
+                .collect(),
         })
     }
 
@@ -181,7 +203,7 @@ impl Platform for Juzibot {
             })?;
         let wanted: Vec<&str> = tags.iter().map(|t| t.name.as_str()).collect();
         Ok(group
-            .tags
+            .into_tags()
             .into_iter()
             .filter(|t| wanted.contains(&t.name.as_str()))
             .map(to_tag)

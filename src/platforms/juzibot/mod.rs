@@ -18,7 +18,7 @@
 //! - The document states no batch size; tagsync sends at most 100 ids or tags per call.
 
 mod client;
-mod wire;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;

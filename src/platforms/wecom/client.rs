@@ -238,24 +238,15 @@ impl Wecom {
         let list: wire::List = self
             .call(self.request(self.api.list, &body, true), status)
             .await?;
-        Ok(list
-            .tag_group
-            .into_iter()
-            .filter(|g| {
-                !g.deleted && (g.strategy_id.is_none() || g.strategy_id == self.strategy_id)
-            })
-            .map(to_group)
-            .collect())
+        let ours = self.strategy_id.and_then(|s| i64::try_from(s).ok());
+        Ok(live_groups(list.tag_group, |strategy| {
+            strategy.is_none() || strategy == ours
+        }))
     }
 
     async fn add(&self, body: wire::AddRequest<'_>) -> Result<wire::Group, Error> {
-        let added: wire::Added = self
-            .call(self.request(self.api.add, &body, false), status)
-            .await?;
-        added.tag_group.ok_or(Error::Protocol {
-            endpoint: self.api.add,
-            detail: "the answer has no tag_group".into(),
-        })
+        self.call(self.request(self.api.add, &body, false), added)
+            .await
     }
 
     async fn edit(&self, id: &str, name: Option<&str>, order: Option<u32>) -> Result<(), Error> {
@@ -358,10 +349,21 @@ impl TokenCache {
     }
 }
 
+/// 40071 (public error-code list): "UserTag Name Already Exist".
+pub(super) const NAME_EXISTS: i64 = 40071;
+
+/// 81011 (public error-code list): "no privilege to access/modify tag" — the tag or group was
+/// made in the admin console or by another app.
+pub(super) const NO_PRIVILEGE_81011: i64 = 81011;
+/// 60011 (public error-code list): "指定的成员/部门/标签参数无权限", no privilege on the
+/// member, department or tag named.
+pub(super) const NO_PRIVILEGE_60011: i64 = 60011;
+
 /// What WeCom's errcodes mean (public docs): -1 busy, 6000 data version conflict, 45009 call
 /// limit, 45033 too many concurrent calls: refused, not applied, retried. 40014 / 42001 / 41001:
-/// the token. 81011: not ours. Everything else (40001, 40068, 40071, 40072, 40126, 48002, 60020, …)
-/// is permanent.
+/// the token. 81011 and 60011, the object-level no-privilege codes: not ours (remembered, never
+/// sent again). Everything else (40001, 40068, 40071, 40072, 40126, 48002 "API forbidden" — the
+/// app's setup, not one object — 60020, …) is permanent.
 pub(super) fn status<T>(http: StatusCode, r: wire::Response<T>) -> Verdict<T> {
     if !http.is_success() {
         return Verdict::Protocol(format!("HTTP {http} with errcode {}", r.errcode));
@@ -374,7 +376,7 @@ pub(super) fn status<T>(http: StatusCode, r: wire::Response<T>) -> Verdict<T> {
         40014 | 41001 | 42001 => {
             Verdict::CredentialExpired(format!("{} (errcode {})", r.errmsg, r.errcode))
         }
-        81011 => Verdict::NotOurs {
+        NO_PRIVILEGE_81011 | NO_PRIVILEGE_60011 => Verdict::NotOurs {
             errcode: r.errcode,
             message: r.errmsg,
         },
@@ -382,6 +384,24 @@ pub(super) fn status<T>(http: StatusCode, r: wire::Response<T>) -> Verdict<T> {
             errcode,
             message: r.errmsg,
         },
+    }
+}
+
+/// An add: its answer must carry the group (`tag_group`) with the tags made. 40071 on an add
+/// means a tag name the call adds exists already (the seed leaves open whether WeCom refuses it or
+/// answers the existing tag, and whether the call's other tags were made): the outcome is unknown
+/// and the list that follows binds what exists, by name, so the add is never repeated blindly.
+pub(super) fn added(http: StatusCode, r: wire::Response<wire::Added>) -> Verdict<wire::Group> {
+    if r.errcode == NAME_EXISTS && http.is_success() {
+        return Verdict::Unknown(format!(
+            "{} (errcode {NAME_EXISTS}): a tag name the call adds exists already; re-reading to bind it",
+            r.errmsg
+        ));
+    }
+    match status(http, r) {
+        Verdict::Ok(wire::Added { tag_group: Some(g) }) => Verdict::Ok(g),
+        Verdict::Ok(_) => Verdict::Protocol("the answer has no tag_group".into()),
+        other => retype(other),
     }
 }
 
@@ -401,7 +421,7 @@ pub(super) fn token(
             }
             Verdict::Ok(t) => Verdict::Ok((
                 SecretString::from(t.access_token),
-                Duration::from_secs(t.expires_in),
+                Duration::from_secs(u64::try_from(t.expires_in).unwrap_or(0)),
             )),
             other => retype(other),
         },
@@ -441,7 +461,7 @@ fn retype<T, U>(v: Verdict<T>) -> Verdict<U> {
     }
 }
 
-fn order(v: Option<u64>) -> Option<u32> {
+fn order(v: Option<i64>) -> Option<u32> {
     v.and_then(|o| u32::try_from(o).ok())
 }
 
@@ -450,6 +470,19 @@ fn time(secs: i64) -> Option<DateTime<Utc>> {
     (secs > 0)
         .then(|| DateTime::from_timestamp(secs, 0))
         .flatten()
+}
+
+/// Wire → canonical: the groups of a list not flagged `deleted` whose `strategy_id` `family`
+/// accepts, each with its live tags.
+pub(super) fn live_groups(
+    groups: Vec<wire::Group>,
+    family: impl Fn(Option<i64>) -> bool,
+) -> Vec<RemoteGroup> {
+    groups
+        .into_iter()
+        .filter(|g| !g.deleted && family(g.strategy_id))
+        .map(to_group)
+        .collect()
 }
 
 /// Wire → canonical: a group with its live tags. An absent order is WeCom's default, 0.

@@ -36,13 +36,20 @@
 //!   concurrent calls: refused, retried with backoff. 40014 / 42001 / 41001: the token (see above);
 //!   40001 / 40013 on `gettoken`: the secret or corp ID is wrong. **81011: the tag was made in the
 //!   admin console** (an app may change only what it created): reported as "not ours", never
-//!   retried. 40068 (invalid id) on a delete means already gone, which is success. Everything else
-//!   (40068 elsewhere, 40071 name exists, 40072 name length, 40126 tag count, 48002 API not
-//!   permitted, 60020 IP not whitelisted, …) is a permanent rejection carrying WeCom's `errmsg`.
+//!   retried; so is **60011** (no privilege on the member, department or tag named), the other
+//!   object-level no-privilege code of the public error-code list. 48002 ("API forbidden") is the
+//!   app's setup, not one object: a rejection, reported every run until the admin fixes it. 40068
+//!   (invalid id) on a delete means already gone, which is success. **40071 on an add** (a tag
+//!   name the group already has) is an unknown outcome: the seed leaves open whether WeCom refuses
+//!   such an add or answers the existing tag, so tagsync takes either: an answer is bound, a
+//!   refusal is followed by the round's list, which binds the existing tag by name; the add is
+//!   never sent again. Everything else (40068 elsewhere, 40071 on a rename, 40072 name length,
+//!   40126 tag count, 60020 IP not whitelisted, …) is a permanent rejection carrying WeCom's
+//!   `errmsg`.
 //!   WeCom answers HTTP 200 for all of these; HTTP 429 and 5xx are treated as transient too.
 
 mod client;
-mod wire;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;

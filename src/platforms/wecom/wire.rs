@@ -1,16 +1,24 @@
 //! WeCom's wire types, spelled as seed 002 spells them (and, for the token, corp tags and marks,
-//! as WeCom's public documentation does).
+//! as WeCom's public documentation does), under the one rule of [`crate::platforms::flex`]: only
+//! the fields tagsync uses are read, unknown ones are ignored, ids and numbers come as strings or
+//! numbers, an absent or `null` optional is absent (`tag_group: null` is no group), and only a
+//! missing or malformed needed field (`errcode`, `group_id`, `group_name`, `tag[].id`,
+//! `tag[].name`) fails the answer, naming it. Groups and tags flagged `deleted: true` (corp tags)
+//! are read and then left out of the snapshot by the client.
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
+
+use crate::platforms::flex;
 
 /// Every response: `{errcode, errmsg, …}`, with the answer's own fields beside the status. On an
 /// error only the status is there, so every body type has defaults for all its fields.
 #[derive(Debug, Deserialize)]
 pub struct Response<T> {
+    #[serde(deserialize_with = "flex::int")]
     pub errcode: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flex::text")]
     pub errmsg: String,
     #[serde(flatten)]
     pub body: T,
@@ -23,11 +31,11 @@ pub struct Empty {}
 /// `gettoken`: `{access_token, expires_in}` (public docs). `Debug` hides the token.
 #[derive(Default, Deserialize)]
 pub struct Token {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flex::text")]
     pub access_token: String,
     /// Seconds; 7200 normally.
-    #[serde(default)]
-    pub expires_in: u64,
+    #[serde(default, deserialize_with = "flex::int_or_zero")]
+    pub expires_in: i64,
 }
 
 impl fmt::Debug for Token {
@@ -42,7 +50,7 @@ impl fmt::Debug for Token {
 /// `get_strategy_tag_list` / `get_corp_tag_list`: `{tag_group:[…]}`.
 #[derive(Debug, Default, Deserialize)]
 pub struct List {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flex::list")]
     pub tag_group: Vec<Group>,
 }
 
@@ -57,47 +65,33 @@ pub struct Added {
 /// `deleted` on corp lists only.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Group {
-    #[serde(deserialize_with = "id")]
+    #[serde(deserialize_with = "flex::id")]
     pub group_id: String,
     pub group_name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flex::int_or_zero")]
     pub create_time: i64,
-    #[serde(default)]
-    pub order: Option<u64>,
-    #[serde(default)]
-    pub strategy_id: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flex::opt_int")]
+    pub order: Option<i64>,
+    #[serde(default, deserialize_with = "flex::opt_int")]
+    pub strategy_id: Option<i64>,
+    #[serde(default, deserialize_with = "flex::flag")]
     pub deleted: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flex::list")]
     pub tag: Vec<Tag>,
 }
 
 /// `tag_group.tag[]`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Tag {
-    #[serde(deserialize_with = "id")]
+    #[serde(deserialize_with = "flex::id")]
     pub id: String,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flex::int_or_zero")]
     pub create_time: i64,
-    #[serde(default)]
-    pub order: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flex::opt_int")]
+    pub order: Option<i64>,
+    #[serde(default, deserialize_with = "flex::flag")]
     pub deleted: bool,
-}
-
-/// Ids are strings in every example; an integer is accepted too and kept as its decimal text.
-fn id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Id {
-        Text(String),
-        Number(u64),
-    }
-    Ok(match Id::deserialize(d)? {
-        Id::Text(s) => s,
-        Id::Number(n) => n.to_string(),
-    })
 }
 
 /// The lists' body: `{strategy_id?, tag_id?[], group_id?[]}`; empty filters are left out.
@@ -161,4 +155,29 @@ pub struct MarkRequest<'a> {
     pub add_tag: &'a [String],
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub remove_tag: &'a [String],
+}
+
+/// For the conformance corpus (`tests/data/wire/wecom/`) and fuzzing: an answer of `call` (`list`,
+/// `add`, `edit`, `delete`, `mark`, `gettoken`) decoded and classified as the client does; on
+/// success the canonical value (the live groups of a list, the group of an add; `null` for calls
+/// that answer only a status, and for `gettoken`, whose token is a secret).
+pub fn parse(call: &str, status: u16, body: &[u8]) -> Option<crate::platforms::http::Outcome> {
+    use super::client;
+    use crate::platforms::http::outcome;
+    Some(match call {
+        "list" => outcome(status, body, client::status::<List>, |l| {
+            serde_json::to_value(client::live_groups(l.tag_group, |_| true)).expect("serialises")
+        }),
+        "add" => outcome(status, body, client::added, |g| {
+            serde_json::to_value(client::to_group(g)).expect("serialises")
+        }),
+        "edit" | "mark" => outcome(status, body, client::status::<Empty>, |_| {
+            serde_json::Value::Null
+        }),
+        "delete" => outcome(status, body, client::deleted, |d| {
+            serde_json::Value::String(format!("{d:?}"))
+        }),
+        "gettoken" => outcome(status, body, client::token, |_| serde_json::Value::Null),
+        _ => return None,
+    })
 }

@@ -90,28 +90,37 @@ impl Yzj {
         Ok(data)
     }
 
-    /// `list?id=` with its tags: one group as it stands now.
-    async fn read_group(&self, id: u64) -> Result<Option<wire::Group>, Error> {
-        let (data, _) = self
-            .get::<Vec<wire::Group>>(
-                "list",
-                &[
-                    ("with_tags", "1".into()),
-                    ("id", id.to_string()),
-                    ("page", "1".into()),
-                    ("page_size", PAGE_SIZE.to_string()),
-                ],
-            )
-            .await?;
-        let want = id.to_string();
-        Ok(data.unwrap_or_default().into_iter().find(|g| g.id == want))
+    /// `delete {id}` for each id, one per call (groups and tags share one id space).
+    async fn delete_each(&self, ids: &[String]) -> Result<(), Error> {
+        for id in ids {
+            let body = wire::DeleteRequest {
+                app_id: &self.app_id,
+                id: wire_id("delete", id)?,
+            };
+            self.post("delete", body, true).await?;
+        }
+        Ok(())
     }
 
-    async fn batch_add(&self, group_id: u64, tags: &[NewTag]) -> Result<(), Error> {
+    /// Deletes whole groups, one `delete` per group. The planner never plans a group delete (a
+    /// declared group always keeps a tag; undeclared groups are left alone), so the `Platform`
+    /// trait has no such method; this serves tools and tests that remove what tagsync made.
+    pub async fn delete_groups(&self, ids: &[String]) -> Result<(), Error> {
+        self.delete_each(ids).await
+    }
+
+    /// One `batchAddTag`: into the group `group_id`, or (`group_id` 0) into a new group
+    /// `group_name`. It answers `data: null`: the new ids are learnt from the next list.
+    async fn batch_add(
+        &self,
+        group_id: u64,
+        group_name: Option<&str>,
+        tags: &[NewTag],
+    ) -> Result<(), Error> {
         let body = wire::BatchAddTagRequest {
             app_id: &self.app_id,
             group_id,
-            group_name: None,
+            group_name,
             tag_names: tags.iter().map(|t| t.name.as_str()).collect(),
         };
         self.post("batchAddTag", body, false).await?;
@@ -221,12 +230,26 @@ impl Platform for Yzj {
         Ok(Snapshot { groups })
     }
 
+    /// A group with tags: one `batchAddTag` with `group_id` 0 makes the group and its tags at
+    /// once. It answers no id, so the group comes back with an empty id and no tags: apply learns
+    /// the ids from the list that ends the round (by name). A group without tags (not planned:
+    /// every declared group has one) is made by `add` with type 2, which answers its id.
     async fn create_group(
         &self,
         name: &str,
         _order: Option<u32>,
         tags: &[NewTag],
     ) -> Result<RemoteGroup, Error> {
+        if !tags.is_empty() {
+            self.batch_add(0, Some(name), tags).await?;
+            return Ok(RemoteGroup {
+                id: String::new(),
+                name: name.to_owned(),
+                order: None,
+                created_at: None,
+                tags: Vec::new(),
+            });
+        }
         let body = wire::AddRequest {
             app_id: &self.app_id,
             id: 0,
@@ -241,26 +264,18 @@ impl Platform for Yzj {
                 endpoint: "add",
                 detail: format!("the answer for new group {name:?} has no row with an id"),
             })?;
-        let id = wire_id("add", &row.id)?;
-        if tags.is_empty() {
-            return Ok(RemoteGroup {
-                id: row.id,
-                name: row.name,
-                order: None,
-                created_at: None,
-                tags: Vec::new(),
-            });
-        }
-        self.batch_add(id, tags).await?;
-        self.read_group(id)
-            .await?
-            .map(to_group)
-            .ok_or_else(|| Error::Protocol {
-                endpoint: "list",
-                detail: format!("group {id} ({name:?}) is not listed right after it was created"),
-            })
+        wire_id("add", &row.id)?;
+        Ok(RemoteGroup {
+            id: row.id,
+            name: row.name,
+            order: None,
+            created_at: None,
+            tags: Vec::new(),
+        })
     }
 
+    /// One `batchAddTag`. It answers no ids: the tags come back empty and apply learns their ids
+    /// from the list that ends the round (by name).
     async fn add_tags(
         &self,
         group_id: &str,
@@ -268,18 +283,8 @@ impl Platform for Yzj {
         tags: &[NewTag],
     ) -> Result<Vec<RemoteTag>, Error> {
         let id = wire_id("batchAddTag", group_id)?;
-        self.batch_add(id, tags).await?;
-        let group = self.read_group(id).await?.ok_or_else(|| Error::Protocol {
-            endpoint: "list",
-            detail: format!("group {id} is not listed right after tags were added to it"),
-        })?;
-        let wanted: BTreeSet<&str> = tags.iter().map(|t| t.name.as_str()).collect();
-        Ok(group
-            .tags
-            .into_iter()
-            .filter(|t| wanted.contains(t.name.as_str()))
-            .map(to_tag)
-            .collect())
+        self.batch_add(id, None, tags).await?;
+        Ok(Vec::new())
     }
 
     async fn edit_group(
@@ -335,14 +340,7 @@ impl Platform for Yzj {
     }
 
     async fn delete_tags(&self, ids: &[String]) -> Result<(), Error> {
-        for id in ids {
-            let body = wire::DeleteRequest {
-                app_id: &self.app_id,
-                id: wire_id("delete", id)?,
-            };
-            self.post("delete", body, true).await?;
-        }
-        Ok(())
+        self.delete_each(ids).await
     }
 
     fn api_calls(&self) -> u64 {

@@ -11,12 +11,11 @@
 //!   strings from there on. The list shows no `sort` for groups, so a group's order is unknown
 //!   (`None`) and never compared; a tag's `sort` is its order (bigger first).
 //! - `POST batchAddTag {group_id, group_name, tag_names:[…]}` adds many tags to a group in one call
-//!   (`group_id` 0 creates the group). It answers `data: null`: new ids are learnt by listing the
-//!   group (`list?id=`).
+//!   (`group_id` 0 creates the group `group_name`). It answers `data: null`, no ids.
 //! - `POST add {id, name, type, parent_id}`: `id` 0 creates, any other id edits; `type` 1 is a tag,
 //!   2 a group; a tag's `parent_id` is its group and defaults to 0 (默认为0), so a tag edit repeats
 //!   it. The answer is the whole row, with the id. There is **no sort field**: nothing can be
-//!   reordered through the API, so order drift is "not supported here".
+//!   reordered through the API, so order is not managed on Miaokol (see below).
 //! - `POST delete {id}`: one group or tag per call (groups and tags share one id space).
 //! - `POST updateContact {rel_wxid, contact_wxid, smart_tag_ids:[…]}` replaces a customer's whole set
 //!   (全量覆盖): marking needs the customer's current set (used by the marks issue).
@@ -27,11 +26,14 @@
 //!   the API may not change.
 //!
 //! # How tagsync uses it
-//! - Creating a group with tags: `add {id: 0, type: 2}` (answers the group's id), `batchAddTag` with
-//!   that id, then `list?id=` for the tags' ids: three calls, so that every created object is bound
-//!   at once. (`batchAddTag` with `group_id` 0 would make group and tags in one call, but answers no
-//!   id, and `list` cannot be filtered by name.)
-//! - Adding tags to a group: `batchAddTag`, then `list?id=`: two calls.
+//! - Creating a group with tags: **one** `batchAddTag {group_id: 0, group_name, tag_names}`, which
+//!   makes the group and all its tags (up to 100) at once. It answers `data: null`, so the new ids
+//!   are learnt from the list that ends the round (apply binds by name what it just created): a
+//!   bootstrap of G groups costs G writes plus the list pages (docs/BENCHMARKS.md). `add {id: 0,
+//!   type: 2}` (which answers the id) would serve a group without tags, which no plan makes.
+//! - Adding tags to a group: one `batchAddTag` with its id; ids again from the round's list.
+//! - Order: tags' `sort` is read and mirrored, but no call writes it, so order is not a managed
+//!   property here (`has_order: false`): never compared, never a "cannot reorder" line.
 //! - Renames: one `add` each. Deletes: one `delete` per tag.
 //! - Creates are not idempotent (never repeated once they may have arrived); reads, edits and
 //!   deletes are.
@@ -41,7 +43,7 @@
 //! [`Credential::Body`]: crate::platforms::http::Credential::Body
 
 mod client;
-mod wire;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -53,8 +55,9 @@ use crate::model::{Batch, Capabilities, MarkStyle};
 /// What Miaokol's API allows (PLATFORMS.md, capability table).
 pub const CAPABILITIES: Capabilities = Capabilities {
     list: true,
-    // Tags' `sort` is read and compared; nothing can write it.
-    has_order: true,
+    // Tags' `sort` is read and mirrored, but no call writes it (not even `add`), so order is not
+    // managed here: never compared, never a permanent "cannot reorder" line.
+    has_order: false,
     create_group: true,
     create_sets_order: false,
     add_tags: Batch::Many(100),

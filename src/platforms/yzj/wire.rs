@@ -1,8 +1,14 @@
-//! Miaokol's wire types, spelled as seed 000 spells them. The document's own example mixes types
-//! (a group's `id` is an int, a tag's `id`, `parent_id` and `sort` are strings), so every id-like
-//! and number-like field of an answer goes through [`flex`] and accepts either.
+//! Miaokol's wire types, spelled as seed 000 spells them, under the one rule of
+//! [`crate::platforms::flex`]: only the fields tagsync uses are read (`type`, `number`,
+//! `parent_id`, `contact_cnt`, `user_id`, `ctime`, … are ignored), ids and numbers come as strings
+//! or numbers (the document's own example mixes them: a group's `id` is an int, a tag's `id`,
+//! `parent_id` and `sort` are strings), an absent or `null` optional is absent (`tags: null` is no
+//! tag, `data: null` no data), and only a missing or malformed needed field (`errcode`, an `id`, a
+//! `name`, `pager.numPages`) fails the answer, naming it.
 
 use serde::{Deserialize, Serialize};
+
+use crate::platforms::flex;
 
 /// Every answer: `{data, errcode, errmsg?}`, and `pager` on `list`.
 #[derive(Debug, Deserialize)]
@@ -10,7 +16,7 @@ pub struct Envelope<T> {
     #[serde(deserialize_with = "flex::int")]
     pub errcode: i64,
     /// Not in the document (it shows no failure); read when present.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flex::opt_id")]
     pub errmsg: Option<String>,
     #[serde(default = "none")]
     pub data: Option<T>,
@@ -38,7 +44,7 @@ pub struct Group {
     pub id: String,
     pub name: String,
     /// Absent unless `with_tags=1`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flex::list")]
     pub tags: Vec<Tag>,
 }
 
@@ -94,111 +100,28 @@ pub struct DeleteRequest<'a> {
     pub id: u64,
 }
 
-/// Numbers and ids that may come as JSON strings or JSON numbers.
-pub mod flex {
-    use std::fmt;
-
-    use serde::Deserializer;
-    use serde::de::{self, Visitor};
-
-    /// What one field held.
-    enum Scalar {
-        Str(String),
-        Int(i128),
-        Null,
-    }
-
-    struct ScalarVisitor;
-
-    impl<'de> Visitor<'de> for ScalarVisitor {
-        type Value = Scalar;
-
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an integer or a string")
+/// For the conformance corpus (`tests/data/wire/yzj/`) and fuzzing: an answer of `call` (`list`,
+/// `add`, `delete`, `batchAddTag`, `updateContact`) decoded and classified as the client does; on
+/// success the canonical value (`list`: the groups and `numPages`; `add`: the row's id and name).
+pub fn parse(call: &str, status: u16, body: &[u8]) -> Option<crate::platforms::http::Outcome> {
+    use super::client::{classify, to_group};
+    use crate::platforms::http::outcome;
+    Some(match call {
+        "list" => outcome(status, body, classify::<Vec<Group>>, |(data, pager)| {
+            let groups: Vec<_> = data.unwrap_or_default().into_iter().map(to_group).collect();
+            serde_json::json!({
+                "groups": groups,
+                "num_pages": pager.map(|p| p.num_pages),
+            })
+        }),
+        "add" => outcome(status, body, classify::<Row>, |(row, _)| {
+            serde_json::json!(row.map(|r| [r.id, r.name]))
+        }),
+        "delete" | "batchAddTag" | "updateContact" => {
+            outcome(status, body, classify::<serde_json::Value>, |_| {
+                serde_json::Value::Null
+            })
         }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
-            Ok(Scalar::Int(v.into()))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-            Ok(Scalar::Int(v.into()))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
-            if v.fract() == 0.0 && v.abs() < 9e15 {
-                Ok(Scalar::Int(v as i128))
-            } else {
-                Err(E::invalid_value(de::Unexpected::Float(v), &self))
-            }
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
-            Ok(Scalar::Str(v.to_owned()))
-        }
-        fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
-            Ok(Scalar::Str(v))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
-            Ok(Scalar::Null)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
-            Ok(Scalar::Null)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Scalar, D::Error> {
-            d.deserialize_any(ScalarVisitor)
-        }
-    }
-
-    fn scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Scalar, D::Error> {
-        d.deserialize_any(ScalarVisitor)
-    }
-
-    /// An id: `1` and `"1"` are both `"1"`.
-    pub fn id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        opt_id(d)?.ok_or_else(|| de::Error::custom("an id is null or empty"))
-    }
-
-    /// An optional id: `null` and `""` are `None`.
-    pub fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        Ok(match scalar(d)? {
-            Scalar::Str(s) if s.trim().is_empty() => None,
-            Scalar::Str(s) => Some(s.trim().to_owned()),
-            Scalar::Int(n) => Some(n.to_string()),
-            Scalar::Null => None,
-        })
-    }
-
-    /// The integer a field holds, from a number or a numeric string; `null` and `""` are `None`.
-    fn integer<E: de::Error>(value: Scalar) -> Result<Option<i128>, E> {
-        match value {
-            Scalar::Str(s) if s.trim().is_empty() => Ok(None),
-            Scalar::Str(s) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| E::custom(format!("`{s}` is not an integer"))),
-            Scalar::Int(n) => Ok(Some(n)),
-            Scalar::Null => Ok(None),
-        }
-    }
-
-    fn convert<T: TryFrom<i128>, E: de::Error>(n: i128, what: &str) -> Result<T, E> {
-        T::try_from(n).map_err(|_| E::custom(format!("{n} is not {what}")))
-    }
-
-    /// An integer: `2` and `"2"` are both 2.
-    pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-        opt_int(d)?.ok_or_else(|| de::Error::custom("an integer is null or empty"))
-    }
-
-    /// An optional integer: `null` and `""` are `None`.
-    pub fn opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-        integer(scalar(d)?)?
-            .map(|n| convert(n, "a 64-bit integer"))
-            .transpose()
-    }
-
-    /// A non-negative integer.
-    pub fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        integer(scalar(d)?)?
-            .ok_or_else(|| de::Error::custom("a number is null or empty"))
-            .and_then(|n| convert(n, "a non-negative integer"))
-    }
+        _ => return None,
+    })
 }
