@@ -65,6 +65,12 @@ impl From<Diagnostics> for Failure {
     }
 }
 
+impl From<crate::platforms::ConnectError> for Failure {
+    fn from(e: crate::platforms::ConnectError) -> Self {
+        Failure::Runtime(anyhow::Error::new(e))
+    }
+}
+
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
         Failure::Runtime(e)

@@ -90,8 +90,7 @@ pub fn connect_all(
         .into_iter()
         .zip(secrets)
         .map(|(p, s)| {
-            let client = platforms::connect(p, s.expect("checked above"), retry)
-                .map_err(Failure::Invalid)?;
+            let client = platforms::connect(p, s.expect("checked above"), retry)?;
             Ok(Target {
                 settings: p.clone(),
                 client,

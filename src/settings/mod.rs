@@ -18,11 +18,14 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format};
+use figment::value::{Dict, Value};
 use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::model::diag::{Diagnostic, Diagnostics, Origin, closest, from_yaml_error, yaml_options};
 use crate::model::tagfile;
+
+pub use crate::platforms::{Kind, KindSettings};
 
 mod located;
 
@@ -34,70 +37,6 @@ pub const DEFAULT_CONFIG: &str = "config/tagsync.yaml";
 pub const ENV_PREFIX: &str = "TAGSYNC_";
 /// `TAGSYNC_` variables that are not configuration keys (the CLI and the test suite read them).
 const ENV_RESERVED: &[&str] = &["config", "log", "log_format", "test_database_url"];
-
-/// The platform kinds tagsync speaks to.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Wecom,
-    Juzibot,
-    Yzj,
-    Dustess,
-    WechatCrm,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 5] = [
-        Kind::Wecom,
-        Kind::Juzibot,
-        Kind::Yzj,
-        Kind::Dustess,
-        Kind::WechatCrm,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Wecom => "wecom",
-            Kind::Juzibot => "juzibot",
-            Kind::Yzj => "yzj",
-            Kind::Dustess => "dustess",
-            Kind::WechatCrm => "wechat_crm",
-        }
-    }
-
-    /// Whether tagsync may create groups there, i.e. whether groups go there by default.
-    pub fn can_write(self) -> bool {
-        !matches!(self, Kind::WechatCrm)
-    }
-
-    /// The public API's base URL, for hints.
-    fn example_base_url(self) -> &'static str {
-        match self {
-            Kind::Wecom => "https://qyapi.weixin.qq.com",
-            Kind::Juzibot => "https://hub.juzibot.com",
-            Kind::Yzj => "https://oapi-yzj.miaokol.com",
-            Kind::Dustess => "https://qw-openapi-tx.dustess.com",
-            Kind::WechatCrm => "the API address your CRM vendor gives you",
-        }
-    }
-
-    /// The kind-specific keys this kind requires and accepts.
-    fn fields(self) -> (&'static [&'static str], &'static [&'static str]) {
-        match self {
-            Kind::Wecom => (&["corp_id"], &["corp_id", "strategy_id"]),
-            Kind::Yzj => (&["app_id"], &["app_id"]),
-            Kind::Juzibot | Kind::Dustess | Kind::WechatCrm => (&[], &[]),
-        }
-    }
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Whether tagsync writes to a platform or only mirrors it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -190,9 +129,8 @@ pub struct PlatformSettings {
     pub rate_limit: Option<RateLimit>,
     pub schedule: Option<String>,
     pub secret: SecretSource,
-    pub corp_id: Option<String>,
-    pub strategy_id: Option<u64>,
-    pub app_id: Option<String>,
+    /// The settings only this platform's kind has (`config.kind() == kind`).
+    pub config: KindSettings,
     /// Per-request timeout.
     pub timeout: std::time::Duration,
 }
@@ -219,7 +157,7 @@ impl Settings {
             default_platforms: self
                 .platforms
                 .values()
-                .filter(|p| p.kind.can_write())
+                .filter(|p| p.kind.capabilities().writable())
                 .map(|p| p.name.clone())
                 .collect(),
             prune_default: self.prune,
@@ -227,20 +165,30 @@ impl Settings {
     }
 
     /// Selects platforms by name (all when `names` is empty); an unknown name is an input error.
-    pub fn select(&self, names: &[String]) -> Result<Vec<&PlatformSettings>, String> {
+    pub fn select(&self, names: &[String]) -> Result<Vec<&PlatformSettings>, SelectError> {
         if names.is_empty() {
             return Ok(self.platforms.values().collect());
         }
         names
             .iter()
             .map(|n| {
-                self.platforms.get(n).ok_or_else(|| {
-                    let known: Vec<&str> = self.platforms.keys().map(String::as_str).collect();
-                    format!("unknown platform {n:?}; configured: {}", known.join(", "))
+                self.platforms.get(n).ok_or_else(|| SelectError::Unknown {
+                    name: n.clone(),
+                    configured: self.platforms.keys().cloned().collect(),
                 })
             })
             .collect()
     }
+}
+
+/// A platform named on the command line is not configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectError {
+    #[error("unknown platform {name:?}; configured: {}", configured.join(", "))]
+    Unknown {
+        name: String,
+        configured: Vec<String>,
+    },
 }
 
 // The typed shape of the file and the environment, merged by figment.
@@ -254,9 +202,23 @@ struct RawConfig {
     #[serde(default)]
     prune: bool,
     max_deletes: Option<u32>,
+    /// Split per platform into the keys every kind has ([`RawPlatform`]) and the kind's own
+    /// ([`KindSettings`]), which can only be read once the kind is known.
     #[serde(default)]
-    platforms: BTreeMap<String, RawPlatform>,
+    platforms: BTreeMap<String, Dict>,
 }
+
+/// The keys of [`RawPlatform`], which every kind has.
+const COMMON_KEYS: &[&str] = &[
+    "kind",
+    "base_url",
+    "mode",
+    "rate_limit",
+    "schedule",
+    "secret_env",
+    "secret_file",
+    "timeout_seconds",
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -269,9 +231,6 @@ struct RawPlatform {
     schedule: Option<String>,
     secret_env: Option<String>,
     secret_file: Option<String>,
-    corp_id: Option<String>,
-    strategy_id: Option<u64>,
-    app_id: Option<String>,
     timeout_seconds: Option<u64>,
 }
 
@@ -404,8 +363,7 @@ impl Locator<'_> {
                     full.push(field);
                 }
                 let hint = if field.as_ref() == "kind" {
-                    let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-                    format!("add `kind:`, one of {}", kinds.join(", "))
+                    format!("add `kind:`, one of {}", Kind::NAMES.join(", "))
                 } else {
                     format!("add `{field}:`; see config/tagsync.example.yaml")
                 };
@@ -541,8 +499,8 @@ fn validate(
         );
     }
     let mut platforms = BTreeMap::new();
-    for (name, p) in raw.platforms {
-        if let Some(ps) = validate_platform(&name, p, at, &mut diags) {
+    for (name, dict) in raw.platforms {
+        if let Some(ps) = validate_platform(&name, dict, at, &mut diags) {
             platforms.insert(name, ps);
         }
     }
@@ -578,13 +536,34 @@ fn check_cron(expr: &str, origin: Origin, diags: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Moves figment's error path under `platforms.NAME`, where the value came from.
+fn under_platform(name: &str, e: figment::Error) -> Vec<figment::Error> {
+    e.into_iter()
+        .map(|mut e| {
+            e.path
+                .splice(0..0, ["platforms".to_owned(), name.to_owned()]);
+            e
+        })
+        .collect()
+}
+
 fn validate_platform(
     name: &str,
-    p: RawPlatform,
+    dict: Dict,
     at: &Locator,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<PlatformSettings> {
     let before = diags.len();
+    let (common, specific): (Dict, Dict) = dict
+        .into_iter()
+        .partition(|(k, _)| COMMON_KEYS.contains(&k.as_str()));
+    let p: RawPlatform = match Value::from(common).deserialize() {
+        Ok(p) => p,
+        Err(e) => {
+            diags.extend(under_platform(name, e).iter().map(|e| at.figment_error(e)));
+            return None;
+        }
+    };
     let here = |k: &str| at.value(&["platforms", name, k]);
     let key_at = |k: &str| at.key(&["platforms", name, k]);
     if name.is_empty()
@@ -611,7 +590,7 @@ fn validate_platform(
                 .hint(format!(
                     "every platform needs its API's base URL; for {}: {}",
                     p.kind,
-                    p.kind.example_base_url()
+                    p.kind.descriptor().example_base_url
                 )),
             );
             None
@@ -625,7 +604,7 @@ fn validate_platform(
                 let hint = if !u.contains("://") && reqwest::Url::parse(&with_scheme).is_ok() {
                     format!("add the scheme: {with_scheme}")
                 } else {
-                    format!("for {}: {}", p.kind, p.kind.example_base_url())
+                    format!("for {}: {}", p.kind, p.kind.descriptor().example_base_url)
                 };
                 diags.push(
                     Diagnostic::new(
@@ -670,48 +649,7 @@ fn validate_platform(
             None
         }
     };
-    let (required, accepted) = p.kind.fields();
-    let given: [(&str, bool); 3] = [
-        ("corp_id", p.corp_id.is_some()),
-        ("strategy_id", p.strategy_id.is_some()),
-        ("app_id", p.app_id.is_some()),
-    ];
-    for (field, is_set) in given {
-        if is_set && !accepted.contains(&field) {
-            diags.push(
-                Diagnostic::new(
-                    key_at(field),
-                    format!("`{field}` does not apply to kind {}", p.kind),
-                )
-                .hint(format!(
-                    "remove it; {} is a setting of {}",
-                    field,
-                    kinds_accepting(field)
-                )),
-            );
-        }
-    }
-    for field in required {
-        let present = given.iter().any(|(f, set)| f == field && *set);
-        if !present {
-            diags.push(
-                Diagnostic::new(
-                    at.key(&["platforms", name]),
-                    format!("platform {name:?} of kind {} needs `{field}`", p.kind),
-                )
-                .hint(match *field {
-                    "corp_id" => "add `corp_id:`, the WeCom corp ID (ww…) from the admin console",
-                    "app_id" => "add `app_id:`, the app ID the Miaokol (yzj) open platform issued",
-                    _ => "see config/tagsync.example.yaml",
-                }),
-            );
-        }
-    }
-    for (field, value) in [("corp_id", &p.corp_id), ("app_id", &p.app_id)] {
-        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-            diags.push(Diagnostic::new(here(field), format!("`{field}` is empty")));
-        }
-    }
+    let config = kind_settings(name, p.kind, specific, at, diags);
     if let Some(rl) = p.rate_limit
         && (rl.per_second == 0 || rl.burst == 0)
     {
@@ -743,20 +681,85 @@ fn validate_platform(
         rate_limit: p.rate_limit,
         schedule: p.schedule,
         secret: secret?,
-        corp_id: p.corp_id,
-        strategy_id: p.strategy_id,
-        app_id: p.app_id,
+        config: config?,
         timeout: std::time::Duration::from_secs(p.timeout_seconds.unwrap_or(15)),
     })
 }
 
-fn kinds_accepting(field: &str) -> String {
-    Kind::ALL
-        .iter()
-        .filter(|k| k.fields().1.contains(&field))
-        .map(|k| k.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The kind-specific settings of one platform: each key must be one of its kind's
+/// [fields](crate::platforms::Descriptor::fields), each required one present.
+fn kind_settings(
+    name: &str,
+    kind: Kind,
+    specific: Dict,
+    at: &Locator,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<KindSettings> {
+    let before = diags.len();
+    let descriptor = kind.descriptor();
+    for (key, value) in &specific {
+        let path = ["platforms", name, key.as_str()];
+        if descriptor.field(key).is_some() {
+            if matches!(value, Value::String(_, s) if s.trim().is_empty()) {
+                diags.push(Diagnostic::new(
+                    at.value(&path),
+                    format!("`{key}` is empty"),
+                ));
+            }
+            continue;
+        }
+        let others: Vec<&str> = Kind::having(key).map(Kind::as_str).collect();
+        if !others.is_empty() {
+            diags.push(
+                Diagnostic::new(
+                    at.key(&path),
+                    format!("`{key}` does not apply to kind {kind}"),
+                )
+                .hint(format!(
+                    "remove it; {key} is a setting of {}",
+                    others.join(", ")
+                )),
+            );
+            continue;
+        }
+        let accepted: Vec<&str> = COMMON_KEYS
+            .iter()
+            .copied()
+            .chain(descriptor.fields.iter().map(|f| f.name))
+            .collect();
+        let hint = match closest(key, &accepted) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("accepted keys here: {}", accepted.join(", ")),
+        };
+        diags.push(
+            Diagnostic::new(
+                at.key(&path),
+                format!("unknown key `platforms.{name}.{key}`"),
+            )
+            .hint(hint),
+        );
+    }
+    for field in descriptor.fields {
+        if field.required && !specific.contains_key(field.name) {
+            diags.push(
+                Diagnostic::new(
+                    at.key(&["platforms", name]),
+                    format!("platform {name:?} of kind {kind} needs `{}`", field.name),
+                )
+                .hint(field.hint),
+            );
+        }
+    }
+    if diags.len() > before {
+        return None;
+    }
+    match KindSettings::parse(kind, &Value::from(specific)) {
+        Ok(config) => Some(config),
+        Err(e) => {
+            diags.extend(under_platform(name, e).iter().map(|e| at.figment_error(e)));
+            None
+        }
+    }
 }
 
 /// Reads every tag file of `path` (a file, or a directory searched recursively for `*.yaml` and

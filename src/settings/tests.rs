@@ -32,6 +32,16 @@ fn render(s: &Settings) -> String {
             SecretSource::File(f) => format!("file:{}", f.display()),
         };
         let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        assert_eq!(p.config.kind(), p.kind);
+        let (corp_id, strategy_id, app_id) = match &p.config {
+            KindSettings::Wecom(c) => (
+                Some(c.corp_id.clone()),
+                c.strategy_id.map(|i| i.to_string()),
+                None,
+            ),
+            KindSettings::Yzj(c) => (None, None, Some(c.app_id.clone())),
+            _ => (None, None, None),
+        };
         out.push_str(&format!(
             "{name}: kind={} base_url={} mode={} rate_limit={} schedule={} secret={secret} corp_id={} strategy_id={} app_id={} timeout={}s\n",
             p.kind,
@@ -39,9 +49,9 @@ fn render(s: &Settings) -> String {
             p.mode.as_str(),
             opt(p.rate_limit.map(|r| format!("{}/{}", r.per_second, r.burst))),
             opt(p.schedule.clone()),
-            opt(p.corp_id.clone()),
-            opt(p.strategy_id.map(|i| i.to_string())),
-            opt(p.app_id.clone()),
+            opt(corp_id),
+            opt(strategy_id),
+            opt(app_id),
             p.timeout.as_secs(),
         ));
     }
@@ -426,7 +436,14 @@ fn select_names_unknown_platforms() {
     assert_eq!(s.select(&[]).map(|v| v.len()), Ok(1));
     assert_eq!(
         s.select(&["juzi".into()]).map(|v| v.len()),
-        Err("unknown platform \"juzi\"; configured: juzi-main".into())
+        Err(SelectError::Unknown {
+            name: "juzi".into(),
+            configured: vec!["juzi-main".into()]
+        })
+    );
+    assert_eq!(
+        s.select(&["juzi".into()]).unwrap_err().to_string(),
+        "unknown platform \"juzi\"; configured: juzi-main"
     );
 }
 

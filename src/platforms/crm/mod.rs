@@ -45,7 +45,13 @@ mod tests;
 
 pub use client::WechatCrm;
 
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
 use crate::model::{Batch, Capabilities, MarkStyle};
+use crate::platforms::registry::Descriptor;
+use crate::platforms::{Http, Platform};
 
 /// What the CRM's API allows (PLATFORMS.md, capability table): reading, nothing else.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -66,3 +72,26 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     unique_names: false,
     mark: MarkStyle::No,
 };
+
+/// This kind has no settings of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {}
+
+/// The kind's entry in the [registry](crate::platforms::registry).
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    name: "wechat_crm",
+    capabilities: &CAPABILITIES,
+    example_base_url: "the API address your CRM vendor gives you",
+    fields: &[],
+};
+
+/// Builds the client. Makes no call.
+pub fn connect(
+    http: Http,
+    base_url: reqwest::Url,
+    _config: &Config,
+    secret: SecretString,
+) -> Arc<dyn Platform> {
+    Arc::new(WechatCrm::new(http, base_url, secret))
+}

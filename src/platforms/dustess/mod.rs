@@ -47,7 +47,13 @@ mod tests;
 
 pub use client::Dustess;
 
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
 use crate::model::{Batch, Capabilities, MarkStyle};
+use crate::platforms::registry::Descriptor;
+use crate::platforms::{Http, Platform};
 
 /// What seed 003 allows (PLATFORMS.md, capability table): create a group with its tags and add
 /// tags to a group, at most 100 per call, orders included; nothing else, not even a list.
@@ -68,3 +74,26 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     unique_names: true,
     mark: MarkStyle::No,
 };
+
+/// This kind has no settings of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {}
+
+/// The kind's entry in the [registry](crate::platforms::registry).
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    name: "dustess",
+    capabilities: &CAPABILITIES,
+    example_base_url: "https://qw-openapi-tx.dustess.com",
+    fields: &[],
+};
+
+/// Builds the client. Makes no call.
+pub fn connect(
+    http: Http,
+    base_url: reqwest::Url,
+    _config: &Config,
+    secret: SecretString,
+) -> Arc<dyn Platform> {
+    Arc::new(Dustess::new(http, base_url, secret))
+}

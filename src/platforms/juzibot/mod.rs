@@ -25,7 +25,13 @@ mod tests;
 
 pub use client::Juzibot;
 
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
 use crate::model::{Batch, Capabilities, MarkStyle};
+use crate::platforms::registry::Descriptor;
+use crate::platforms::{Http, Platform};
 
 /// What the hub's API allows (PLATFORMS.md, capability table).
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -45,3 +51,26 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     unique_names: true,
     mark: MarkStyle::AddRemove,
 };
+
+/// This kind has no settings of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {}
+
+/// The kind's entry in the [registry](crate::platforms::registry).
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    name: "juzibot",
+    capabilities: &CAPABILITIES,
+    example_base_url: "https://hub.juzibot.com",
+    fields: &[],
+};
+
+/// Builds the client. Makes no call.
+pub fn connect(
+    http: Http,
+    base_url: reqwest::Url,
+    _config: &Config,
+    secret: SecretString,
+) -> Arc<dyn Platform> {
+    Arc::new(Juzibot::new(http, base_url, secret))
+}
