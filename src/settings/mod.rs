@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format};
 use figment::value::{Dict, Value};
-use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::model::diag::{Diagnostic, Diagnostics, Origin, closest, from_yaml_error, yaml_options};
@@ -28,8 +27,12 @@ use crate::model::tagfile;
 pub use crate::platforms::{Kind, KindSettings};
 
 mod located;
+mod secret;
+mod tagdir;
 
 pub use located::Node;
+pub use secret::{SecretError, SecretSource};
+pub use tagdir::read_tag_sources;
 
 /// The default location of the configuration file.
 pub const DEFAULT_CONFIG: &str = "config/tagsync.yaml";
@@ -62,61 +65,6 @@ impl Mode {
 pub struct RateLimit {
     pub per_second: u32,
     pub burst: u32,
-}
-
-/// Where a platform's one secret lives. Reading it is deferred to the commands that need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretSource {
-    Env(String),
-    File(PathBuf),
-}
-
-/// A secret that could not be read, with the place to fix.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SecretError {
-    /// The environment variable is unset or empty.
-    #[error("platform {platform:?}: environment variable {var} is not set")]
-    MissingEnv { platform: String, var: String },
-    /// The file cannot be read.
-    #[error("platform {platform:?}: cannot read secret_file {path}: {reason}")]
-    File {
-        platform: String,
-        path: String,
-        reason: String,
-    },
-    /// The file is empty.
-    #[error("platform {platform:?}: secret_file {path} is empty")]
-    EmptyFile { platform: String, path: String },
-}
-
-impl SecretSource {
-    /// Reads the secret. Whitespace around it (a trailing newline in a file) is dropped.
-    pub fn read(&self, platform: &str) -> Result<SecretString, SecretError> {
-        match self {
-            SecretSource::Env(var) => match std::env::var(var) {
-                Ok(v) if !v.trim().is_empty() => Ok(SecretString::from(v.trim().to_owned())),
-                _ => Err(SecretError::MissingEnv {
-                    platform: platform.into(),
-                    var: var.clone(),
-                }),
-            },
-            SecretSource::File(path) => {
-                let shown = path.display().to_string();
-                let text = std::fs::read_to_string(path).map_err(|e| SecretError::File {
-                    platform: platform.into(),
-                    path: shown.clone(),
-                    reason: e.kind().to_string(),
-                })?;
-                if text.trim().is_empty() {
-                    return Err(SecretError::EmptyFile {
-                        platform: platform.into(),
-                        path: shown,
-                    });
-                }
-                Ok(SecretString::from(text.trim().to_owned()))
-            }
-        }
-    }
 }
 
 /// One configured platform, validated.
@@ -237,7 +185,7 @@ struct RawPlatform {
 /// Loads and validates the configuration at `path`, with `TAGSYNC_…` environment overrides.
 pub fn load(path: &Path) -> Result<Settings, Diagnostics> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         Diagnostics::one(
             Diagnostic::new(
                 Origin::file(&shown),
@@ -247,6 +195,13 @@ pub fn load(path: &Path) -> Result<Settings, Diagnostics> {
                 "pass --config PATH or set TAGSYNC_CONFIG; config/tagsync.example.yaml is a start",
             ),
         )
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Diagnostics::one(crate::model::diag::not_utf8(
+            &shown,
+            e.as_bytes(),
+            e.utf8_error(),
+        ))
     })?;
     load_text(&shown, &text, true)
 }
@@ -760,67 +715,6 @@ fn kind_settings(
             None
         }
     }
-}
-
-/// Reads every tag file of `path` (a file, or a directory searched recursively for `*.yaml` and
-/// `*.yml`, sorted by path so that position-based order is stable).
-pub fn read_tag_sources(path: &Path) -> Result<Vec<tagfile::Source>, Diagnostics> {
-    let shown = path.display().to_string();
-    // Line 0: the path alone, as no line of a directory or an unreadable file is to blame.
-    let unreadable = |p: &Path, e: std::io::Error| {
-        Diagnostic::new(
-            Origin::new(p.display().to_string(), 0, 0),
-            format!("cannot read tag files: {}", e.kind()),
-        )
-        .hint("`tags:` in the configuration names a file or a directory of *.yaml files")
-    };
-    let meta = std::fs::metadata(path).map_err(|e| Diagnostics::one(unreadable(path, e)))?;
-    let mut files = Vec::new();
-    if meta.is_dir() {
-        collect_yaml(path, &mut files).map_err(|e| Diagnostics::one(unreadable(path, e)))?;
-        files.sort();
-        if files.is_empty() {
-            return Err(Diagnostics::one(
-                Diagnostic::new(
-                    Origin::new(&shown, 0, 0),
-                    "no tag files (*.yaml, *.yml) in this directory",
-                )
-                .hint(format!(
-                    "declare your groups in a file such as {}",
-                    path.join("customers.yaml").display()
-                )),
-            ));
-        }
-    } else {
-        files.push(path.to_path_buf());
-    }
-    let mut out = Vec::new();
-    let mut diags = Vec::new();
-    for f in files {
-        match std::fs::read_to_string(&f) {
-            Ok(text) => out.push(tagfile::Source {
-                name: f.display().to_string(),
-                text,
-            }),
-            Err(e) => diags.push(unreadable(&f, e)),
-        }
-    }
-    match Diagnostics::from_vec(diags) {
-        Some(d) => Err(d),
-        None => Ok(out),
-    }
-}
-
-fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_yaml(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

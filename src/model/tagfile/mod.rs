@@ -109,6 +109,13 @@ impl<'de> Deserialize<'de> for TagEntry {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<TagEntry, E> {
                 Ok(TagEntry::Name(v.to_owned()))
             }
+            // `~`, `null` or nothing at all: serde's "found unit value" means nothing to a user.
+            fn visit_unit<E: de::Error>(self) -> Result<TagEntry, E> {
+                Err(E::custom("a tag name cannot be empty (null)"))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<TagEntry, E> {
+                Err(E::custom("a tag name cannot be empty (null)"))
+            }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TagEntry, A::Error> {
                 TagSpec::deserialize(de::value::MapAccessDeserializer::new(map))
                     .map(|s| TagEntry::Full(Box::new(s)))

@@ -740,3 +740,17 @@ fn the_schema_is_generated_from_the_types() {
         serde_json::json!(["integer", "null"])
     );
 }
+
+#[test]
+fn a_null_tag_name_says_it_cannot_be_empty() {
+    check(
+        &[
+            ("a.yaml", "groups:\n  - name: a\n    tags: [~]\n"),
+            ("b.yaml", "groups:\n  - name: b\n    tags:\n      - x\n      - null\n"),
+        ],
+        expect![[r#"
+            error: a.yaml:3:12: a tag name cannot be empty (null)
+            error: b.yaml:5:9: a tag name cannot be empty (null)
+        "#]],
+    );
+}
