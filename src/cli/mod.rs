@@ -9,6 +9,7 @@ use crate::model::Diagnostics;
 use crate::settings::{self, Settings};
 
 mod demo;
+pub mod logging;
 pub mod sync;
 mod validate;
 

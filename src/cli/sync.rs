@@ -253,7 +253,7 @@ fn load_plan(path: &std::path::Path) -> Result<SavedPlan, Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Failure::Invalid(format!(
             "error: cannot read the saved plan {shown}: {}",
-            e.kind()
+            crate::model::diag::io_reason(&e)
         ))
     })?;
     let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| {

@@ -189,7 +189,10 @@ pub fn load(path: &Path) -> Result<Settings, Diagnostics> {
         Diagnostics::one(
             Diagnostic::new(
                 Origin::file(&shown),
-                format!("cannot read the configuration: {}", e.kind()),
+                format!(
+                    "cannot read the configuration: {}",
+                    crate::model::diag::io_reason(&e)
+                ),
             )
             .hint(
                 "pass --config PATH or set TAGSYNC_CONFIG; config/tagsync.example.yaml is a start",
@@ -222,7 +225,12 @@ fn load_text(file: &str, text: &str, check_paths: bool) -> Result<Settings, Diag
     };
     let env_vars: Vec<String> = std::env::vars()
         .map(|(k, _)| k)
-        .filter(|k| k.starts_with(ENV_PREFIX) && !is_reserved(&k[ENV_PREFIX.len()..]))
+        // figment matches the prefix in any case (`tagsync_max_deletes` counts), so blame does too.
+        .filter(|k| {
+            k.get(..ENV_PREFIX.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(ENV_PREFIX))
+                && !is_reserved(&k[ENV_PREFIX.len()..])
+        })
         .collect();
     let locate = Locator {
         file,

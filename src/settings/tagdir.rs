@@ -64,7 +64,7 @@ pub fn read_tag_sources(path: &Path) -> Result<Vec<tagfile::Source>, Diagnostics
 fn unreadable(p: &Path, e: &std::io::Error) -> Diagnostic {
     Diagnostic::new(
         Origin::new(p.display().to_string(), 0, 0),
-        format!("cannot read tag files: {}", e.kind()),
+        format!("cannot read tag files: {}", crate::model::diag::io_reason(e)),
     )
     .hint("`tags:` in the configuration names a file or a directory of *.yaml files")
 }

@@ -454,7 +454,7 @@ fn load_checks_that_the_config_and_tags_exist() {
     let err = load(&missing).expect_err("no such file");
     assert!(
         err.to_string()
-            .ends_with(": cannot read the configuration: entity not found\n  hint: pass --config PATH or set TAGSYNC_CONFIG; config/tagsync.example.yaml is a start"),
+            .ends_with(": cannot read the configuration: no such file\n  hint: pass --config PATH or set TAGSYNC_CONFIG; config/tagsync.example.yaml is a start"),
         "{err}"
     );
 
@@ -499,7 +499,7 @@ fn secrets_are_read_only_when_asked_and_named_when_missing() {
             .unwrap_err()
             .to_string(),
         format!(
-            "platform \"p\": cannot read secret_file {}: entity not found",
+            "platform \"p\": cannot read secret_file {}: no such file",
             gone.display()
         )
     );

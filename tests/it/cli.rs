@@ -129,7 +129,7 @@ async fn a_missing_secret_stops_before_any_call() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: platform \"juzi\": cannot read secret_file /nonexistent/tagsync/juzi: entity not found\n  hint: secrets come only from the variable or file named by `secret_env` / `secret_file`\n"
+        "error: platform \"juzi\": cannot read secret_file /nonexistent/tagsync/juzi: no such file\n  hint: secrets come only from the variable or file named by `secret_env` / `secret_file`\n"
     );
     assert!(
         sim.calls().is_empty(),
