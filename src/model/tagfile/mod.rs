@@ -520,7 +520,11 @@ fn check_group(
                         .join(", ");
                     diags.push(
                         Diagnostic::new(at(file, p), format!("unknown platform {:?}", p.value))
-                            .hint(format!("configured platforms: {known}")),
+                            .hint(format!(
+                                "configured platforms: {known}; configure {:?} under `platforms:` \
+                                 in the configuration, or remove it from this list",
+                                p.value
+                            )),
                     );
                 } else if !set.insert(p.value.clone()) {
                     diags.push(

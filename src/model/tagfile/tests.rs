@@ -720,7 +720,7 @@ groups:
         )],
         expect![[r#"
             error: a.yaml:4:27: unknown platform "wecom"
-              hint: configured platforms: crm, juzi-main, wecom-hq
+              hint: configured platforms: crm, juzi-main, wecom-hq; configure "wecom" under `platforms:` in the configuration, or remove it from this list
             error: a.yaml:4:34: platform "wecom-hq" is listed twice
               hint: list each platform once
             error: a.yaml:7:16: group "b" lists no platforms
