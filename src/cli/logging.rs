@@ -110,18 +110,33 @@ mod tests {
     #[test]
     fn unusable_values_are_errors_naming_the_variable() {
         assert_eq!(
-            check(&[("TAGSYNC_LOG", "bogus=[["), ("TAGSYNC_LOG_FORMAT", "xml")], false)
-                .unwrap_err(),
+            check(
+                &[("TAGSYNC_LOG", "bogus=[["), ("TAGSYNC_LOG_FORMAT", "xml")],
+                false
+            )
+            .unwrap_err(),
             "error: environment variable TAGSYNC_LOG: \"bogus=[[\" is not a log filter: error parsing level filter: expected one of \"off\", \"error\", \"warn\", \"info\", \"debug\", \"trace\", or a number 0-5\n  \
              hint: a level (error, warn, info, debug, trace), or targets with levels such as `tagsync=debug,warn`; unset TAGSYNC_LOG for warnings only\n\
              error: environment variable TAGSYNC_LOG_FORMAT: \"xml\" is not a log format\n  \
              hint: `json` for one JSON object per line, `text` (the default), or unset TAGSYNC_LOG_FORMAT"
         );
         assert_eq!(
-            check(&[("TAGSYNC_LOG", "tagsync=debug,warn"), ("TAGSYNC_LOG_FORMAT", "json")], false),
+            check(
+                &[
+                    ("TAGSYNC_LOG", "tagsync=debug,warn"),
+                    ("TAGSYNC_LOG_FORMAT", "json")
+                ],
+                false
+            ),
             Ok((true, false))
         );
-        assert_eq!(check(&[("TAGSYNC_LOG", ""), ("TAGSYNC_LOG_FORMAT", "text")], false), Ok((false, false)));
+        assert_eq!(
+            check(
+                &[("TAGSYNC_LOG", ""), ("TAGSYNC_LOG_FORMAT", "text")],
+                false
+            ),
+            Ok((false, false))
+        );
     }
 
     #[test]

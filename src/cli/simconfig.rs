@@ -72,8 +72,8 @@ pub fn write(path: &Path, sims: &[SimHandle], seed: &SeedFile) -> std::io::Resul
         tags.display()
     );
     for h in sims {
-        let kind = Kind::from_name(h.platform().name())
-            .expect("every simulator is of a configured kind");
+        let kind =
+            Kind::from_name(h.platform().name()).expect("every simulator is of a configured kind");
         let (name, mode) = names
             .get(&kind)
             .cloned()

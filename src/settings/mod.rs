@@ -278,9 +278,18 @@ struct Locator<'a> {
 impl Locator<'_> {
     fn env_var(&self, path: &[&str]) -> Option<String> {
         let wanted = format!("{ENV_PREFIX}{}", path.join("__")).to_ascii_uppercase();
+        let exact = self
+            .env_vars
+            .iter()
+            .find(|k| k.to_ascii_uppercase() == wanted);
+        if exact.is_some() || path.is_empty() || self.tree.contains(path) {
+            return exact.cloned();
+        }
+        // A key the file lacks, brought in by a variable that sets a key below it.
+        let below = format!("{wanted}__");
         self.env_vars
             .iter()
-            .find(|k| k.to_ascii_uppercase() == wanted)
+            .find(|k| k.to_ascii_uppercase().starts_with(&below))
             .cloned()
     }
 
@@ -325,13 +334,19 @@ impl Locator<'_> {
                 if full.last().copied() != Some(field.as_ref()) {
                     full.push(field);
                 }
-                let hint = if field.as_ref() == "kind" {
+                let origin = self.key(&path);
+                let hint = if origin.line == 0 && path.len() == 2 && path[0] == "platforms" {
+                    format!(
+                        "the file has no platform {:?}, so the variable declares a new one; a \
+                         variable cannot name a platform whose name has `-`: set its keys in the file",
+                        path[1]
+                    )
+                } else if field.as_ref() == "kind" {
                     format!("add `kind:`, one of {}", Kind::NAMES.join(", "))
                 } else {
                     format!("add `{field}:`; see config/tagsync.example.yaml")
                 };
-                Diagnostic::new(self.key(&path), format!("missing key `{}`", full.join(".")))
-                    .hint(hint)
+                Diagnostic::new(origin, format!("missing key `{}`", full.join("."))).hint(hint)
             }
             K::InvalidType(actual, expected) => {
                 let origin = self.value(&path);

@@ -54,14 +54,13 @@ impl SecretSource {
                     var: var.clone(),
                 })?;
                 let value = value.to_string_lossy();
-                check(platform, &format!("environment variable {var}"), &value).map_err(|e| {
-                    match e {
-                        Check::Empty => SecretError::EmptyEnv {
-                            platform: platform.into(),
-                            var: var.clone(),
-                        },
-                        Check::Error(e) => e,
-                    }
+                check(platform, &format!("environment variable {var}"), &value).map_err(|e| match e
+                {
+                    Check::Empty => SecretError::EmptyEnv {
+                        platform: platform.into(),
+                        var: var.clone(),
+                    },
+                    Check::Error(e) => e,
                 })
             }
             SecretSource::File(path) => {
@@ -122,7 +121,10 @@ mod tests {
     #[test]
     fn a_secret_file_may_end_with_one_newline_but_holds_one_line() {
         let dir = tempfile::tempdir().unwrap();
-        let shown = |e: SecretError| e.to_string().replace(&dir.path().display().to_string(), "D");
+        let shown = |e: SecretError| {
+            e.to_string()
+                .replace(&dir.path().display().to_string(), "D")
+        };
         for ok in ["s3cret", "s3cret\n", "s3cret\r\n", "  s3cret \n"] {
             let s = file(&dir, "ok", ok).read("p").unwrap();
             assert_eq!(s.expose_secret(), "s3cret", "{ok:?}");
@@ -143,7 +145,11 @@ mod tests {
             "platform \"p\": secret_file D/empty is empty"
         );
         assert_eq!(
-            shown(SecretSource::File(dir.path().join("gone")).read("p").unwrap_err()),
+            shown(
+                SecretSource::File(dir.path().join("gone"))
+                    .read("p")
+                    .unwrap_err()
+            ),
             "platform \"p\": cannot read secret_file D/gone: no such file"
         );
     }

@@ -64,7 +64,10 @@ pub fn read_tag_sources(path: &Path) -> Result<Vec<tagfile::Source>, Diagnostics
 fn unreadable(p: &Path, e: &std::io::Error) -> Diagnostic {
     Diagnostic::new(
         Origin::new(p.display().to_string(), 0, 0),
-        format!("cannot read tag files: {}", crate::model::diag::io_reason(e)),
+        format!(
+            "cannot read tag files: {}",
+            crate::model::diag::io_reason(e)
+        ),
     )
     .hint("`tags:` in the configuration names a file or a directory of *.yaml files")
 }
@@ -202,7 +205,8 @@ mod tests {
         std::fs::write(&f, b"- group: a\n  tags: [b, \xff\xfe]\n").unwrap();
         let err = read_with_timeout(&f).unwrap_err();
         assert_eq!(
-            err.to_string().replace(&tmp.path().display().to_string(), "T"),
+            err.to_string()
+                .replace(&tmp.path().display().to_string(), "T"),
             "error: T/tags.yaml:2:13: not UTF-8 at line 2, column 13: save the file as UTF-8"
         );
     }

@@ -282,8 +282,14 @@ pub async fn run_cli(
         let mut out = io::stdout().lock();
         for h in &handles {
             let fixture = seed.fixture(h.platform()).cloned().unwrap_or_default();
-            write!(out, "{} {} secret={}", h.platform(), h.base_url(), h.token())
-                .map_err(SimError::Output)?;
+            write!(
+                out,
+                "{} {} secret={}",
+                h.platform(),
+                h.base_url(),
+                h.token()
+            )
+            .map_err(SimError::Output)?;
             for (key, value) in h.platform().account(&fixture) {
                 write!(out, " {key}={value}").map_err(SimError::Output)?;
             }

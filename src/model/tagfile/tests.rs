@@ -746,7 +746,10 @@ fn a_null_tag_name_says_it_cannot_be_empty() {
     check(
         &[
             ("a.yaml", "groups:\n  - name: a\n    tags: [~]\n"),
-            ("b.yaml", "groups:\n  - name: b\n    tags:\n      - x\n      - null\n"),
+            (
+                "b.yaml",
+                "groups:\n  - name: b\n    tags:\n      - x\n      - null\n",
+            ),
         ],
         expect![[r#"
             error: a.yaml:3:12: a tag name cannot be empty (null)
