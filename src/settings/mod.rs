@@ -688,15 +688,17 @@ fn kind_settings(
         }
         let others: Vec<&str> = Kind::having(key).map(Kind::as_str).collect();
         if !others.is_empty() {
+            let origin = at.key(&path);
+            // Line 0: a variable set it.
+            let fix = if origin.line == 0 {
+                "unset it"
+            } else {
+                "remove it"
+            };
             diags.push(
-                Diagnostic::new(
-                    at.key(&path),
-                    format!("`{key}` does not apply to kind {kind}"),
-                )
-                .hint(format!(
-                    "remove it; {key} is a setting of {}",
-                    others.join(", ")
-                )),
+                Diagnostic::new(origin, format!("`{key}` does not apply to kind {kind}")).hint(
+                    format!("{fix}; {key} is a setting of {}", others.join(", ")),
+                ),
             );
             continue;
         }
