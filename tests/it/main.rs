@@ -7,6 +7,7 @@ mod concurrency;
 mod crash;
 mod crm_e2e;
 mod dustess_e2e;
+mod first_hour;
 mod juzibot_adapter;
 mod juzibot_e2e;
 mod readme;
