@@ -75,12 +75,54 @@ fn start_sim(config: &Path) -> (Sim, Vec<String>) {
     (sim, lines)
 }
 
-/// The README's "try it by hand" path, line by line: `sim --write-config`, `validate`, `plan`,
-/// `apply --yes`, and `plan --detailed-exitcode` exits 0 once in step.
+/// The commands of the README's "Try `plan` and `apply` by hand" block, comments dropped.
+fn readme_by_hand() -> Vec<Vec<String>> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("**Try `plan` and `apply` by hand")
+        .expect("the README's by-hand section");
+    let block = readme[start..]
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap();
+    block
+        .lines()
+        .map(|l| {
+            l.split('#')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .map(String::from)
+                .collect()
+        })
+        .collect()
+}
+
+/// The README's "try it by hand" block, followed line by line: `sim --write-config`, `validate`,
+/// `plan`, `apply --yes`, and `plan --detailed-exitcode` exits 0 once in step.
 #[test]
 fn sim_write_config_then_validate_plan_apply_by_hand() {
     let dir = tempfile::tempdir().unwrap();
+    let commands = readme_by_hand();
+    let readme_config = "/tmp/try/tagsync.yaml";
     let config = dir.path().join("try/tagsync.yaml");
+    let c = config.to_str().unwrap();
+    // `cargo run -- ARGS` with the test's directory for the README's.
+    let args = |words: &[String]| -> Vec<String> {
+        assert_eq!(words[..2], ["cargo", "run"], "{words:?}");
+        assert_eq!(words[2], "--");
+        words[3..]
+            .iter()
+            .map(|w| w.replace(readme_config, c))
+            .collect()
+    };
+    assert_eq!(
+        args(&commands[0]),
+        ["sim", "--write-config", c],
+        "the block starts the simulators"
+    );
     let (_sim, lines) = start_sim(&config);
     // Each simulator's URL and what it accepts.
     assert_eq!(lines.len(), 5 + 1, "{lines:#?}");
@@ -104,16 +146,30 @@ fn sim_write_config_then_validate_plan_apply_by_hand() {
         assert_eq!(std::fs::read_to_string(&secret).unwrap(), "sim-token\n");
     }
 
-    let c = config.to_str().unwrap();
-    let (code, out, err) = run(bin().args(["--config", c, "validate"]));
-    assert_eq!(code, Some(0), "{out}{err}");
-    let (code, out, err) = run(bin().args(["--config", c, "plan"]));
-    assert_eq!(code, Some(0), "{out}{err}");
-    assert!(out.contains("to create"), "{out}");
-    let (code, out, err) = run(bin().args(["--config", c, "apply", "--yes"]));
-    assert_eq!(code, Some(0), "{out}{err}");
-    let (code, out, err) = run(bin().args(["--config", c, "plan", "--detailed-exitcode"]));
-    assert_eq!(code, Some(0), "{out}{err}");
+    let rest: Vec<Vec<String>> = commands[1..].iter().map(|w| args(w)).collect();
+    let expected: Vec<Vec<String>> = [
+        &["validate"][..],
+        &["plan"],
+        &["apply", "--yes"],
+        &["plan", "--detailed-exitcode"],
+    ]
+    .iter()
+    .map(|a| {
+        ["--config", c]
+            .iter()
+            .chain(a.iter())
+            .map(|s| s.to_string())
+            .collect()
+    })
+    .collect();
+    assert_eq!(rest, expected);
+    for (i, a) in rest.iter().enumerate() {
+        let (code, out, err) = run(bin().args(a));
+        assert_eq!(code, Some(0), "{a:?}: {out}{err}");
+        if i == 1 {
+            assert!(out.contains("to create"), "{out}");
+        }
+    }
 
     // The file is not overwritten by a second simulator set.
     let (code, _, err) = run(bin().args(["sim", "--write-config", c]));
