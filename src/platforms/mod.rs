@@ -4,13 +4,18 @@
 //! own directory knows its paths, field names or error codes. Everything else sees the canonical
 //! model and a [`Capabilities`] table.
 
-pub mod crm;
-pub mod dustess;
 pub mod http;
-pub mod juzibot;
+#[macro_use]
 pub mod registry;
-pub mod wecom;
-pub mod yzj;
+
+// Every platform kind: its directory and this one line.
+registry! {
+    Wecom => wecom,
+    Juzibot => juzibot,
+    Yzj => yzj,
+    Dustess => dustess,
+    WechatCrm => crm,
+}
 
 use std::sync::Arc;
 
@@ -22,7 +27,7 @@ use crate::model::{Capabilities, RemoteGroup, RemoteTag, Snapshot};
 use crate::settings::PlatformSettings;
 
 pub use http::{Http, RetryPolicy};
-pub use registry::{Descriptor, Kind, KindSettings};
+pub use registry::{Descriptor, Field};
 
 /// How a call to a platform failed. Each variant is an outcome the caller treats differently.
 #[derive(Debug, thiserror::Error)]

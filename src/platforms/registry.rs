@@ -1,15 +1,13 @@
-//! The platform kinds: one line per kind, everything else in the kind's own directory.
+//! The platform kinds: one line per kind (the `registry!` invocation in `platforms/mod.rs`),
+//! everything else in the kind's own directory.
 //!
 //! Each `platforms/<name>/mod.rs` offers a [`Descriptor`] (its name in configuration, its
 //! capabilities, an example URL and the settings only it has), a typed `Config` holding those
-//! settings, and `connect`. The [`registry!`] line below turns them into [`Kind`] and
-//! [`KindSettings`], which settings validation, `connect` and `demo` use; nothing else names a kind.
+//! settings, and `connect`. The `registry!` line declares the module and turns these into
+//! [`Kind`] and [`KindSettings`], which settings validation, `connect` and `demo` use; nothing
+//! else names a kind.
 
-use std::sync::Arc;
-
-use secrecy::SecretString;
-
-use super::{Http, Platform};
+pub use super::{Kind, KindSettings};
 use crate::model::Capabilities;
 
 /// What tagsync knows about a platform kind, as data.
@@ -42,8 +40,11 @@ impl Descriptor {
     }
 }
 
+/// Declares each kind's module and builds [`Kind`] and [`KindSettings`] from them.
 macro_rules! registry {
     ($($variant:ident => $module:ident),+ $(,)?) => {
+        $(pub mod $module;)+
+
         /// The platform kinds tagsync speaks to, one per directory of `platforms/`.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Kind {
@@ -54,11 +55,11 @@ macro_rules! registry {
             /// Every kind, in registry order.
             pub const ALL: &'static [Kind] = &[$(Kind::$variant),+];
             /// Every kind's name in configuration, in registry order.
-            pub const NAMES: &'static [&'static str] = &[$(super::$module::DESCRIPTOR.name),+];
+            pub const NAMES: &'static [&'static str] = &[$($module::DESCRIPTOR.name),+];
 
-            pub fn descriptor(self) -> &'static Descriptor {
+            pub fn descriptor(self) -> &'static $crate::platforms::registry::Descriptor {
                 match self {
-                    $(Kind::$variant => &super::$module::DESCRIPTOR),+
+                    $(Kind::$variant => &$module::DESCRIPTOR),+
                 }
             }
         }
@@ -67,7 +68,7 @@ macro_rules! registry {
         /// `corp_id`, so nothing checks for it again after validation.
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub enum KindSettings {
-            $($variant(super::$module::Config)),+
+            $($variant($module::Config)),+
         }
 
         impl KindSettings {
@@ -87,24 +88,16 @@ macro_rules! registry {
             /// Builds the kind's client. Makes no call.
             pub fn connect(
                 &self,
-                http: Http,
+                http: $crate::platforms::Http,
                 base_url: reqwest::Url,
-                secret: SecretString,
-            ) -> Arc<dyn Platform> {
+                secret: secrecy::SecretString,
+            ) -> std::sync::Arc<dyn $crate::platforms::Platform> {
                 match self {
-                    $(KindSettings::$variant(c) => super::$module::connect(http, base_url, c, secret)),+
+                    $(KindSettings::$variant(c) => $module::connect(http, base_url, c, secret)),+
                 }
             }
         }
     };
-}
-
-registry! {
-    Wecom => wecom,
-    Juzibot => juzibot,
-    Yzj => yzj,
-    Dustess => dustess,
-    WechatCrm => crm,
 }
 
 impl Kind {
@@ -238,7 +231,7 @@ mod tests {
         let wecom = KindSettings::parse(Kind::Wecom, &example_fields(Kind::Wecom, None)).unwrap();
         assert_eq!(
             wecom,
-            KindSettings::Wecom(super::super::wecom::Config {
+            KindSettings::Wecom(crate::platforms::wecom::Config {
                 corp_id: "ww0123456789abcdef".into(),
                 strategy_id: Some(1),
             })
