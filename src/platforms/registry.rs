@@ -79,9 +79,12 @@ macro_rules! registry {
             }
 
             /// Reads the kind-specific settings of `kind` from a mapping of them alone.
-            pub fn parse(kind: Kind, fields: &figment::value::Value) -> Result<Self, figment::Error> {
+            pub fn parse(
+                kind: Kind,
+                fields: &figment::value::Value,
+            ) -> Result<Self, Box<figment::Error>> {
                 Ok(match kind {
-                    $(Kind::$variant => KindSettings::$variant(fields.deserialize()?)),+
+                    $(Kind::$variant => KindSettings::$variant(fields.deserialize().map_err(Box::new)?)),+
                 })
             }
 

@@ -736,7 +736,7 @@ fn kind_settings(
     match KindSettings::parse(kind, &Value::from(specific)) {
         Ok(config) => Some(config),
         Err(e) => {
-            diags.extend(under_platform(name, e).iter().map(|e| at.figment_error(e)));
+            diags.extend(under_platform(name, *e).iter().map(|e| at.figment_error(e)));
             None
         }
     }
