@@ -145,10 +145,14 @@ pub async fn run(cli: Cli) -> Result<Success, Failure> {
             write_config,
         } => match sim(listen, seed, faults, write_config).await {
             Ok(()) => Ok(Success::Done),
+            Err(crate::sim::SimError::ReadSeed { path, source }) => Err(Failure::Invalid(format!(
+                "error: cannot read the seed file {}: {}",
+                path.display(),
+                crate::model::diag::io_reason(&source)
+            ))),
             Err(
                 e @ (crate::sim::SimError::FaultSpec(_)
                 | crate::sim::SimError::Seed { .. }
-                | crate::sim::SimError::ReadSeed { .. }
                 | crate::sim::SimError::Fixture { .. }
                 | crate::sim::SimError::WriteConfig { .. }),
             ) => Err(Failure::Invalid(format!("error: {}", error_chain(&e)))),
