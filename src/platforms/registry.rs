@@ -23,6 +23,10 @@ pub struct Descriptor {
     pub fields: &'static [Field],
 }
 
+/// How a kind builds its client from its typed settings and the secret. Makes no call.
+pub type Connect<C> =
+    fn(super::Http, reqwest::Url, &C, secrecy::SecretString) -> std::sync::Arc<dyn super::Platform>;
+
 /// A kind-specific setting of a platform.
 #[derive(Debug)]
 pub struct Field {
@@ -96,7 +100,7 @@ macro_rules! registry {
                 secret: secrecy::SecretString,
             ) -> std::sync::Arc<dyn $crate::platforms::Platform> {
                 match self {
-                    $(KindSettings::$variant(c) => $module::connect(http, base_url, c, secret)),+
+                    $(KindSettings::$variant(c) => ($module::CONNECT)(http, base_url, c, secret)),+
                 }
             }
         }

@@ -49,11 +49,8 @@ pub use client::Dustess;
 
 use std::sync::Arc;
 
-use secrecy::SecretString;
-
 use crate::model::{Batch, Capabilities, MarkStyle};
-use crate::platforms::registry::Descriptor;
-use crate::platforms::{Http, Platform};
+use crate::platforms::registry::{Connect, Descriptor};
 
 /// What seed 003 allows (PLATFORMS.md, capability table): create a group with its tags and add
 /// tags to a group, at most 100 per call, orders included; nothing else, not even a list.
@@ -89,11 +86,5 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
 };
 
 /// Builds the client. Makes no call.
-pub fn connect(
-    http: Http,
-    base_url: reqwest::Url,
-    _config: &Config,
-    secret: SecretString,
-) -> Arc<dyn Platform> {
-    Arc::new(Dustess::new(http, base_url, secret))
-}
+pub const CONNECT: Connect<Config> =
+    |http, base_url, _config, secret| Arc::new(Dustess::new(http, base_url, secret));

@@ -27,11 +27,8 @@ pub use client::Juzibot;
 
 use std::sync::Arc;
 
-use secrecy::SecretString;
-
 use crate::model::{Batch, Capabilities, MarkStyle};
-use crate::platforms::registry::Descriptor;
-use crate::platforms::{Http, Platform};
+use crate::platforms::registry::{Connect, Descriptor};
 
 /// What the hub's API allows (PLATFORMS.md, capability table).
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -66,11 +63,5 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
 };
 
 /// Builds the client. Makes no call.
-pub fn connect(
-    http: Http,
-    base_url: reqwest::Url,
-    _config: &Config,
-    secret: SecretString,
-) -> Arc<dyn Platform> {
-    Arc::new(Juzibot::new(http, base_url, secret))
-}
+pub const CONNECT: Connect<Config> =
+    |http, base_url, _config, secret| Arc::new(Juzibot::new(http, base_url, secret));

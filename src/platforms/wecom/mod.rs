@@ -51,11 +51,8 @@ pub use client::{REFRESH_MARGIN, Wecom};
 
 use std::sync::Arc;
 
-use secrecy::SecretString;
-
 use crate::model::{Batch, Capabilities, MarkStyle};
-use crate::platforms::registry::{Descriptor, Field};
-use crate::platforms::{Http, Platform};
+use crate::platforms::registry::{Connect, Descriptor, Field};
 
 /// What WeCom's tag API allows (PLATFORMS.md, capability table), for strategy and corp tags alike.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -109,17 +106,6 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
 };
 
 /// Builds the client. Makes no call.
-pub fn connect(
-    http: Http,
-    base_url: reqwest::Url,
-    config: &Config,
-    secret: SecretString,
-) -> Arc<dyn Platform> {
-    Arc::new(Wecom::new(
-        http,
-        base_url,
-        config.corp_id.clone(),
-        config.strategy_id,
-        secret,
-    ))
-}
+pub const CONNECT: Connect<Config> = |http, base_url, config, secret| {
+    Arc::new(Wecom::new(http, base_url, config.corp_id.clone(), config.strategy_id, secret))
+};

@@ -50,11 +50,8 @@ pub use client::Yzj;
 
 use std::sync::Arc;
 
-use secrecy::SecretString;
-
 use crate::model::{Batch, Capabilities, MarkStyle};
-use crate::platforms::registry::{Descriptor, Field};
-use crate::platforms::{Http, Platform};
+use crate::platforms::registry::{Connect, Descriptor, Field};
 
 /// What Miaokol's API allows (PLATFORMS.md, capability table).
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -99,11 +96,6 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
 };
 
 /// Builds the client. Makes no call.
-pub fn connect(
-    http: Http,
-    base_url: reqwest::Url,
-    config: &Config,
-    secret: SecretString,
-) -> Arc<dyn Platform> {
+pub const CONNECT: Connect<Config> = |http, base_url, config, secret| {
     Arc::new(Yzj::new(http, base_url, config.app_id.clone(), secret))
-}
+};
