@@ -511,3 +511,63 @@ fn secrets_are_read_only_when_asked_and_named_when_missing() {
         "platform \"p\": environment variable TAGSYNC_UNIT_TEST_NEVER_SET_7F3A is not set"
     );
 }
+
+const WECOM: &str = "
+platforms:
+  hq:
+    kind: wecom
+    base_url: https://qyapi.weixin.qq.com
+    secret_env: WECOM_HQ_SECRET
+";
+
+#[test]
+fn kind_settings_are_checked_against_the_kinds_descriptor() {
+    // Nothing close: every key a platform of this kind accepts, its own last.
+    check(
+        &format!("{WECOM}    corp_id: ww01\n    colour: blue\n"),
+        expect![[r#"
+            error: tagsync.yaml:8:5: unknown key `platforms.hq.colour`
+              hint: accepted keys here: kind, base_url, mode, rate_limit, schedule, secret_env, secret_file, timeout_seconds, corp_id, strategy_id
+        "#]],
+    );
+    check(
+        &format!("{WECOM}    corp_id: ww01\n    stratgy_id: 1\n"),
+        expect![[r#"
+            error: tagsync.yaml:8:5: unknown key `platforms.hq.stratgy_id`
+              hint: did you mean `strategy_id`?
+        "#]],
+    );
+    // The typed settings check types where they are written.
+    check(
+        &format!("{WECOM}    corp_id: ww01\n    strategy_id: first\n"),
+        expect![[r#"
+            error: tagsync.yaml:8:18: `platforms.hq.strategy_id` has the wrong type: found string "first", expected a whole number (0 or more)
+              hint: write a number without quotes
+        "#]],
+    );
+    check(
+        &format!("{WECOM}    corp_id: \"  \"\n"),
+        expect![[r#"
+        error: tagsync.yaml:7:14: `corp_id` is empty
+    "#]],
+    );
+    check(
+        &format!("{WECOM}    corp_id: ww01\n    strategy_id: 7\n"),
+        expect![[r#"
+            database_url=sqlite://tagsync.db?mode=rwc tags=config/tags schedule="0 */5 * * * *" listen=127.0.0.1:9187 prune=false max_deletes=20
+            hq: kind=wecom base_url=https://qyapi.weixin.qq.com/ mode=enforce rate_limit=- schedule=- secret=env:WECOM_HQ_SECRET corp_id=ww01 strategy_id=7 app_id=- timeout=15s
+        "#]],
+    );
+}
+
+/// `COMMON_KEYS` splits a platform's keys: it must be exactly the keys `RawPlatform` reads.
+#[test]
+fn common_keys_are_the_raw_platforms_fields() {
+    let mut dict = Dict::new();
+    dict.insert("no_such_key".into(), Value::from(1));
+    let err = Value::from(dict).deserialize::<RawPlatform>().unwrap_err();
+    match err.kind {
+        figment::error::Kind::UnknownField(_, expected) => assert_eq!(expected, COMMON_KEYS),
+        other => panic!("{other:?}"),
+    }
+}

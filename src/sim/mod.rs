@@ -260,8 +260,9 @@ pub async fn start_all(
 }
 
 /// `tagsync sim [--listen ADDR] [--seed FILE] [--faults SPEC]`: validates the arguments, serves
-/// every simulator, prints one line per platform (`juzibot http://127.0.0.1:PORT`) to standard
-/// output, and stops cleanly on Ctrl-C.
+/// every simulator, prints one line per platform with what it accepts
+/// (`yzj http://127.0.0.1:PORT secret=sim-token app_id=sim-app-id`) to standard output, calls
+/// `on_ready` (where `--write-config` writes its file), and stops cleanly on Ctrl-C.
 ///
 /// # Errors
 /// A bad spec or seed file before anything is bound; then as [`start_all`] and
