@@ -221,8 +221,17 @@ fn demo_keep_leaves_a_mirror_to_query() {
         out.contains(&format!("The mirror is kept: sqlite3 {}", db.display())),
         "{out}"
     );
-    assert!(db.exists());
     assert!(keep.join("tagsync.yaml").exists());
+    // The README's query runs on the kept mirror.
+    let url = format!("sqlite://{}?mode=ro", db.display());
+    let drift: i64 = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query_scalar("select count(*) from v_drift")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    });
+    assert!(drift > 0, "the demo's consoles hold drift to query");
     // A second run would mix two demos in one mirror.
     let (code, _, err) = run(bin().args(["demo", "--keep", keep.to_str().unwrap()]));
     assert_eq!(code, Some(2));
