@@ -4,6 +4,7 @@
 //! binary with a controlled environment; these tests set no variable.
 
 use expect_test::{Expect, expect};
+use figment::value::Value;
 
 use super::*;
 
