@@ -242,11 +242,18 @@ fn kind_settings(
             .hint(hint),
         );
     }
+    // A kind set by a variable is what makes the field required: blame the variable.
+    let kind_at = at.value(&["platforms", name, "kind"]);
+    let needs_at = if kind_at.line == 0 {
+        kind_at
+    } else {
+        at.key(&["platforms", name])
+    };
     for field in descriptor.fields {
         if field.required && !specific.contains_key(field.name) {
             diags.push(
                 Diagnostic::new(
-                    at.key(&["platforms", name]),
+                    needs_at.clone(),
                     format!("platform {name:?} of kind {kind} needs `{}`", field.name),
                 )
                 .hint(field.hint),

@@ -287,7 +287,12 @@ async fn a_two_line_or_empty_secret_stops_before_any_call() {
 #[test]
 fn environment_mistakes_name_the_variable() {
     let example = "config/tagsync.example.yaml";
-    let cases: [(&str, &str, &str); 4] = [
+    let cases: [(&str, &str, &str); 5] = [
+        (
+            "TAGSYNC_PLATFORMS__CRM__KIND",
+            "yzj",
+            "error: environment variable TAGSYNC_PLATFORMS__CRM__KIND: platform \"crm\" of kind yzj needs `app_id`\n  hint: add `app_id:`, the app ID the Miaokol (yzj) open platform issued\n1 error\n",
+        ),
         (
             "tagsync_max_deletes",
             "abc",
