@@ -14,7 +14,10 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    init_logging();
+    if let Err(e) = cli::logging::init() {
+        anstream::eprintln!("{e}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -32,21 +35,5 @@ fn main() -> ExitCode {
             anstream::eprintln!("{}", failure.render());
             ExitCode::from(failure.exit_code())
         }
-    }
-}
-
-/// Logs go to stderr (stdout carries plans and JSON); `TAGSYNC_LOG` filters, `TAGSYNC_LOG_FORMAT=json`
-/// switches to one JSON object per line for log collectors.
-fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("TAGSYNC_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let json = std::env::var("TAGSYNC_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
     }
 }

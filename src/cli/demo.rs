@@ -4,59 +4,53 @@
 //! `apply`: configuration and tag files are validated, secrets read from files.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
 use super::render::UserError;
-use super::{Failure, Success, load_inputs};
+use super::{Failure, Success, load_inputs, simconfig};
 use crate::clock;
 use crate::engine::{self, CycleReport, CycleRequest, Engine, RunMode, Target, Trigger};
 use crate::planner::{self, PlatformPlan};
 use crate::platforms::RetryPolicy;
-use crate::sim::{self, FaultSpec, SeedFile, SimHandle, SimPlatform};
+use crate::sim::{self, FaultSpec, SeedFile};
 use crate::store::Store;
 
 const CONSOLE: &str = include_str!("demo/console.yaml");
-const TAG_FILES: [(&str, &str); 2] = [
-    (
-        "10-customer.yaml",
-        include_str!("../../config/tags/10-customer.yaml"),
-    ),
-    (
-        "20-intent.yaml",
-        include_str!("../../config/tags/20-intent.yaml"),
-    ),
-];
-
-/// The example configuration's platform name for each simulator, and its kind-specific keys.
-fn platform_config(p: SimPlatform) -> (&'static str, &'static str, &'static str) {
-    match p {
-        SimPlatform::Wecom => (
-            "wecom-hq",
-            "wecom",
-            "corp_id: ww0123456789abcdef\n    strategy_id: 1\n",
-        ),
-        SimPlatform::Juzibot => ("juzi-main", "juzibot", ""),
-        SimPlatform::Yzj => ("yzj", "yzj", "app_id: 44n2AsVZArKefJbuaE\n"),
-        SimPlatform::Dustess => ("dustess", "dustess", ""),
-        SimPlatform::WechatCrm => ("crm", "wechat_crm", "mode: observe\n"),
-    }
-}
-
-pub async fn run() -> Result<Success, Failure> {
-    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+/// With `keep`, the files go to that directory (new or empty) and stay; otherwise to a temporary
+/// one.
+pub async fn run(keep: Option<PathBuf>) -> Result<Success, Failure> {
+    let temp;
+    let dir: &Path = match &keep {
+        Some(dir) => {
+            let in_use = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+            if in_use {
+                return Err(UserError::new(format!("{} is not empty", dir.display()))
+                    .hint("`demo --keep` needs a new or empty directory, so that the mirror holds this run alone")
+                    .into());
+            }
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            dir
+        }
+        None => {
+            temp = tempfile::tempdir().context("cannot create a temporary directory")?;
+            temp.path()
+        }
+    };
     let seed = SeedFile::from_yaml(CONSOLE).context("the demo's console state")?;
     let sims = sim::start_all(None, &seed, &FaultSpec::default())
         .await
         .context("cannot start the simulators")?;
-    let config = write_files(dir.path(), &sims, &seed)?;
+    let config = dir.join("tagsync.yaml");
+    simconfig::write(&config, &sims, &seed).context("cannot write the demo's configuration")?;
     println!("Simulators:");
     for h in &sims {
         println!("  {:<10} {}", h.platform(), h.base_url());
     }
     println!(
-        "Configuration: {}\nTag files: config/tags/ (the repository's examples)\n",
+        "Configuration: {}\nTag files: the repository's examples (config/tags/)\n",
         config.display()
     );
 
@@ -120,6 +114,15 @@ pub async fn run() -> Result<Success, Failure> {
     for h in sims {
         h.shutdown().await.context("stopping a simulator")?;
     }
+    if let Some(dir) = &keep {
+        let db = std::fs::canonicalize(dir)
+            .unwrap_or_else(|_| dir.clone())
+            .join("tagsync.db");
+        println!(
+            "\nThe mirror is kept: sqlite3 {} (README: \"The mirror and reporting queries\").",
+            db.display()
+        );
+    }
     if again.iter().any(PlatformPlan::has_changes) {
         return Err(Failure::Runtime(anyhow::anyhow!(
             "the demo did not converge"
@@ -133,46 +136,6 @@ fn reports(results: Vec<Result<CycleReport, engine::Error>>) -> Result<Vec<Cycle
         .into_iter()
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Failure::Runtime(anyhow::Error::new(e)))
-}
-
-/// Writes the configuration, the secrets (as files, the way a deployment would) and the tag files.
-fn write_files(
-    dir: &Path,
-    sims: &[SimHandle],
-    seed: &SeedFile,
-) -> Result<std::path::PathBuf, Failure> {
-    let mut config = format!(
-        "database_url: sqlite://{}/tagsync.db?mode=rwc\ntags: {}/tags\nplatforms:\n",
-        dir.display(),
-        dir.display()
-    );
-    std::fs::create_dir_all(dir.join("secrets")).context("secrets directory")?;
-    std::fs::create_dir_all(dir.join("tags")).context("tags directory")?;
-    for h in sims {
-        let (name, kind, extra) = platform_config(h.platform());
-        let token = seed
-            .fixture(h.platform())
-            .map(|f| f.token.clone())
-            .unwrap_or_default();
-        let secret = dir.join("secrets").join(name);
-        std::fs::write(&secret, token).context("writing a secret file")?;
-        let _ = write!(
-            config,
-            "  {name}:\n    kind: {kind}\n    base_url: {}\n    secret_file: {}\n    {}",
-            h.base_url(),
-            secret.display(),
-            extra
-        );
-        if !config.ends_with('\n') {
-            config.push('\n');
-        }
-    }
-    for (file, text) in TAG_FILES {
-        std::fs::write(dir.join("tags").join(file), text).context("writing a tag file")?;
-    }
-    let path = dir.join("tagsync.yaml");
-    std::fs::write(&path, config).context("writing the configuration")?;
-    Ok(path)
 }
 
 async fn report(store: &Store, targets: &[Target]) -> Result<String, Failure> {

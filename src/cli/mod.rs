@@ -10,8 +10,10 @@ use crate::settings::{self, Settings};
 
 mod demo;
 mod healthcheck;
+pub mod logging;
 pub mod render;
 mod run;
+mod simconfig;
 pub mod sync;
 mod validate;
 
@@ -34,7 +36,8 @@ pub enum Command {
     Plan(sync::PlanArgs),
     /// Pull, plan, confirm, and send the plan's operations; journals everything to the mirror.
     Apply(sync::ApplyArgs),
-    /// Serve the platform simulators on loopback (prints each base URL; Ctrl-C stops).
+    /// Serve the platform simulators on loopback (prints each base URL and the credentials it
+    /// accepts; Ctrl-C stops).
     Sim {
         /// Address of the first simulator; each next one takes the next port (default: ephemeral).
         #[arg(long)]
@@ -45,6 +48,10 @@ pub enum Command {
         /// Deterministic faults, e.g. `seed=42,rate=0.3,kinds=http500+lost`.
         #[arg(long)]
         faults: Option<String>,
+        /// Write a configuration for the running simulators to FILE (a new file), with each
+        /// secret in a file beside it, then serve.
+        #[arg(long, value_name = "FILE")]
+        write_config: Option<PathBuf>,
     },
     /// The daemon: each platform's cycle on its cron schedule, /healthz /readyz /metrics on `listen`.
     Run,
@@ -55,7 +62,11 @@ pub enum Command {
         url: Option<String>,
     },
     /// Run one full cycle against the built-in simulators with a SQLite mirror in a temporary directory.
-    Demo,
+    Demo {
+        /// Keep the mirror, configuration and tag files in DIR (new or empty) to query afterwards.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+    },
     /// Print the JSON Schema of tag files (the one checked in at schema/tags.schema.json).
     Schema,
 }
@@ -81,6 +92,12 @@ impl From<render::UserError> for Failure {
     }
 }
 
+impl From<crate::platforms::ConnectError> for Failure {
+    fn from(e: crate::platforms::ConnectError) -> Self {
+        Failure::Runtime(anyhow::Error::new(e))
+    }
+}
+
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
         Failure::Runtime(e)
@@ -95,8 +112,44 @@ pub enum Success {
     ChangesPending,
 }
 
+impl Cli {
+    /// The `--config` given on the command line, if any (not the default, nor `TAGSYNC_CONFIG`).
+    fn explicit_config(&self) -> Option<&std::path::Path> {
+        let from_env = std::env::var_os("TAGSYNC_CONFIG").map(PathBuf::from);
+        (self.config != std::path::Path::new(settings::DEFAULT_CONFIG)
+            && from_env.as_ref() != Some(&self.config))
+        .then_some(self.config.as_path())
+    }
+}
+
+/// `demo`, `schema` and `sim` make or need no configuration: a `--config` would be silently
+/// ignored, so it is refused.
+fn refuse_config(cli: &Cli, command: &str, hint: &str) -> Result<(), Failure> {
+    match cli.explicit_config() {
+        None => Ok(()),
+        Some(path) => Err(Failure::Invalid(format!(
+            "error: `tagsync {command}` reads no configuration, but --config {} was given\n  hint: {hint}",
+            path.display()
+        ))),
+    }
+}
+
 /// Runs one command.
 pub async fn run(cli: Cli) -> Result<Success, Failure> {
+    match &cli.command {
+        Command::Demo { .. } => refuse_config(
+            &cli,
+            "demo",
+            "drop --config: the demo writes its own for the simulators (see it with --keep DIR)",
+        )?,
+        Command::Schema => refuse_config(&cli, "schema", "drop --config")?,
+        Command::Sim { .. } => refuse_config(
+            &cli,
+            "sim",
+            "drop --config; `tagsync sim --write-config FILE` writes a configuration for the simulators",
+        )?,
+        _ => {}
+    }
     match cli.command {
         Command::Validate => validate::run(&cli.config),
         Command::Plan(args) => sync::plan(&cli.config, args).await,
@@ -105,17 +158,25 @@ pub async fn run(cli: Cli) -> Result<Success, Failure> {
             listen,
             seed,
             faults,
-        } => match crate::sim::run_cli(listen, seed, faults).await {
+            write_config,
+        } => match sim(listen, seed, faults, write_config).await {
             Ok(()) => Ok(Success::Done),
+            Err(crate::sim::SimError::ReadSeed { path, source }) => {
+                Err(Failure::from(render::UserError::new(format!(
+                    "cannot read the seed file {}: {}",
+                    path.display(),
+                    crate::model::diag::io_reason(&source)
+                ))))
+            }
             Err(
                 e @ (crate::sim::SimError::FaultSpec(_)
                 | crate::sim::SimError::Seed { .. }
-                | crate::sim::SimError::ReadSeed { .. }
-                | crate::sim::SimError::Fixture { .. }),
+                | crate::sim::SimError::Fixture { .. }
+                | crate::sim::SimError::WriteConfig { .. }),
             ) => Err(Failure::from(render::UserError::new(render::chain(&e)))),
             Err(e) => Err(Failure::Runtime(anyhow::Error::new(e))),
         },
-        Command::Demo => demo::run().await,
+        Command::Demo { keep } => demo::run(keep).await,
         Command::Run => run::run(&cli.config).await,
         Command::Healthcheck { url } => healthcheck::run(&cli.config, url).await,
         Command::Schema => {
@@ -123,6 +184,44 @@ pub async fn run(cli: Cli) -> Result<Success, Failure> {
             Ok(Success::Done)
         }
     }
+}
+
+/// `tagsync sim`: serves the simulators; with `--write-config FILE`, writes a configuration for
+/// them once they listen.
+async fn sim(
+    listen: Option<std::net::SocketAddr>,
+    seed: Option<PathBuf>,
+    faults: Option<String>,
+    write_config: Option<PathBuf>,
+) -> Result<(), crate::sim::SimError> {
+    if let Some(path) = &write_config
+        && path.exists()
+    {
+        return Err(crate::sim::SimError::WriteConfig {
+            path: path.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "it exists; --write-config writes a new file",
+            ),
+        });
+    }
+    crate::sim::run_cli(listen, seed, faults, |handles, seed| {
+        let Some(path) = write_config else {
+            return Ok(());
+        };
+        simconfig::write(&path, handles, seed).map_err(|source| {
+            crate::sim::SimError::WriteConfig {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        println!(
+            "Configuration written to {0}; try:\n  tagsync --config {0} validate\n  tagsync --config {0} plan",
+            path.display()
+        );
+        Ok(())
+    })
+    .await
 }
 
 /// The validated inputs of a command.

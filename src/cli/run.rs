@@ -97,10 +97,16 @@ fn read_token(source: &SecretSource) -> Result<secrecy::SecretString, Failure> {
             SecretError::MissingEnv { var, .. } => {
                 format!("`http_token_env` names {var}, which is not set")
             }
+            SecretError::EmptyEnv { var, .. } => {
+                format!("`http_token_env` names {var}, which is empty")
+            }
             SecretError::File { path, reason, .. } => {
                 format!("cannot read `http_token_file` {path}: {reason}")
             }
             SecretError::EmptyFile { path, .. } => format!("`http_token_file` {path} is empty"),
+            SecretError::MultiLine {
+                source_name, lines, ..
+            } => format!("the HTTP token in {source_name} has {lines} lines; a token is one line"),
         };
         Failure::Invalid(format!(
             "error: {what}\n  hint: the token guards /metrics off loopback; set it, or listen on 127.0.0.1"

@@ -152,8 +152,12 @@ fn save_plan(path: &std::path::Path, saved: &SavedPlan) -> Result<(), Failure> {
 /// Reads a saved plan; a file that is not one is an input error.
 fn load_plan(path: &std::path::Path) -> Result<SavedPlan, Failure> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| UserError::new(format!("cannot read the saved plan {shown}: {}", e.kind())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        UserError::new(format!(
+            "cannot read the saved plan {shown}: {}",
+            crate::model::diag::io_reason(&e)
+        ))
+    })?;
     let saved: SavedPlan = serde_json::from_str(&text).map_err(|e| {
         UserError::at(
             format!("{shown}:{}:{}", e.line(), e.column()),

@@ -73,6 +73,31 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// Why a file could not be read, in the same words everywhere ("no such file", not serde's or
+/// the OS's jargon).
+pub fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::NotFound => "no such file".into(),
+        K::PermissionDenied => "permission denied".into(),
+        K::IsADirectory => "it is a directory".into(),
+        K::InvalidData => "not UTF-8: save the file as UTF-8".into(),
+        other => other.to_string(),
+    }
+}
+
+/// A file that is not UTF-8, located at its first bad byte (lines and columns as everywhere).
+pub fn not_utf8(file: &str, bytes: &[u8], e: std::str::Utf8Error) -> Diagnostic {
+    let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+    let line = valid.matches('\n').count() + 1;
+    let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let (line, column) = (line as u32, column as u32);
+    Diagnostic::new(
+        Origin::new(file, line, column),
+        format!("not UTF-8 at line {line}, column {column}: save the file as UTF-8"),
+    )
+}
+
 /// A non-empty list of diagnostics, sorted by file, line and column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct Diagnostics(Vec<Diagnostic>);

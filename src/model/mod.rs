@@ -124,6 +124,15 @@ impl Snapshot {
     }
 }
 
+/// A tag to create: what the planner asks for and a platform's create call sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct NewTag {
+    pub key: String,
+    pub name: String,
+    /// Sent with the create where the platform takes it.
+    pub order: Option<u32>,
+}
+
 /// Normalises a name the way every comparison in tagsync sees it: Unicode NFC, nothing else.
 pub fn normalize_name(name: &str) -> String {
     use unicode_normalization::UnicodeNormalization;

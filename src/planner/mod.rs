@@ -34,6 +34,8 @@ use crate::model::{
 
 pub use action::{JournalEntry, OpKind};
 pub use markdown::render_markdown;
+// Shared with the platforms, which must not import the planner.
+pub use crate::model::NewTag;
 pub use render::{render_json, render_text};
 
 /// Everything the planner needs for one platform.
@@ -139,15 +141,6 @@ pub enum Action {
 pub struct Change<T> {
     pub from: Option<T>,
     pub to: T,
-}
-
-/// A tag to create.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NewTag {
-    pub key: String,
-    pub name: String,
-    /// Sent with the create where the platform takes it.
-    pub order: Option<u32>,
 }
 
 /// An existing remote tag.

@@ -4,24 +4,31 @@
 //! own directory knows its paths, field names or error codes. Everything else sees the canonical
 //! model and a [`Capabilities`] table.
 
-pub mod crm;
-pub mod dustess;
 pub mod flex;
 pub mod http;
-pub mod juzibot;
-pub mod wecom;
-pub mod yzj;
+#[macro_use]
+pub mod registry;
+
+// Every platform kind: its directory and this one line.
+registry! {
+    Wecom => wecom,
+    Juzibot => juzibot,
+    Yzj => yzj,
+    Dustess => dustess,
+    WechatCrm => crm,
+}
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use secrecy::SecretString;
 
+use crate::model::NewTag;
 use crate::model::{Capabilities, RemoteGroup, RemoteTag, Snapshot};
-use crate::planner::NewTag;
-use crate::settings::{Kind, PlatformSettings};
+use crate::settings::PlatformSettings;
 
 pub use http::{Http, RetryPolicy};
+pub use registry::{Descriptor, Field};
 
 /// How a call to a platform failed. Each variant is an outcome the caller treats differently.
 #[derive(Debug, thiserror::Error)]
@@ -106,57 +113,76 @@ pub trait Platform: Send + Sync {
     /// Creates a group with its first tags; returns the group as the platform reports it. Where
     /// the create answers no ids (Miaokol's `batchAddTag`), the group's `id` is empty and its
     /// tags are left out: apply then binds them from the list that ends the round, by name.
+    ///
+    /// The default answers [`Error::Unsupported`], as read-only platforms do for every write.
     async fn create_group(
         &self,
-        name: &str,
-        order: Option<u32>,
-        tags: &[NewTag],
-    ) -> Result<RemoteGroup, Error>;
+        _name: &str,
+        _order: Option<u32>,
+        _tags: &[NewTag],
+    ) -> Result<RemoteGroup, Error> {
+        Err(Error::Unsupported {
+            what: "create groups",
+        })
+    }
 
     /// Adds tags to a group; returns the new tags (with their ids), or none where the call
     /// answers no ids (learnt from the list that ends the round).
     async fn add_tags(
         &self,
-        group_id: &str,
-        group_name: &str,
-        tags: &[NewTag],
-    ) -> Result<Vec<RemoteTag>, Error>;
+        _group_id: &str,
+        _group_name: &str,
+        _tags: &[NewTag],
+    ) -> Result<Vec<RemoteTag>, Error> {
+        Err(Error::Unsupported { what: "add tags" })
+    }
 
     /// Renames and/or reorders a group; sends only what is given.
     async fn edit_group(
         &self,
-        id: &str,
-        name: Option<&str>,
-        order: Option<u32>,
-    ) -> Result<(), Error>;
+        _id: &str,
+        _name: Option<&str>,
+        _order: Option<u32>,
+    ) -> Result<(), Error> {
+        Err(Error::Unsupported {
+            what: "edit groups",
+        })
+    }
 
     /// Renames and/or reorders the tag `id` of the group `group_id`; sends only what is given
     /// (platforms that address a tag by its id alone ignore `group_id`; Miaokol's edit call must
     /// repeat the tag's group).
     async fn edit_tag(
         &self,
-        group_id: &str,
-        id: &str,
-        name: Option<&str>,
-        order: Option<u32>,
-    ) -> Result<(), Error>;
+        _group_id: &str,
+        _id: &str,
+        _name: Option<&str>,
+        _order: Option<u32>,
+    ) -> Result<(), Error> {
+        Err(Error::Unsupported { what: "edit tags" })
+    }
 
     /// Deletes tags (the planner has already split them into chunks the API takes).
-    async fn delete_tags(&self, ids: &[String]) -> Result<(), Error>;
+    async fn delete_tags(&self, _ids: &[String]) -> Result<(), Error> {
+        Err(Error::Unsupported {
+            what: "delete tags",
+        })
+    }
 
     /// API calls made so far (each attempt counts).
     fn api_calls(&self) -> u64;
 }
 
-/// The capability table of a kind (PLATFORMS.md).
-pub fn capabilities(kind: Kind) -> &'static Capabilities {
-    match kind {
-        Kind::Wecom => &wecom::CAPABILITIES,
-        Kind::Juzibot => &juzibot::CAPABILITIES,
-        Kind::Yzj => &yzj::CAPABILITIES,
-        Kind::Dustess => &dustess::CAPABILITIES,
-        Kind::WechatCrm => &crm::CAPABILITIES,
-    }
+/// A configured platform's client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The HTTP client could not be set up (TLS roots, proxy settings).
+    #[error("platform {platform:?}: cannot set up the HTTP client: {source}")]
+    Http {
+        platform: String,
+        #[source]
+        source: reqwest::Error,
+    },
 }
 
 /// Builds the client of a configured platform with its secret. Makes no call.
@@ -164,34 +190,12 @@ pub fn connect(
     settings: &PlatformSettings,
     secret: SecretString,
     retry: RetryPolicy,
-) -> Result<Arc<dyn Platform>, String> {
-    let http = Http::new(settings, retry).map_err(|e| e.to_string())?;
-    let base = settings.base_url.clone();
-    // Settings validation requires these per kind; the messages only guard hand-built settings.
-    let required = |value: &Option<String>, key: &str| {
-        value.clone().ok_or_else(|| {
-            format!(
-                "platform {:?} of kind {} needs `{key}`",
-                settings.name, settings.kind
-            )
-        })
-    };
-    Ok(match settings.kind {
-        Kind::Wecom => Arc::new(wecom::Wecom::new(
-            http,
-            base,
-            required(&settings.corp_id, "corp_id")?,
-            settings.strategy_id,
-            secret,
-        )),
-        Kind::Juzibot => Arc::new(juzibot::Juzibot::new(http, base, secret)),
-        Kind::Yzj => Arc::new(yzj::Yzj::new(
-            http,
-            base,
-            required(&settings.app_id, "app_id")?,
-            secret,
-        )),
-        Kind::Dustess => Arc::new(dustess::Dustess::new(http, base, secret)),
-        Kind::WechatCrm => Arc::new(crm::WechatCrm::new(http, base, secret)),
-    })
+) -> Result<Arc<dyn Platform>, ConnectError> {
+    let http = Http::new(settings, retry).map_err(|source| ConnectError::Http {
+        platform: settings.name.clone(),
+        source,
+    })?;
+    Ok(settings
+        .config
+        .connect(http, settings.base_url.clone(), secret))
 }

@@ -62,6 +62,11 @@ impl Node {
         (key, node, true)
     }
 
+    /// Whether the document has every key of `path`.
+    pub fn contains(&self, path: &[&str]) -> bool {
+        self.walk(path).2
+    }
+
     /// Where the value at `path` is, or else the deepest part of the path the document has.
     pub fn value_position(&self, path: &[&str]) -> (u32, u32) {
         let (key, node, found) = self.walk(path);

@@ -18,15 +18,25 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format};
-use secrecy::SecretString;
+use figment::value::Dict;
 use serde::Deserialize;
 
 use crate::model::diag::{Diagnostic, Diagnostics, Origin, closest, from_yaml_error, yaml_options};
 use crate::model::tagfile;
 
+pub use crate::platforms::{Kind, KindSettings};
+
 mod located;
+mod platform;
+mod secret;
+mod tagdir;
 
 pub use located::Node;
+use platform::validate_platform;
+#[cfg(test)]
+use platform::{COMMON_KEYS, RawPlatform};
+pub use secret::{SecretError, SecretSource};
+pub use tagdir::read_tag_sources;
 
 /// The default location of the configuration file.
 pub const DEFAULT_CONFIG: &str = "config/tagsync.yaml";
@@ -41,70 +51,6 @@ const ENV_RESERVED: &[&str] = &[
     "test_database_url",
     "http_token",
 ];
-
-/// The platform kinds tagsync speaks to.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Wecom,
-    Juzibot,
-    Yzj,
-    Dustess,
-    WechatCrm,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 5] = [
-        Kind::Wecom,
-        Kind::Juzibot,
-        Kind::Yzj,
-        Kind::Dustess,
-        Kind::WechatCrm,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Wecom => "wecom",
-            Kind::Juzibot => "juzibot",
-            Kind::Yzj => "yzj",
-            Kind::Dustess => "dustess",
-            Kind::WechatCrm => "wechat_crm",
-        }
-    }
-
-    /// Whether tagsync may create groups there, i.e. whether groups go there by default.
-    pub fn can_write(self) -> bool {
-        !matches!(self, Kind::WechatCrm)
-    }
-
-    /// The public API's base URL, for hints.
-    fn example_base_url(self) -> &'static str {
-        match self {
-            Kind::Wecom => "https://qyapi.weixin.qq.com",
-            Kind::Juzibot => "https://hub.juzibot.com",
-            Kind::Yzj => "https://oapi-yzj.miaokol.com",
-            Kind::Dustess => "https://qw-openapi-tx.dustess.com",
-            Kind::WechatCrm => "the API address your CRM vendor gives you",
-        }
-    }
-
-    /// The kind-specific keys this kind requires and accepts.
-    fn fields(self) -> (&'static [&'static str], &'static [&'static str]) {
-        match self {
-            Kind::Wecom => (&["corp_id"], &["corp_id", "strategy_id"]),
-            Kind::Yzj => (&["app_id"], &["app_id"]),
-            Kind::Juzibot | Kind::Dustess | Kind::WechatCrm => (&[], &[]),
-        }
-    }
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Whether tagsync writes to a platform or only mirrors it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -132,61 +78,6 @@ pub struct RateLimit {
     pub burst: u32,
 }
 
-/// Where a platform's one secret lives. Reading it is deferred to the commands that need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretSource {
-    Env(String),
-    File(PathBuf),
-}
-
-/// A secret that could not be read, with the place to fix.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SecretError {
-    /// The environment variable is unset or empty.
-    #[error("platform {platform:?}: environment variable {var} is not set")]
-    MissingEnv { platform: String, var: String },
-    /// The file cannot be read.
-    #[error("platform {platform:?}: cannot read secret_file {path}: {reason}")]
-    File {
-        platform: String,
-        path: String,
-        reason: String,
-    },
-    /// The file is empty.
-    #[error("platform {platform:?}: secret_file {path} is empty")]
-    EmptyFile { platform: String, path: String },
-}
-
-impl SecretSource {
-    /// Reads the secret. Whitespace around it (a trailing newline in a file) is dropped.
-    pub fn read(&self, platform: &str) -> Result<SecretString, SecretError> {
-        match self {
-            SecretSource::Env(var) => match std::env::var(var) {
-                Ok(v) if !v.trim().is_empty() => Ok(SecretString::from(v.trim().to_owned())),
-                _ => Err(SecretError::MissingEnv {
-                    platform: platform.into(),
-                    var: var.clone(),
-                }),
-            },
-            SecretSource::File(path) => {
-                let shown = path.display().to_string();
-                let text = std::fs::read_to_string(path).map_err(|e| SecretError::File {
-                    platform: platform.into(),
-                    path: shown.clone(),
-                    reason: e.kind().to_string(),
-                })?;
-                if text.trim().is_empty() {
-                    return Err(SecretError::EmptyFile {
-                        platform: platform.into(),
-                        path: shown,
-                    });
-                }
-                Ok(SecretString::from(text.trim().to_owned()))
-            }
-        }
-    }
-}
-
 /// One configured platform, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlatformSettings {
@@ -197,9 +88,8 @@ pub struct PlatformSettings {
     pub rate_limit: Option<RateLimit>,
     pub schedule: Option<String>,
     pub secret: SecretSource,
-    pub corp_id: Option<String>,
-    pub strategy_id: Option<u64>,
-    pub app_id: Option<String>,
+    /// The settings only this platform's kind has (`config.kind() == kind`).
+    pub config: KindSettings,
     /// Per-request timeout.
     pub timeout: std::time::Duration,
 }
@@ -229,7 +119,7 @@ impl Settings {
             default_platforms: self
                 .platforms
                 .values()
-                .filter(|p| p.kind.can_write())
+                .filter(|p| p.kind.capabilities().writable())
                 .map(|p| p.name.clone())
                 .collect(),
             prune_default: self.prune,
@@ -237,20 +127,30 @@ impl Settings {
     }
 
     /// Selects platforms by name (all when `names` is empty); an unknown name is an input error.
-    pub fn select(&self, names: &[String]) -> Result<Vec<&PlatformSettings>, String> {
+    pub fn select(&self, names: &[String]) -> Result<Vec<&PlatformSettings>, SelectError> {
         if names.is_empty() {
             return Ok(self.platforms.values().collect());
         }
         names
             .iter()
             .map(|n| {
-                self.platforms.get(n).ok_or_else(|| {
-                    let known: Vec<&str> = self.platforms.keys().map(String::as_str).collect();
-                    format!("unknown platform {n:?}; configured: {}", known.join(", "))
+                self.platforms.get(n).ok_or_else(|| SelectError::Unknown {
+                    name: n.clone(),
+                    configured: self.platforms.keys().cloned().collect(),
                 })
             })
             .collect()
     }
+}
+
+/// A platform named on the command line is not configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectError {
+    #[error("unknown platform {name:?}; configured: {}", configured.join(", "))]
+    Unknown {
+        name: String,
+        configured: Vec<String>,
+    },
 }
 
 // The typed shape of the file and the environment, merged by figment.
@@ -266,40 +166,35 @@ struct RawConfig {
     #[serde(default)]
     prune: bool,
     max_deletes: Option<u32>,
+    /// Split per platform into the keys every kind has ([`RawPlatform`]) and the kind's own
+    /// ([`KindSettings`]), which can only be read once the kind is known.
     #[serde(default)]
-    platforms: BTreeMap<String, RawPlatform>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPlatform {
-    kind: Kind,
-    base_url: Option<String>,
-    #[serde(default)]
-    mode: Mode,
-    rate_limit: Option<RateLimit>,
-    schedule: Option<String>,
-    secret_env: Option<String>,
-    secret_file: Option<String>,
-    corp_id: Option<String>,
-    strategy_id: Option<u64>,
-    app_id: Option<String>,
-    timeout_seconds: Option<u64>,
+    platforms: BTreeMap<String, Dict>,
 }
 
 /// Loads and validates the configuration at `path`, with `TAGSYNC_…` environment overrides.
 pub fn load(path: &Path) -> Result<Settings, Diagnostics> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         Diagnostics::one(
             Diagnostic::new(
                 Origin::file(&shown),
-                format!("cannot read the configuration: {}", e.kind()),
+                format!(
+                    "cannot read the configuration: {}",
+                    crate::model::diag::io_reason(&e)
+                ),
             )
             .hint(
                 "pass --config PATH or set TAGSYNC_CONFIG; config/tagsync.example.yaml is a start",
             ),
         )
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Diagnostics::one(crate::model::diag::not_utf8(
+            &shown,
+            e.as_bytes(),
+            e.utf8_error(),
+        ))
     })?;
     load_text(&shown, &text, true)
 }
@@ -320,7 +215,12 @@ fn load_text(file: &str, text: &str, check_paths: bool) -> Result<Settings, Diag
     };
     let env_vars: Vec<String> = std::env::vars()
         .map(|(k, _)| k)
-        .filter(|k| k.starts_with(ENV_PREFIX) && !is_reserved(&k[ENV_PREFIX.len()..]))
+        // figment matches the prefix in any case (`tagsync_max_deletes` counts), so blame does too.
+        .filter(|k| {
+            k.get(..ENV_PREFIX.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(ENV_PREFIX))
+                && !is_reserved(&k[ENV_PREFIX.len()..])
+        })
         .collect();
     let locate = Locator {
         file,
@@ -368,9 +268,18 @@ struct Locator<'a> {
 impl Locator<'_> {
     fn env_var(&self, path: &[&str]) -> Option<String> {
         let wanted = format!("{ENV_PREFIX}{}", path.join("__")).to_ascii_uppercase();
+        let exact = self
+            .env_vars
+            .iter()
+            .find(|k| k.to_ascii_uppercase() == wanted);
+        if exact.is_some() || path.is_empty() || self.tree.contains(path) {
+            return exact.cloned();
+        }
+        // A key the file lacks, brought in by a variable that sets a key below it.
+        let below = format!("{wanted}__");
         self.env_vars
             .iter()
-            .find(|k| k.to_ascii_uppercase() == wanted)
+            .find(|k| k.to_ascii_uppercase().starts_with(&below))
             .cloned()
     }
 
@@ -415,14 +324,19 @@ impl Locator<'_> {
                 if full.last().copied() != Some(field.as_ref()) {
                     full.push(field);
                 }
-                let hint = if field.as_ref() == "kind" {
-                    let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-                    format!("add `kind:`, one of {}", kinds.join(", "))
+                let origin = self.key(&path);
+                let hint = if origin.line == 0 && path.len() == 2 && path[0] == "platforms" {
+                    format!(
+                        "the file has no platform {:?}, so the variable declares a new one; a \
+                         variable cannot name a platform whose name has `-`: set its keys in the file",
+                        path[1]
+                    )
+                } else if field.as_ref() == "kind" {
+                    format!("add `kind:`, one of {}", Kind::NAMES.join(", "))
                 } else {
                     format!("add `{field}:`; see config/tagsync.example.yaml")
                 };
-                Diagnostic::new(self.key(&path), format!("missing key `{}`", full.join(".")))
-                    .hint(hint)
+                Diagnostic::new(origin, format!("missing key `{}`", full.join("."))).hint(hint)
             }
             K::InvalidType(actual, expected) => {
                 let origin = self.value(&path);
@@ -560,8 +474,8 @@ fn validate(
         );
     }
     let mut platforms = BTreeMap::new();
-    for (name, p) in raw.platforms {
-        if let Some(ps) = validate_platform(&name, p, at, &mut diags) {
+    for (name, dict) in raw.platforms {
+        if let Some(ps) = validate_platform(&name, dict, at, &mut diags) {
             platforms.insert(name, ps);
         }
     }
@@ -653,248 +567,6 @@ fn check_cron(expr: &str, origin: Origin, diags: &mut Vec<Diagnostic>) {
         );
         }
     }
-}
-
-fn validate_platform(
-    name: &str,
-    p: RawPlatform,
-    at: &Locator,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<PlatformSettings> {
-    let before = diags.len();
-    let here = |k: &str| at.value(&["platforms", name, k]);
-    let key_at = |k: &str| at.key(&["platforms", name, k]);
-    if name.is_empty()
-        || name.len() > 40
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        diags.push(
-            Diagnostic::new(
-                at.key(&["platforms", name]),
-                format!("platform name {name:?} is not valid"),
-            )
-            .hint("use 1 to 40 ASCII letters, digits, `-` or `_`"),
-        );
-    }
-    let base_url = match &p.base_url {
-        None => {
-            diags.push(
-                Diagnostic::new(
-                    at.key(&["platforms", name]),
-                    format!("platform {name:?} has no `base_url`"),
-                )
-                .hint(format!(
-                    "every platform needs its API's base URL; for {}: {}",
-                    p.kind,
-                    p.kind.example_base_url()
-                )),
-            );
-            None
-        }
-        Some(u) => match reqwest::Url::parse(u) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
-                Some(url)
-            }
-            _ => {
-                let with_scheme = format!("https://{u}");
-                let hint = if !u.contains("://") && reqwest::Url::parse(&with_scheme).is_ok() {
-                    format!("add the scheme: {with_scheme}")
-                } else {
-                    format!("for {}: {}", p.kind, p.kind.example_base_url())
-                };
-                diags.push(
-                    Diagnostic::new(
-                        here("base_url"),
-                        format!("`base_url` {u:?} is not an http(s) URL"),
-                    )
-                    .hint(hint),
-                );
-                None
-            }
-        },
-    };
-    let secret = match (&p.secret_env, &p.secret_file) {
-        (Some(var), None) => {
-            let valid = !var.is_empty()
-                && !var.starts_with(|c: char| c.is_ascii_digit())
-                && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
-                diags.push(
-                    Diagnostic::new(here("secret_env"), format!("`secret_env` {var:?} is not an environment variable name"))
-                        .hint("name the variable that holds the secret, e.g. WECOM_HQ_SECRET; never the secret itself"),
-                );
-            }
-            Some(SecretSource::Env(var.clone()))
-        }
-        (None, Some(path)) if !path.is_empty() => Some(SecretSource::File(PathBuf::from(path))),
-        (Some(_), Some(_)) => {
-            diags.push(
-                Diagnostic::new(
-                    key_at("secret_file"),
-                    format!("platform {name:?} sets both `secret_env` and `secret_file`"),
-                )
-                .hint("keep one: a platform has exactly one secret"),
-            );
-            None
-        }
-        _ => {
-            diags.push(
-                Diagnostic::new(at.key(&["platforms", name]), format!("platform {name:?} has no secret"))
-                    .hint("add `secret_env: VARIABLE` or `secret_file: /path`; secrets are never written in the config"),
-            );
-            None
-        }
-    };
-    let (required, accepted) = p.kind.fields();
-    let given: [(&str, bool); 3] = [
-        ("corp_id", p.corp_id.is_some()),
-        ("strategy_id", p.strategy_id.is_some()),
-        ("app_id", p.app_id.is_some()),
-    ];
-    for (field, is_set) in given {
-        if is_set && !accepted.contains(&field) {
-            diags.push(
-                Diagnostic::new(
-                    key_at(field),
-                    format!("`{field}` does not apply to kind {}", p.kind),
-                )
-                .hint(format!(
-                    "remove it; {} is a setting of {}",
-                    field,
-                    kinds_accepting(field)
-                )),
-            );
-        }
-    }
-    for field in required {
-        let present = given.iter().any(|(f, set)| f == field && *set);
-        if !present {
-            diags.push(
-                Diagnostic::new(
-                    at.key(&["platforms", name]),
-                    format!("platform {name:?} of kind {} needs `{field}`", p.kind),
-                )
-                .hint(match *field {
-                    "corp_id" => "add `corp_id:`, the WeCom corp ID (ww…) from the admin console",
-                    "app_id" => "add `app_id:`, the app ID the Miaokol (yzj) open platform issued",
-                    _ => "see config/tagsync.example.yaml",
-                }),
-            );
-        }
-    }
-    for (field, value) in [("corp_id", &p.corp_id), ("app_id", &p.app_id)] {
-        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-            diags.push(Diagnostic::new(here(field), format!("`{field}` is empty")));
-        }
-    }
-    if let Some(rl) = p.rate_limit
-        && (rl.per_second == 0 || rl.burst == 0)
-    {
-        diags.push(
-            Diagnostic::new(
-                here("rate_limit"),
-                "`rate_limit` needs per_second and burst of at least 1",
-            )
-            .hint("e.g. { per_second: 10, burst: 10 }"),
-        );
-    }
-    if let Some(s) = &p.schedule {
-        check_cron(s, here("schedule"), diags);
-    }
-    if p.timeout_seconds == Some(0) {
-        diags.push(Diagnostic::new(
-            here("timeout_seconds"),
-            "`timeout_seconds` must be at least 1",
-        ));
-    }
-    if diags.len() > before {
-        return None;
-    }
-    Some(PlatformSettings {
-        name: name.to_owned(),
-        kind: p.kind,
-        base_url: base_url?,
-        mode: p.mode,
-        rate_limit: p.rate_limit,
-        schedule: p.schedule,
-        secret: secret?,
-        corp_id: p.corp_id,
-        strategy_id: p.strategy_id,
-        app_id: p.app_id,
-        timeout: std::time::Duration::from_secs(p.timeout_seconds.unwrap_or(15)),
-    })
-}
-
-fn kinds_accepting(field: &str) -> String {
-    Kind::ALL
-        .iter()
-        .filter(|k| k.fields().1.contains(&field))
-        .map(|k| k.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Reads every tag file of `path` (a file, or a directory searched recursively for `*.yaml` and
-/// `*.yml`, sorted by path so that position-based order is stable).
-pub fn read_tag_sources(path: &Path) -> Result<Vec<tagfile::Source>, Diagnostics> {
-    let shown = path.display().to_string();
-    // Line 0: the path alone, as no line of a directory or an unreadable file is to blame.
-    let unreadable = |p: &Path, e: std::io::Error| {
-        Diagnostic::new(
-            Origin::new(p.display().to_string(), 0, 0),
-            format!("cannot read tag files: {}", e.kind()),
-        )
-        .hint("`tags:` in the configuration names a file or a directory of *.yaml files")
-    };
-    let meta = std::fs::metadata(path).map_err(|e| Diagnostics::one(unreadable(path, e)))?;
-    let mut files = Vec::new();
-    if meta.is_dir() {
-        collect_yaml(path, &mut files).map_err(|e| Diagnostics::one(unreadable(path, e)))?;
-        files.sort();
-        if files.is_empty() {
-            return Err(Diagnostics::one(
-                Diagnostic::new(
-                    Origin::new(&shown, 0, 0),
-                    "no tag files (*.yaml, *.yml) in this directory",
-                )
-                .hint(format!(
-                    "declare your groups in a file such as {}",
-                    path.join("customers.yaml").display()
-                )),
-            ));
-        }
-    } else {
-        files.push(path.to_path_buf());
-    }
-    let mut out = Vec::new();
-    let mut diags = Vec::new();
-    for f in files {
-        match std::fs::read_to_string(&f) {
-            Ok(text) => out.push(tagfile::Source {
-                name: f.display().to_string(),
-                text,
-            }),
-            Err(e) => diags.push(unreadable(&f, e)),
-        }
-    }
-    match Diagnostics::from_vec(diags) {
-        Some(d) => Err(d),
-        None => Ok(out),
-    }
-}
-
-fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_yaml(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! binary with a controlled environment; these tests set no variable.
 
 use expect_test::{Expect, expect};
+use figment::value::Value;
 
 use super::*;
 
@@ -32,6 +33,16 @@ fn render(s: &Settings) -> String {
             SecretSource::File(f) => format!("file:{}", f.display()),
         };
         let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        assert_eq!(p.config.kind(), p.kind);
+        let (corp_id, strategy_id, app_id) = match &p.config {
+            KindSettings::Wecom(c) => (
+                Some(c.corp_id.clone()),
+                c.strategy_id.map(|i| i.to_string()),
+                None,
+            ),
+            KindSettings::Yzj(c) => (None, None, Some(c.app_id.clone())),
+            _ => (None, None, None),
+        };
         out.push_str(&format!(
             "{name}: kind={} base_url={} mode={} rate_limit={} schedule={} secret={secret} corp_id={} strategy_id={} app_id={} timeout={}s\n",
             p.kind,
@@ -39,9 +50,9 @@ fn render(s: &Settings) -> String {
             p.mode.as_str(),
             opt(p.rate_limit.map(|r| format!("{}/{}", r.per_second, r.burst))),
             opt(p.schedule.clone()),
-            opt(p.corp_id.clone()),
-            opt(p.strategy_id.map(|i| i.to_string())),
-            opt(p.app_id.clone()),
+            opt(corp_id),
+            opt(strategy_id),
+            opt(app_id),
             p.timeout.as_secs(),
         ));
     }
@@ -426,7 +437,14 @@ fn select_names_unknown_platforms() {
     assert_eq!(s.select(&[]).map(|v| v.len()), Ok(1));
     assert_eq!(
         s.select(&["juzi".into()]).map(|v| v.len()),
-        Err("unknown platform \"juzi\"; configured: juzi-main".into())
+        Err(SelectError::Unknown {
+            name: "juzi".into(),
+            configured: vec!["juzi-main".into()]
+        })
+    );
+    assert_eq!(
+        s.select(&["juzi".into()]).unwrap_err().to_string(),
+        "unknown platform \"juzi\"; configured: juzi-main"
     );
 }
 
@@ -437,7 +455,7 @@ fn load_checks_that_the_config_and_tags_exist() {
     let err = load(&missing).expect_err("no such file");
     assert!(
         err.to_string()
-            .ends_with(": cannot read the configuration: entity not found\n  hint: pass --config PATH or set TAGSYNC_CONFIG; config/tagsync.example.yaml is a start"),
+            .ends_with(": cannot read the configuration: no such file\n  hint: pass --config PATH or set TAGSYNC_CONFIG; config/tagsync.example.yaml is a start"),
         "{err}"
     );
 
@@ -482,7 +500,7 @@ fn secrets_are_read_only_when_asked_and_named_when_missing() {
             .unwrap_err()
             .to_string(),
         format!(
-            "platform \"p\": cannot read secret_file {}: entity not found",
+            "platform \"p\": cannot read secret_file {}: no such file",
             gone.display()
         )
     );
@@ -493,4 +511,64 @@ fn secrets_are_read_only_when_asked_and_named_when_missing() {
             .to_string(),
         "platform \"p\": environment variable TAGSYNC_UNIT_TEST_NEVER_SET_7F3A is not set"
     );
+}
+
+const WECOM: &str = "
+platforms:
+  hq:
+    kind: wecom
+    base_url: https://qyapi.weixin.qq.com
+    secret_env: WECOM_HQ_SECRET
+";
+
+#[test]
+fn kind_settings_are_checked_against_the_kinds_descriptor() {
+    // Nothing close: every key a platform of this kind accepts, its own last.
+    check(
+        &format!("{WECOM}    corp_id: ww01\n    colour: blue\n"),
+        expect![[r#"
+            error: tagsync.yaml:8:5: unknown key `platforms.hq.colour`
+              hint: accepted keys here: kind, base_url, mode, rate_limit, schedule, secret_env, secret_file, timeout_seconds, corp_id, strategy_id
+        "#]],
+    );
+    check(
+        &format!("{WECOM}    corp_id: ww01\n    stratgy_id: 1\n"),
+        expect![[r#"
+            error: tagsync.yaml:8:5: unknown key `platforms.hq.stratgy_id`
+              hint: did you mean `strategy_id`?
+        "#]],
+    );
+    // The typed settings check types where they are written.
+    check(
+        &format!("{WECOM}    corp_id: ww01\n    strategy_id: first\n"),
+        expect![[r#"
+            error: tagsync.yaml:8:18: `platforms.hq.strategy_id` has the wrong type: found string "first", expected a whole number (0 or more)
+              hint: write a number without quotes
+        "#]],
+    );
+    check(
+        &format!("{WECOM}    corp_id: \"  \"\n"),
+        expect![[r#"
+        error: tagsync.yaml:7:14: `corp_id` is empty
+    "#]],
+    );
+    check(
+        &format!("{WECOM}    corp_id: ww01\n    strategy_id: 7\n"),
+        expect![[r#"
+            database_url=sqlite://tagsync.db?mode=rwc tags=config/tags schedule="0 */5 * * * *" listen=127.0.0.1:9187 prune=false max_deletes=20
+            hq: kind=wecom base_url=https://qyapi.weixin.qq.com/ mode=enforce rate_limit=- schedule=- secret=env:WECOM_HQ_SECRET corp_id=ww01 strategy_id=7 app_id=- timeout=15s
+        "#]],
+    );
+}
+
+/// `COMMON_KEYS` splits a platform's keys: it must be exactly the keys `RawPlatform` reads.
+#[test]
+fn common_keys_are_the_raw_platforms_fields() {
+    let mut dict = Dict::new();
+    dict.insert("no_such_key".into(), Value::from(1));
+    let err = Value::from(dict).deserialize::<RawPlatform>().unwrap_err();
+    match err.kind {
+        figment::error::Kind::UnknownField(_, expected) => assert_eq!(expected, COMMON_KEYS),
+        other => panic!("{other:?}"),
+    }
 }

@@ -92,6 +92,35 @@ impl SimPlatform {
     }
 }
 
+impl SimPlatform {
+    /// What a client must present besides the secret to the simulator started with `fixture`,
+    /// as configuration keys: WeCom's `corp_id` (and the strategy its fixture's groups are in),
+    /// Miaokol's `app_id`.
+    pub fn account(self, fixture: &Fixture) -> Vec<(&'static str, String)> {
+        match self {
+            SimPlatform::Wecom => {
+                let corp = fixture
+                    .corp_id
+                    .clone()
+                    .unwrap_or_else(|| wecom::DEFAULT_CORP_ID.to_owned());
+                let mut out = vec![("corp_id", corp)];
+                if let Some(s) = fixture.groups.iter().find_map(|g| g.strategy_id) {
+                    out.push(("strategy_id", s.to_string()));
+                }
+                out
+            }
+            SimPlatform::Yzj => vec![(
+                "app_id",
+                fixture
+                    .app_id
+                    .clone()
+                    .unwrap_or_else(|| yzj::DEFAULT_APP_ID.to_owned()),
+            )],
+            SimPlatform::Juzibot | SimPlatform::Dustess | SimPlatform::WechatCrm => Vec::new(),
+        }
+    }
+}
+
 impl fmt::Display for SimPlatform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -179,6 +208,13 @@ pub enum SimError {
     /// The base URLs could not be printed.
     #[error("cannot write to standard output")]
     Output(#[source] io::Error),
+    /// `tagsync sim --write-config`: the configuration or a secret beside it.
+    #[error("cannot write {}", path.display())]
+    WriteConfig {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// Starts `platform`'s simulator and returns once it accepts connections.
@@ -227,8 +263,9 @@ pub async fn start_all(
 }
 
 /// `tagsync sim [--listen ADDR] [--seed FILE] [--faults SPEC]`: validates the arguments, serves
-/// every simulator, prints one line per platform (`juzibot http://127.0.0.1:PORT`) to standard
-/// output, and stops cleanly on Ctrl-C.
+/// every simulator, prints one line per platform with what it accepts
+/// (`yzj http://127.0.0.1:PORT secret=sim-token app_id=sim-app-id`) to standard output, calls
+/// `on_ready` (where `--write-config` writes its file), and stops cleanly on Ctrl-C.
 ///
 /// # Errors
 /// A bad spec or seed file before anything is bound; then as [`start_all`] and
@@ -237,6 +274,7 @@ pub async fn run_cli(
     listen: Option<SocketAddr>,
     seed_file: Option<PathBuf>,
     faults: Option<String>,
+    on_ready: impl FnOnce(&[SimHandle], &SeedFile) -> Result<(), SimError>,
 ) -> Result<(), SimError> {
     let faults: FaultSpec = faults.as_deref().unwrap_or("none").parse()?;
     let seed = match seed_file {
@@ -247,10 +285,23 @@ pub async fn run_cli(
     {
         let mut out = io::stdout().lock();
         for h in &handles {
-            writeln!(out, "{} {}", h.platform(), h.base_url()).map_err(SimError::Output)?;
+            let fixture = seed.fixture(h.platform()).cloned().unwrap_or_default();
+            write!(
+                out,
+                "{} {} secret={}",
+                h.platform(),
+                h.base_url(),
+                h.token()
+            )
+            .map_err(SimError::Output)?;
+            for (key, value) in h.platform().account(&fixture) {
+                write!(out, " {key}={value}").map_err(SimError::Output)?;
+            }
+            writeln!(out).map_err(SimError::Output)?;
         }
         out.flush().map_err(SimError::Output)?;
     }
+    on_ready(&handles, &seed)?;
     tokio::signal::ctrl_c().await.map_err(SimError::Signal)?;
     for h in handles {
         h.shutdown().await?;

@@ -65,7 +65,7 @@ use tagsync::model::tagfile::{Context, Source, parse};
 use tagsync::model::{Bindings, Desired, DesiredGroup};
 use tagsync::planner::{Action, DriftCause, Op, PlatformPlan, render_text};
 use tagsync::platforms::{self, Platform, RetryPolicy};
-use tagsync::settings::{Kind, Mode, PlatformSettings, SecretSource};
+use tagsync::settings::{Kind, KindSettings, Mode, PlatformSettings, SecretSource};
 use tagsync::sim::{self, CallRecord, FaultSpec, Fixture, SimHandle, SimOptions, SimPlatform};
 use tagsync::store::Store;
 
@@ -519,9 +519,16 @@ impl Env {
             rate_limit: None,
             schedule: None,
             secret: SecretSource::Env("UNUSED".into()),
-            corp_id: (p == P::Wecom).then(|| sim::wecom::DEFAULT_CORP_ID.into()),
-            strategy_id: (p == P::Wecom).then_some(1),
-            app_id: (p == P::Yzj).then(|| APP_ID.into()),
+            config: match p {
+                P::Wecom => KindSettings::Wecom(platforms::wecom::Config {
+                    corp_id: sim::wecom::DEFAULT_CORP_ID.into(),
+                    strategy_id: Some(1),
+                }),
+                P::Yzj => KindSettings::Yzj(platforms::yzj::Config {
+                    app_id: APP_ID.into(),
+                }),
+                P::Juzibot => KindSettings::Juzibot(Default::default()),
+            },
             // Longer than a `delay` fault, shorter than a `timeout` fault's hang.
             timeout: Duration::from_millis(250),
         };

@@ -35,6 +35,15 @@ pub async fn tagsync(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::pr
         .unwrap()
 }
 
+/// `tagsync sim ARGS`, which refuses `--config`.
+async fn sim_without_config(args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::cargo_bin("tagsync").unwrap();
+    cmd.arg("sim").args(args).env_remove("TAGSYNC_CONFIG");
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
 pub async fn juzibot() -> sim::SimHandle {
     let fixture = Fixture {
         token: "cli-token".into(),
@@ -129,7 +138,7 @@ async fn a_missing_secret_stops_before_any_call() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: platform \"juzi\": cannot read secret_file /nonexistent/tagsync/juzi: entity not found\n  hint: secrets come only from the variable or file named by `secret_env` / `secret_file`\n"
+        "error: platform \"juzi\": cannot read secret_file /nonexistent/tagsync/juzi: no such file\n  hint: secrets come only from the variable or file named by `secret_env` / `secret_file`\n"
     );
     assert!(
         sim.calls().is_empty(),
@@ -165,25 +174,20 @@ async fn unknown_platform_and_unreachable_platform() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sim_refuses_bad_seeds_and_fault_specs_before_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let out = tagsync(dir.path(), &["sim", "--faults", "rate=2"], &[]).await;
+    let out = sim_without_config(&["--faults", "rate=2"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).starts_with("error: invalid fault spec item `rate=2`")
     );
-    let out = tagsync(
-        dir.path(),
-        &["sim", "--seed", "/nonexistent/seed.yaml"],
-        &[],
-    )
-    .await;
+    let out = sim_without_config(&["--seed", "/nonexistent/seed.yaml"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: cannot read the seed file /nonexistent/seed.yaml: No such file or directory (os error 2)\n"
+        "error: cannot read the seed file /nonexistent/seed.yaml: no such file\n"
     );
     std::fs::write(dir.path().join("seed.yaml"), "nosuchplatform: {}\n").unwrap();
     let seed = dir.path().join("seed.yaml");
-    let out = tagsync(dir.path(), &["sim", "--seed", seed.to_str().unwrap()], &[]).await;
+    let out = sim_without_config(&["--seed", seed.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("unknown platform `nosuchplatform`"),

@@ -354,7 +354,21 @@ async fn start(platform: SimPlatform, yaml: &str) -> sim::SimHandle {
 }
 
 fn http(kind: Kind, sim: &sim::SimHandle) -> (Http, reqwest::Url) {
-    let settings = crate::support::settings("p", kind, &sim.base_url());
+    use tagsync::settings::KindSettings;
+    // Only the HTTP layer's settings matter here; each client is built with its own ids below.
+    let config = match kind {
+        Kind::Wecom => KindSettings::Wecom(platforms::wecom::Config {
+            corp_id: "ww-conformance".into(),
+            strategy_id: None,
+        }),
+        Kind::Yzj => KindSettings::Yzj(platforms::yzj::Config {
+            app_id: "conformance".into(),
+        }),
+        Kind::Juzibot => KindSettings::Juzibot(Default::default()),
+        Kind::Dustess => KindSettings::Dustess(Default::default()),
+        Kind::WechatCrm => KindSettings::WechatCrm(Default::default()),
+    };
+    let settings = crate::support::settings("p", config, &sim.base_url());
     (
         Http::new(&settings, RetryPolicy::fast()).unwrap(),
         sim.base_url().parse().unwrap(),

@@ -27,7 +27,7 @@ fn desired(yaml: &str) -> Desired {
         known_platforms: kinds.iter().map(|(n, _)| n.to_string()).collect(),
         default_platforms: kinds
             .iter()
-            .filter(|(_, k)| k.can_write())
+            .filter(|(_, k)| k.capabilities().writable())
             .map(|(n, _)| n.to_string())
             .collect(),
         prune_default: false,
@@ -70,7 +70,7 @@ async fn env_with(fixture_yaml: &str, faults: FaultSpec, token: &str, retry: Ret
     let store = crate::support::mirror(dir.path(), NAME, "wechat_crm").await;
     let settings = crate::support::settings(
         NAME,
-        tagsync::settings::Kind::WechatCrm,
+        tagsync::settings::KindSettings::WechatCrm(Default::default()),
         &format!("{}/", sim.base_url()),
     );
     let client = platforms::connect(&settings, token.to_string().into(), retry).unwrap();

@@ -64,8 +64,11 @@ async fn env_with_token(fixture_yaml: &str, faults: FaultSpec, token: &str) -> E
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = crate::support::mirror(dir.path(), NAME, "dustess").await;
-    let settings =
-        crate::support::settings(NAME, tagsync::settings::Kind::Dustess, &sim.base_url());
+    let settings = crate::support::settings(
+        NAME,
+        tagsync::settings::KindSettings::Dustess(Default::default()),
+        &sim.base_url(),
+    );
     let client =
         platforms::connect(&settings, token.to_string().into(), RetryPolicy::fast()).unwrap();
     Env {

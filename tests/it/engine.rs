@@ -81,7 +81,11 @@ async fn juzibot(fixture: &str, delay: Duration) -> SimHandle {
 fn target(name: &str, sim: &SimHandle) -> Target {
     let settings = tagsync::settings::PlatformSettings {
         timeout: Duration::from_secs(600),
-        ..crate::support::settings(name, tagsync::settings::Kind::Juzibot, &sim.base_url())
+        ..crate::support::settings(
+            name,
+            tagsync::settings::KindSettings::Juzibot(Default::default()),
+            &sim.base_url(),
+        )
     };
     let client =
         platforms::connect(&settings, TOKEN.to_string().into(), RetryPolicy::fast()).unwrap();
@@ -299,7 +303,11 @@ async fn another_writers_lease_stops_a_cycle_after_the_wait() {
     );
     // Never called: the cycle stops before its first request.
     let client = platforms::connect(
-        &crate::support::settings("a", tagsync::settings::Kind::Juzibot, "http://127.0.0.1:9"),
+        &crate::support::settings(
+            "a",
+            tagsync::settings::KindSettings::Juzibot(Default::default()),
+            "http://127.0.0.1:9",
+        ),
         TOKEN.to_string().into(),
         RetryPolicy::fast(),
     )

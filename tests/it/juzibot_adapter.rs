@@ -154,7 +154,11 @@ async fn wrong_token_is_an_error_and_sends_once() {
     let mut e = env(STATE, FaultSpec::default()).await;
     let settings = tagsync::settings::PlatformSettings {
         timeout: std::time::Duration::from_secs(2),
-        ..crate::support::settings("juzi", tagsync::settings::Kind::Juzibot, &e.sim.base_url())
+        ..crate::support::settings(
+            "juzi",
+            tagsync::settings::KindSettings::Juzibot(Default::default()),
+            &e.sim.base_url(),
+        )
     };
     e.client = tagsync::platforms::connect(
         &settings,

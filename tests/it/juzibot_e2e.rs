@@ -55,8 +55,11 @@ pub async fn env(fixture_yaml: &str, faults: FaultSpec) -> Env {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = crate::support::mirror(dir.path(), "juzi", "juzibot").await;
-    let settings =
-        crate::support::settings("juzi", tagsync::settings::Kind::Juzibot, &sim.base_url());
+    let settings = crate::support::settings(
+        "juzi",
+        tagsync::settings::KindSettings::Juzibot(Default::default()),
+        &sim.base_url(),
+    );
     let client =
         platforms::connect(&settings, TOKEN.to_string().into(), RetryPolicy::fast()).unwrap();
     Env {

@@ -10,6 +10,7 @@ mod crm_e2e;
 mod daemon;
 mod dustess_e2e;
 mod engine;
+mod first_hour;
 mod juzibot_adapter;
 mod juzibot_e2e;
 mod readme;

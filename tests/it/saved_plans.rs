@@ -347,7 +347,7 @@ async fn a_missing_plan_file_and_an_unwritable_out_path() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         format!(
-            "error: cannot read the saved plan {}: entity not found\n",
+            "error: cannot read the saved plan {}: no such file\n",
             missing.display()
         )
     );

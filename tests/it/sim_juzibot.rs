@@ -996,7 +996,7 @@ async fn seed_files_name_known_platforms_only() {
 
 #[tokio::test]
 async fn the_cli_entry_refuses_a_bad_spec_before_serving() {
-    let err = sim::run_cli(None, None, Some("rate=lots".into()))
+    let err = sim::run_cli(None, None, Some("rate=lots".into()), |_, _| Ok(()))
         .await
         .unwrap_err();
     assert_eq!(

@@ -61,21 +61,19 @@ impl LogCapture {
 /// simulators answer in microseconds; timeouts must trip fast). Override fields with `..`.
 pub fn settings(
     name: &str,
-    kind: tagsync::settings::Kind,
+    config: tagsync::settings::KindSettings,
     base_url: &str,
 ) -> tagsync::settings::PlatformSettings {
     tagsync::settings::PlatformSettings {
         name: name.into(),
-        kind,
+        kind: config.kind(),
         base_url: base_url.parse().expect("a simulator URL"),
         mode: tagsync::settings::Mode::Enforce,
         rate_limit: None,
         schedule: None,
         // Tests hand the secret to `platforms::connect` directly.
         secret: tagsync::settings::SecretSource::Env("UNUSED".into()),
-        corp_id: None,
-        strategy_id: None,
-        app_id: None,
+        config,
         timeout: std::time::Duration::from_millis(400),
     }
 }

@@ -12,7 +12,7 @@ use tagsync::model::tagfile::{Context, Source, parse};
 use tagsync::planner::{DriftCause, render_text};
 use tagsync::platforms::wecom::{self, Wecom};
 use tagsync::platforms::{self, Error, Http, Platform, RetryPolicy};
-use tagsync::settings::{Kind, PlatformSettings};
+use tagsync::settings::{Kind, KindSettings, PlatformSettings};
 use tagsync::sim::wecom::{Corp, DEFAULT_CORP_ID};
 use tagsync::sim::{
     self, FaultKind, FaultSpec, Fixture, ManualClock, SimHandle, SimOptions, SimPlatform,
@@ -96,11 +96,14 @@ async fn env_with(fixture_yaml: &str, setup: Setup) -> Env {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = crate::support::mirror(dir.path(), NAME, "wecom").await;
-    let settings = tagsync::settings::PlatformSettings {
-        corp_id: Some(DEFAULT_CORP_ID.into()),
-        strategy_id: setup.strategy_id,
-        ..crate::support::settings(NAME, tagsync::settings::Kind::Wecom, &sim.base_url())
-    };
+    let settings = crate::support::settings(
+        NAME,
+        KindSettings::Wecom(wecom::Config {
+            corp_id: DEFAULT_CORP_ID.into(),
+            strategy_id: setup.strategy_id,
+        }),
+        &sim.base_url(),
+    );
     let client = Arc::new(client_for(&settings, setup.retry));
     Env {
         sim,
@@ -114,11 +117,14 @@ async fn env_with(fixture_yaml: &str, setup: Setup) -> Env {
 
 /// A fresh client (cold token cache) of the configured platform.
 fn client_for(settings: &PlatformSettings, retry: RetryPolicy) -> Wecom {
+    let KindSettings::Wecom(config) = &settings.config else {
+        panic!("a WeCom platform")
+    };
     Wecom::new(
         Http::new(settings, retry).unwrap(),
         settings.base_url.clone(),
-        settings.corp_id.clone().unwrap(),
-        settings.strategy_id,
+        config.corp_id.clone(),
+        config.strategy_id,
         SECRET.to_string().into(),
     )
 }
@@ -514,7 +520,10 @@ async fn a_token_refused_twice_is_a_credential_error_after_one_refresh() {
     );
     // A wrong secret is a credential error too, with no retry.
     let mut wrong = e.settings.clone();
-    wrong.corp_id = Some("wwnotthiscorp".into());
+    wrong.config = KindSettings::Wecom(wecom::Config {
+        corp_id: "wwnotthiscorp".into(),
+        strategy_id: Some(1),
+    });
     let other = client_for(&wrong, RetryPolicy::fast());
     let err = other.list().await.unwrap_err();
     assert!(err.to_string().contains("credential was refused"), "{err}");
@@ -884,17 +893,14 @@ groups:
 }
 
 #[tokio::test]
-async fn connect_needs_a_corp_id_and_registers_the_capabilities() {
+async fn connect_builds_the_kind_of_the_settings_and_registers_the_capabilities() {
+    // A WeCom platform without a corp_id cannot be built: `KindSettings::Wecom` has one.
     let e = env("", FaultSpec::default()).await;
-    let mut s = e.settings.clone();
-    let client = platforms::connect(&s, SECRET.to_string().into(), RetryPolicy::fast()).unwrap();
+    let client =
+        platforms::connect(&e.settings, SECRET.to_string().into(), RetryPolicy::fast()).unwrap();
     assert_eq!(client.capabilities(), &wecom::CAPABILITIES);
-    assert_eq!(platforms::capabilities(Kind::Wecom), &wecom::CAPABILITIES);
-    s.corp_id = None;
-    let err = platforms::connect(&s, SECRET.to_string().into(), RetryPolicy::fast())
-        .err()
-        .unwrap();
-    assert!(err.contains("corp_id"), "{err}");
+    assert_eq!(Kind::Wecom.capabilities(), &wecom::CAPABILITIES);
+    assert_eq!(e.settings.kind, Kind::Wecom);
 }
 
 /// A writer that keeps everything the subscriber prints.

@@ -54,10 +54,13 @@ async fn env_with(mut fixture: Fixture, faults: FaultSpec, token: &str) -> Env {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = crate::support::mirror(dir.path(), "yzj", "yzj").await;
-    let settings = tagsync::settings::PlatformSettings {
-        app_id: Some(APP_ID.into()),
-        ..crate::support::settings("yzj", tagsync::settings::Kind::Yzj, &sim.base_url())
-    };
+    let settings = crate::support::settings(
+        "yzj",
+        tagsync::settings::KindSettings::Yzj(tagsync::platforms::yzj::Config {
+            app_id: APP_ID.into(),
+        }),
+        &sim.base_url(),
+    );
     let client =
         platforms::connect(&settings, token.to_string().into(), RetryPolicy::fast()).unwrap();
     Env {

@@ -111,6 +111,13 @@ impl<'de> Deserialize<'de> for TagEntry {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<TagEntry, E> {
                 Ok(TagEntry::Name(v.to_owned()))
             }
+            // `~`, `null` or nothing at all: serde's "found unit value" means nothing to a user.
+            fn visit_unit<E: de::Error>(self) -> Result<TagEntry, E> {
+                Err(E::custom("a tag name cannot be empty (null)"))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<TagEntry, E> {
+                Err(E::custom("a tag name cannot be empty (null)"))
+            }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TagEntry, A::Error> {
                 TagSpec::deserialize(de::value::MapAccessDeserializer::new(map))
                     .map(|s| TagEntry::Full(Box::new(s)))
@@ -515,7 +522,11 @@ fn check_group(
                         .join(", ");
                     diags.push(
                         Diagnostic::new(at(file, p), format!("unknown platform {:?}", p.value))
-                            .hint(format!("configured platforms: {known}")),
+                            .hint(format!(
+                                "configured platforms: {known}; configure {:?} under `platforms:` \
+                                 in the configuration, or remove it from this list",
+                                p.value
+                            )),
                     );
                 } else if !set.insert(p.value.clone()) {
                     diags.push(

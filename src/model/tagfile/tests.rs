@@ -720,7 +720,7 @@ groups:
         )],
         expect![[r#"
             error: a.yaml:4:27: unknown platform "wecom"
-              hint: configured platforms: crm, juzi-main, wecom-hq
+              hint: configured platforms: crm, juzi-main, wecom-hq; configure "wecom" under `platforms:` in the configuration, or remove it from this list
             error: a.yaml:4:34: platform "wecom-hq" is listed twice
               hint: list each platform once
             error: a.yaml:7:16: group "b" lists no platforms
@@ -738,5 +738,22 @@ fn the_schema_is_generated_from_the_types() {
     assert_eq!(
         schema["$defs"]["GroupSpec"]["properties"]["order"]["type"],
         serde_json::json!(["integer", "null"])
+    );
+}
+
+#[test]
+fn a_null_tag_name_says_it_cannot_be_empty() {
+    check(
+        &[
+            ("a.yaml", "groups:\n  - name: a\n    tags: [~]\n"),
+            (
+                "b.yaml",
+                "groups:\n  - name: b\n    tags:\n      - x\n      - null\n",
+            ),
+        ],
+        expect![[r#"
+            error: a.yaml:3:12: a tag name cannot be empty (null)
+            error: b.yaml:5:9: a tag name cannot be empty (null)
+        "#]],
     );
 }

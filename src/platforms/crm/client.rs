@@ -11,7 +11,6 @@ use serde::de::DeserializeOwned;
 use super::CAPABILITIES;
 use super::wire;
 use crate::model::{Capabilities, RemoteGroup, RemoteTag, Snapshot};
-use crate::planner::NewTag;
 use crate::platforms::http::{Credential, Http, Request, Verdict};
 use crate::platforms::{Error, Platform};
 
@@ -185,10 +184,6 @@ fn label_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn read_only(what: &'static str) -> Error {
-    Error::Unsupported { what }
-}
-
 #[async_trait]
 impl Platform for WechatCrm {
     fn capabilities(&self) -> &'static Capabilities {
@@ -217,47 +212,6 @@ impl Platform for WechatCrm {
             );
         }
         Ok(snapshot)
-    }
-
-    async fn create_group(
-        &self,
-        _name: &str,
-        _order: Option<u32>,
-        _tags: &[NewTag],
-    ) -> Result<RemoteGroup, Error> {
-        Err(read_only("create groups"))
-    }
-
-    async fn add_tags(
-        &self,
-        _group_id: &str,
-        _group_name: &str,
-        _tags: &[NewTag],
-    ) -> Result<Vec<RemoteTag>, Error> {
-        Err(read_only("add tags"))
-    }
-
-    async fn edit_group(
-        &self,
-        _id: &str,
-        _name: Option<&str>,
-        _order: Option<u32>,
-    ) -> Result<(), Error> {
-        Err(read_only("edit groups"))
-    }
-
-    async fn edit_tag(
-        &self,
-        _group_id: &str,
-        _id: &str,
-        _name: Option<&str>,
-        _order: Option<u32>,
-    ) -> Result<(), Error> {
-        Err(read_only("edit tags"))
-    }
-
-    async fn delete_tags(&self, _ids: &[String]) -> Result<(), Error> {
-        Err(read_only("delete tags"))
     }
 
     fn api_calls(&self) -> u64 {

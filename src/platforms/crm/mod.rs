@@ -45,7 +45,10 @@ mod tests;
 
 pub use client::WechatCrm;
 
+use std::sync::Arc;
+
 use crate::model::{Batch, Capabilities, MarkStyle};
+use crate::platforms::registry::{Connect, Descriptor};
 
 /// What the CRM's API allows (PLATFORMS.md, capability table): reading, nothing else.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -66,3 +69,20 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     unique_names: false,
     mark: MarkStyle::No,
 };
+
+/// This kind has no settings of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {}
+
+/// The kind's entry in the [registry](crate::platforms::registry).
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    name: "wechat_crm",
+    capabilities: &CAPABILITIES,
+    example_base_url: "the API address your CRM vendor gives you",
+    fields: &[],
+};
+
+/// Builds the client. Makes no call.
+pub const CONNECT: Connect<Config> =
+    |http, base_url, _config, secret| Arc::new(WechatCrm::new(http, base_url, secret));

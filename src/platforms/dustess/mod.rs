@@ -55,7 +55,10 @@ mod tests;
 
 pub use client::Dustess;
 
+use std::sync::Arc;
+
 use crate::model::{Batch, Capabilities, MarkStyle};
+use crate::platforms::registry::{Connect, Descriptor};
 
 /// What seed 003 allows (PLATFORMS.md, capability table): create a group with its tags and add
 /// tags to a group, at most 100 per call, orders included; nothing else, not even a list.
@@ -76,3 +79,20 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     unique_names: true,
     mark: MarkStyle::No,
 };
+
+/// This kind has no settings of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {}
+
+/// The kind's entry in the [registry](crate::platforms::registry).
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    name: "dustess",
+    capabilities: &CAPABILITIES,
+    example_base_url: "https://qw-openapi-tx.dustess.com",
+    fields: &[],
+};
+
+/// Builds the client. Makes no call.
+pub const CONNECT: Connect<Config> =
+    |http, base_url, _config, secret| Arc::new(Dustess::new(http, base_url, secret));

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::client::{Target, add_request, classify, to_group};
 use super::wire;
-use crate::planner::NewTag;
+use crate::model::NewTag;
 use crate::platforms::http::Verdict;
 
 /// The seed's success example, byte for byte (note `trace_id`, where the table says `traceId`).

@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 
 use super::CAPABILITIES;
 use super::wire;
+use crate::model::NewTag;
 use crate::model::{Capabilities, RemoteGroup, RemoteTag, Snapshot};
-use crate::planner::NewTag;
 use crate::platforms::http::{Credential, Http, Request, Verdict};
 use crate::platforms::{Error, Platform};
 

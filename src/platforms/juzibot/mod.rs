@@ -25,7 +25,10 @@ mod tests;
 
 pub use client::Juzibot;
 
+use std::sync::Arc;
+
 use crate::model::{Batch, Capabilities, MarkStyle};
+use crate::platforms::registry::{Connect, Descriptor};
 
 /// What the hub's API allows (PLATFORMS.md, capability table).
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -45,3 +48,20 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     unique_names: true,
     mark: MarkStyle::AddRemove,
 };
+
+/// This kind has no settings of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {}
+
+/// The kind's entry in the [registry](crate::platforms::registry).
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    name: "juzibot",
+    capabilities: &CAPABILITIES,
+    example_base_url: "https://hub.juzibot.com",
+    fields: &[],
+};
+
+/// Builds the client. Makes no call.
+pub const CONNECT: Connect<Config> =
+    |http, base_url, _config, secret| Arc::new(Juzibot::new(http, base_url, secret));

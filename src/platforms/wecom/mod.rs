@@ -56,7 +56,10 @@ mod tests;
 
 pub use client::{REFRESH_MARGIN, Wecom};
 
+use std::sync::Arc;
+
 use crate::model::{Batch, Capabilities, MarkStyle};
+use crate::platforms::registry::{Connect, Descriptor, Field};
 
 /// What WeCom's tag API allows (PLATFORMS.md, capability table), for strategy and corp tags alike.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -75,4 +78,41 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     last_tag_delete_removes_group: true,
     unique_names: true,
     mark: MarkStyle::AddRemove,
+};
+
+/// The settings only a WeCom platform has.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The corp ID (`ww…`), which every token request names.
+    pub corp_id: String,
+    /// The customer-contact strategy whose tags are managed; the corp's own tags without it.
+    #[serde(default)]
+    pub strategy_id: Option<u64>,
+}
+
+/// The kind's entry in the [registry](crate::platforms::registry).
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    name: "wecom",
+    capabilities: &CAPABILITIES,
+    example_base_url: "https://qyapi.weixin.qq.com",
+    fields: &[
+        Field {
+            name: "corp_id",
+            required: true,
+            example: "ww0123456789abcdef",
+            hint: "add `corp_id:`, the WeCom corp ID (ww…) from the admin console",
+        },
+        Field {
+            name: "strategy_id",
+            required: false,
+            example: "1",
+            hint: "",
+        },
+    ],
+};
+
+/// Builds the client. Makes no call.
+pub const CONNECT: Connect<Config> = |http, base_url, config, secret| {
+    Arc::new(Wecom::new(http, base_url, config.corp_id.clone(), config.strategy_id, secret))
 };

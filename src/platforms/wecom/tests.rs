@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::client::{Deleted, REFRESH_MARGIN, TokenCache, deleted, status, to_group, token};
 use super::wire;
-use crate::planner::NewTag;
+use crate::model::NewTag;
 use crate::platforms::Error;
 use crate::platforms::http::Verdict;
 

@@ -50,7 +50,10 @@ mod tests;
 
 pub use client::Yzj;
 
+use std::sync::Arc;
+
 use crate::model::{Batch, Capabilities, MarkStyle};
+use crate::platforms::registry::{Connect, Descriptor, Field};
 
 /// What Miaokol's API allows (PLATFORMS.md, capability table).
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -72,4 +75,30 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     last_tag_delete_removes_group: false,
     unique_names: true,
     mark: MarkStyle::Overwrite,
+};
+
+/// The settings only a Miaokol (yzj) platform has.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The app ID the open platform issued; every call carries it.
+    pub app_id: String,
+}
+
+/// The kind's entry in the [registry](crate::platforms::registry).
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    name: "yzj",
+    capabilities: &CAPABILITIES,
+    example_base_url: "https://oapi-yzj.miaokol.com",
+    fields: &[Field {
+        name: "app_id",
+        required: true,
+        example: "44n2AsVZArKefJbuaE",
+        hint: "add `app_id:`, the app ID the Miaokol (yzj) open platform issued",
+    }],
+};
+
+/// Builds the client. Makes no call.
+pub const CONNECT: Connect<Config> = |http, base_url, config, secret| {
+    Arc::new(Yzj::new(http, base_url, config.app_id.clone(), secret))
 };
