@@ -26,13 +26,17 @@ pub async fn run(config: &std::path::Path) -> Result<Success, Failure> {
     // A replica never waits on another's platform: a held lease skips the tick.
     let policy = Policy {
         lease_wait: Duration::ZERO,
+        skip_when_busy: true,
+        lease_ttl: settings.lease_ttl,
         ..Policy::default()
     };
     let engine = Engine::open_with(&settings, crate::clock::system(), policy)
         .await
         .context("cannot open the mirror")?;
     let store = engine.store().clone();
+    let clock = engine.clock().clone();
     let max_deletes = settings.max_deletes as usize;
+    let runner = Arc::new(runner::EngineRunner::new(engine, targets, max_deletes));
     let options = daemon::Options {
         listen: settings.listen,
         auth: http::Auth::for_listen(settings.listen, token.as_ref()),
@@ -41,11 +45,16 @@ pub async fn run(config: &std::path::Path) -> Result<Success, Failure> {
         shutdown_grace: SHUTDOWN_GRACE,
     };
     let parts = daemon::Parts {
-        runner: Arc::new(runner::EngineRunner::new(engine, targets, max_deletes)),
+        runner: runner.clone(),
+        report_desired: runner::mirror_reporter(
+            store.clone(),
+            clock,
+            settings.tags.display().to_string(),
+        ),
         probe: Arc::new(runner::StoreProbe(store)),
         load_desired: loader(&settings),
         initial: desired,
-        on_reload: Box::new(reload_check(config.to_owned(), settings.clone())),
+        reconfigure: reconfigure(config.to_owned(), settings, runner),
     };
     match daemon::run(options, parts).await {
         Ok(()) => Ok(Success::Done),
@@ -72,23 +81,85 @@ fn loader(settings: &Settings) -> daemon::desired::Loader {
     })
 }
 
-/// SIGHUP: platforms and schedules are read at start only, so a changed configuration is
-/// checked and reported, and the running one stays in force.
-fn reload_check(
+/// SIGHUP: the configuration is re-read and validated, platforms added or changed are connected
+/// (their secrets read), and the daemon swaps it in; kept platforms keep their clients. Keys that
+/// only a restart can change are reported and keep their running values.
+fn reconfigure(
     config: std::path::PathBuf,
     running: Settings,
-) -> impl Fn() + Send + Sync + 'static {
-    move || match settings::load(&config) {
-        Err(d) => tracing::error!(
-            message = "The configuration is invalid; the running one stays in force.",
-            error = %d
-        ),
-        Ok(new) if new != running => tracing::warn!(
-            message = "The configuration changed; restart tagsync to apply it. The running one stays in force.",
-            config = %config.display()
-        ),
-        Ok(_) => {}
-    }
+    runner: Arc<runner::EngineRunner>,
+) -> daemon::Reconfigure {
+    let running = Arc::new(std::sync::Mutex::new(running));
+    Box::new(move || {
+        let new = settings::load(&config).map_err(|d| d.to_string())?;
+        let current = running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let restart_only: Vec<&str> = [
+            ("database_url", new.database_url != current.database_url),
+            ("listen", new.listen != current.listen),
+            (
+                "http_token_env/http_token_file",
+                new.http_token != current.http_token,
+            ),
+            ("lease_ttl_seconds", new.lease_ttl != current.lease_ttl),
+        ]
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect();
+        if !restart_only.is_empty() {
+            tracing::warn!(
+                message = "These keys change only at a restart; their running values stay in force.",
+                keys = %restart_only.join(", ")
+            );
+        }
+        let new = Settings {
+            database_url: current.database_url.clone(),
+            listen: current.listen,
+            http_token: current.http_token.clone(),
+            lease_ttl: current.lease_ttl,
+            ..new
+        };
+        if new == current {
+            return Ok(None);
+        }
+        let changed: Vec<String> = new
+            .platforms
+            .iter()
+            .filter(|(name, p)| current.platforms.get(*name) != Some(*p))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let connected = if changed.is_empty() {
+            Vec::new()
+        } else {
+            engine::connect(&new, &changed, RetryPolicy::default()).map_err(|e| e.to_string())?
+        };
+        let names: Vec<String> = new.platforms.keys().cloned().collect();
+        let removed: Vec<&String> = current
+            .platforms
+            .keys()
+            .filter(|n| !new.platforms.contains_key(*n))
+            .collect();
+        tracing::info!(
+            message = "The configuration changed.",
+            connected = %changed.join(", "),
+            removed = %removed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        let (runner, running) = (runner.clone(), running.clone());
+        let max_deletes = new.max_deletes as usize;
+        let reconfig = daemon::Reconfig {
+            schedules: scheduler::schedules(&new),
+            load_desired: loader(&new),
+            commit: Box::new(move || {
+                runner.reconfigure(&names, connected, max_deletes);
+                *running
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = new;
+            }),
+        };
+        Ok(Some(reconfig))
+    })
 }
 
 fn read_token(source: &SecretSource) -> Result<secrecy::SecretString, Failure> {

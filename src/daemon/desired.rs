@@ -1,6 +1,7 @@
 //! The desired state, re-read from the tag files before every cycle (a `git pull` on the host
 //! changes them) and on SIGHUP. An invalid edit keeps the last valid state in force and is
-//! reported in the log, in `/readyz` and in the metrics, until an edit makes the files valid again.
+//! reported in the log, in `/readyz`, in the metrics and in the mirror (through a [`Reporter`]),
+//! until an edit makes the files valid again.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -11,22 +12,34 @@ use crate::model::Desired;
 /// Reads and validates the tag files; `Err` holds the located message (file:line:column).
 pub type Loader = Box<dyn Fn() -> Result<Desired, String> + Send + Sync>;
 
+/// Told whenever the tag files turn invalid (`Some`, the located message), change their error, or
+/// turn valid (`None`); told `None` at start-up, when they are valid. Must not block.
+pub type Reporter = Box<dyn Fn(Option<&str>) + Send + Sync>;
+
 /// The desired state in force.
 pub struct DesiredSource {
-    load: Loader,
+    load: Mutex<Loader>,
     last: Mutex<Arc<Desired>>,
     health: Arc<Health>,
+    report: Reporter,
 }
 
 impl DesiredSource {
     /// Starts from `initial`, the state validated at start-up.
-    pub fn new(load: Loader, initial: Desired, health: Arc<Health>) -> Self {
+    pub fn new(load: Loader, initial: Desired, health: Arc<Health>, report: Reporter) -> Self {
         metrics::record_desired_valid(true);
+        report(None);
         Self {
-            load,
+            load: Mutex::new(load),
             last: Mutex::new(Arc::new(initial)),
             health,
+            report,
         }
+    }
+
+    /// Reads the tag files with `load` from now on (a configuration reloaded on SIGHUP).
+    pub fn set_loader(&self, load: Loader) {
+        *self.load.lock().unwrap_or_else(PoisonError::into_inner) = load;
     }
 
     /// Re-reads the tag files and returns the state in force: the new one when valid, else the
@@ -34,12 +47,14 @@ impl DesiredSource {
     pub fn current(&self) -> Arc<Desired> {
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         let previous = self.health.desired_invalid();
-        match (self.load)() {
+        let loaded = (self.load.lock().unwrap_or_else(PoisonError::into_inner))();
+        match loaded {
             Ok(desired) => {
                 if previous.is_some() {
                     tracing::info!(
                         message = "The tag files are valid again; their state is in force."
                     );
+                    (self.report)(None);
                 }
                 self.health.set_desired_invalid(None);
                 metrics::record_desired_valid(true);
@@ -51,6 +66,7 @@ impl DesiredSource {
                         message = "The tag files are invalid; the last valid state stays in force.",
                         %error
                     );
+                    (self.report)(Some(&error));
                 }
                 self.health.set_desired_invalid(Some(error));
                 metrics::record_desired_valid(false);

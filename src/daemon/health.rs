@@ -81,6 +81,9 @@ struct PlatformState {
     last_finished: Option<DateTime<Utc>>,
     last_status: Option<CycleStatus>,
     last_error: Option<String>,
+    /// When the platform was scheduled here (start-up, or the SIGHUP that added it): overdue is
+    /// counted from here until its first cycle ends.
+    since: DateTime<Utc>,
 }
 
 #[derive(Debug)]
@@ -94,7 +97,6 @@ struct State {
 /// The daemon's health, shared by the scheduler (which reports) and the HTTP routes (which ask).
 pub struct Health {
     clock: Arc<dyn Clock>,
-    started: DateTime<Utc>,
     policy: ReadinessPolicy,
     state: Mutex<State>,
 }
@@ -115,13 +117,13 @@ impl Health {
                     last_finished: None,
                     last_status: None,
                     last_error: None,
+                    since: started,
                 };
                 (name, state)
             })
             .collect();
         Self {
             clock,
-            started,
             policy,
             state: Mutex::new(State {
                 platforms,
@@ -138,6 +140,30 @@ impl Health {
 
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// Replaces the scheduled platforms (SIGHUP): a kept platform keeps its last cycle, a new one
+    /// is counted from now, a removed one is forgotten.
+    pub fn set_schedules(&self, schedules: impl IntoIterator<Item = (String, Schedule)>) {
+        let now = self.clock.now();
+        let mut state = self.state();
+        let mut old = std::mem::take(&mut state.platforms);
+        state.platforms = schedules
+            .into_iter()
+            .map(|(name, schedule)| {
+                let p = match old.remove(&name) {
+                    Some(kept) => PlatformState { schedule, ..kept },
+                    None => PlatformState {
+                        schedule,
+                        last_finished: None,
+                        last_status: None,
+                        last_error: None,
+                        since: now,
+                    },
+                };
+                (name, p)
+            })
+            .collect();
     }
 
     /// Records the end of a platform's cycle.
@@ -224,7 +250,7 @@ impl Health {
                 detail: Some(format!("the last cycle failed: {error}")),
             };
         }
-        let since = p.last_finished.unwrap_or(self.started);
+        let since = p.last_finished.unwrap_or(p.since);
         let deadline = p
             .schedule
             .nth_after(since, self.policy.periods)
@@ -241,7 +267,7 @@ impl Health {
                     ),
                     None => format!(
                         "overdue: no cycle finished since the start at {} (schedule {:?})",
-                        self.started.to_rfc3339(),
+                        p.since.to_rfc3339(),
                         p.schedule.expr()
                     ),
                 }),

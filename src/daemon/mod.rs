@@ -44,8 +44,26 @@ pub struct Parts {
     pub load_desired: desired::Loader,
     /// The state validated at start-up.
     pub initial: Desired,
-    /// Called on SIGHUP, after the tag files were re-read.
-    pub on_reload: Box<dyn Fn() + Send + Sync>,
+    /// Records the tag files' validity in the mirror (see [`desired::Reporter`]).
+    pub report_desired: desired::Reporter,
+    /// Re-reads the configuration on SIGHUP.
+    pub reconfigure: Reconfigure,
+}
+
+/// Re-reads the configuration (SIGHUP): `Ok(None)` when nothing the daemon uses changed, `Err`
+/// with the located error when it is invalid or a new platform cannot be connected (the running
+/// configuration then stays in force), else the new configuration, validated and connected but not
+/// yet in force.
+pub type Reconfigure = Box<dyn Fn() -> Result<Option<Reconfig>, String> + Send + Sync>;
+
+/// A new configuration, ready to be put in force.
+pub struct Reconfig {
+    /// `(platform, cron expression)` pairs, as [`scheduler::schedules`] resolves them.
+    pub schedules: Vec<(String, String)>,
+    /// Reads the tag files under the new configuration.
+    pub load_desired: desired::Loader,
+    /// Puts the new platforms in force in the runner; called while no cron job fires.
+    pub commit: Box<dyn FnOnce() + Send>,
 }
 
 /// Why the daemon could not start.
@@ -65,14 +83,7 @@ pub enum Error {
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(options: Options, parts: Parts) -> Result<(), Error> {
     let mut signals = signals::Signals::install().map_err(Error::Signals)?;
-    let mut parsed = Vec::new();
-    for (platform, expr) in &options.schedules {
-        let schedule = scheduler::Schedule::parse(expr).map_err(|message| Error::Schedule {
-            platform: platform.clone(),
-            message,
-        })?;
-        parsed.push((platform.clone(), schedule));
-    }
+    let parsed = parse_schedules(&options.schedules)?;
     let listener = http::bind(options.listen).await?;
     let handle = metrics::install();
 
@@ -85,6 +96,7 @@ pub async fn run(options: Options, parts: Parts) -> Result<(), Error> {
         parts.load_desired,
         parts.initial,
         health.clone(),
+        parts.report_desired,
     ));
     let platforms: Vec<String> = options.schedules.iter().map(|(p, _)| p.clone()).collect();
     let dispatcher = Arc::new(scheduler::Dispatcher::new(
@@ -121,11 +133,12 @@ pub async fn run(options: Options, parts: Parts) -> Result<(), Error> {
         dispatcher.tick(p, Trigger::Start);
     }
     let upkeep_handle = handle.clone();
-    let jobs = match scheduler::CronJobs::start(
+    let upkeep: Arc<dyn Fn() + Send + Sync> = Arc::new(move || upkeep_handle.run_upkeep());
+    let mut jobs = match scheduler::CronJobs::start(
         dispatcher.clone(),
         &options.schedules,
         health.clone(),
-        Arc::new(move || upkeep_handle.run_upkeep()),
+        upkeep.clone(),
     )
     .await
     {
@@ -144,12 +157,63 @@ pub async fn run(options: Options, parts: Parts) -> Result<(), Error> {
     signals::notify_ready();
     let watchdog = signals::spawn_watchdog(health.clone());
 
+    let mut running = options.schedules.clone();
     let signal = loop {
         match signals.next().await {
             signals::Event::Reload => {
-                tracing::info!(message = "SIGHUP: re-reading the tag files.");
+                tracing::info!(message = "SIGHUP: re-reading the configuration and the tag files.");
+                let next = (parts.reconfigure)().and_then(|new| match new {
+                    None => Ok(None),
+                    Some(new) => parse_schedules(&new.schedules)
+                        .map(|parsed| Some((new, parsed)))
+                        .map_err(|e| e.to_string()),
+                });
+                match next {
+                    Err(error) => tracing::error!(
+                        message = "The configuration is invalid; the running one stays in force.",
+                        %error
+                    ),
+                    Ok(None) => {}
+                    Ok(Some((new, parsed))) => {
+                        // No tick while the platforms change: the runner, the dispatcher and
+                        // readiness switch together, then the new jobs start.
+                        jobs.shutdown().await;
+                        (new.commit)();
+                        desired.set_loader(new.load_desired);
+                        dispatcher.set_platforms(new.schedules.iter().map(|(p, _)| p.clone()));
+                        health.set_schedules(parsed);
+                        jobs = match scheduler::CronJobs::start(
+                            dispatcher.clone(),
+                            &new.schedules,
+                            health.clone(),
+                            upkeep.clone(),
+                        )
+                        .await
+                        {
+                            Ok(jobs) => jobs,
+                            Err(e) => {
+                                signals::notify_stopping();
+                                dispatcher.drain(options.shutdown_grace).await;
+                                let _ = stop_http.send(());
+                                let _ = server.await;
+                                return Err(e.into());
+                            }
+                        };
+                        let before: Vec<&String> = running.iter().map(|(p, _)| p).collect();
+                        for (p, expr) in &new.schedules {
+                            if !before.contains(&p) {
+                                dispatcher.tick(p, Trigger::Start);
+                            }
+                            tracing::info!(message = "Scheduled.", platform = %p, schedule = %expr);
+                        }
+                        tracing::info!(
+                            message = "The new configuration is in force.",
+                            platforms = new.schedules.len()
+                        );
+                        running = new.schedules;
+                    }
+                }
                 desired.current();
-                (parts.on_reload)();
             }
             signals::Event::Stop(name) => break name,
         }
@@ -171,6 +235,23 @@ pub async fn run(options: Options, parts: Parts) -> Result<(), Error> {
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     tracing::info!(message = "Stopped.");
     Ok(())
+}
+
+/// Parses every platform's schedule, naming the platform of one that does not parse.
+fn parse_schedules(
+    schedules: &[(String, String)],
+) -> Result<Vec<(String, scheduler::Schedule)>, Error> {
+    schedules
+        .iter()
+        .map(|(platform, expr)| {
+            scheduler::Schedule::parse(expr)
+                .map(|s| (platform.clone(), s))
+                .map_err(|message| Error::Schedule {
+                    platform: platform.clone(),
+                    message,
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]

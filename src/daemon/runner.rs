@@ -3,7 +3,8 @@
 //! cycle per call, its typed report turned into the [`CycleOutcome`] the daemon logs and counts.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use super::cycle::{CycleOutcome, CycleRunner, CycleStatus, OpTally, Trigger};
 use super::health::Probe;
@@ -11,11 +12,12 @@ use crate::engine::{self, CycleReport, CycleRequest, Engine, RunMode, Target};
 use crate::model::Desired;
 use crate::store::{OpStatus, Store};
 
-/// Runs engine cycles with clients connected once, at start.
+/// Runs engine cycles with clients connected once, at start (and for a platform a SIGHUP added
+/// or changed, then).
 pub struct EngineRunner {
     engine: Engine,
-    targets: BTreeMap<String, Target>,
-    max_deletes: usize,
+    targets: RwLock<BTreeMap<String, Target>>,
+    max_deletes: AtomicUsize,
 }
 
 impl EngineRunner {
@@ -23,9 +25,21 @@ impl EngineRunner {
         let targets = targets.into_iter().map(|t| (t.name.clone(), t)).collect();
         Self {
             engine,
-            targets,
-            max_deletes,
+            targets: RwLock::new(targets),
+            max_deletes: AtomicUsize::new(max_deletes),
         }
+    }
+
+    /// A new configuration: the platforms are now `names`; `connected` are the ones added or
+    /// changed, newly connected. Every other kept platform keeps its client (its rate limiter and
+    /// token cache); a removed platform's client is dropped once its running cycle (if any) ends.
+    pub fn reconfigure(&self, names: &[String], connected: Vec<Target>, max_deletes: usize) {
+        let mut targets = self.targets.write().unwrap_or_else(PoisonError::into_inner);
+        targets.retain(|name, _| names.contains(name));
+        for t in connected {
+            targets.insert(t.name.clone(), t);
+        }
+        self.max_deletes.store(max_deletes, Ordering::Relaxed);
     }
 }
 
@@ -37,15 +51,21 @@ impl CycleRunner for EngineRunner {
         _trigger: Trigger,
         desired: Arc<Desired>,
     ) -> CycleOutcome {
-        let Some(target) = self.targets.get(platform) else {
+        let target = self
+            .targets
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(platform)
+            .cloned();
+        let Some(target) = target else {
             return CycleOutcome::failed(format!("platform {platform:?} is not connected"));
         };
         let request = CycleRequest {
             trigger: engine::Trigger::Schedule,
             mode: RunMode::Enforce,
-            max_deletes: self.max_deletes,
+            max_deletes: self.max_deletes.load(Ordering::Relaxed),
         };
-        match self.engine.cycle(target, &desired, &request).await {
+        match self.engine.cycle(&target, &desired, &request).await {
             Ok(report) => self.outcome_of(&report).await,
             Err(e) => {
                 let mut outcome = CycleOutcome::failed(e.to_string());
@@ -98,6 +118,31 @@ fn replica_of(holder: &str) -> String {
         .rsplit_once(':')
         .map_or(holder, |(replica, _)| replica)
         .to_owned()
+}
+
+/// Records the tag files' validity in the mirror (`tag_file_errors`, keyed by `source`, the
+/// configured `tags` path), in the order the daemon saw it: one writer task, fed by a channel, so
+/// that the reporter never blocks the cycle that re-read the files.
+pub fn mirror_reporter(
+    store: Store,
+    clock: crate::clock::SharedClock,
+    source: String,
+) -> super::desired::Reporter {
+    let (send, mut receive) = tokio::sync::mpsc::unbounded_channel::<Option<String>>();
+    tokio::spawn(async move {
+        let replica = replica_of(engine::process_holder());
+        while let Some(error) = receive.recv().await {
+            if let Err(e) = store
+                .set_tag_file_error(&source, error.as_deref(), &replica, clock.now())
+                .await
+            {
+                tracing::warn!(message = "Could not record the tag files' state in the mirror.", error = %e);
+            }
+        }
+    });
+    Box::new(move |error| {
+        let _ = send.send(error.map(str::to_owned));
+    })
 }
 
 /// `/readyz`'s database check: the mirror answers.

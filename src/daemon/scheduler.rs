@@ -91,7 +91,7 @@ pub struct Dispatcher {
     runner: Arc<dyn CycleRunner>,
     desired: Arc<DesiredSource>,
     health: Arc<Health>,
-    slots: BTreeMap<String, Arc<tokio::sync::Mutex<()>>>,
+    slots: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
     in_flight: Mutex<Option<JoinSet<()>>>,
 }
 
@@ -106,14 +106,34 @@ impl Dispatcher {
             runner,
             desired,
             health,
-            slots: platforms.into_iter().map(|p| (p, Arc::default())).collect(),
+            slots: Mutex::new(platforms.into_iter().map(|p| (p, Arc::default())).collect()),
             in_flight: Mutex::new(Some(JoinSet::new())),
         }
     }
 
+    /// Replaces the platforms ticks are accepted for (SIGHUP). A kept platform keeps its slot, so
+    /// a cycle running through the change still makes its next tick skip.
+    pub fn set_platforms(&self, platforms: impl IntoIterator<Item = String>) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut old = std::mem::take(&mut *slots);
+        *slots = platforms
+            .into_iter()
+            .map(|p| {
+                let slot = old.remove(&p).unwrap_or_default();
+                (p, slot)
+            })
+            .collect();
+    }
+
     /// Starts the platform's cycle on its own task, unless the previous one still runs.
     pub fn tick(self: &Arc<Self>, platform: &str, trigger: Trigger) -> Tick {
-        let Some(slot) = self.slots.get(platform) else {
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(platform)
+            .cloned();
+        let Some(slot) = slot else {
             return Tick::Ignored;
         };
         let mut in_flight = self
@@ -124,7 +144,7 @@ impl Dispatcher {
             return Tick::Ignored;
         };
         while tasks.try_join_next().is_some() {}
-        let Ok(guard) = slot.clone().try_lock_owned() else {
+        let Ok(guard) = slot.try_lock_owned() else {
             metrics::record_skipped(platform);
             tracing::info!(
                 message = "Skipped a tick: the previous cycle is still running.",

@@ -92,6 +92,8 @@ struct Rig {
     health: Arc<Health>,
     dispatcher: Arc<Dispatcher>,
     desired: Arc<DesiredSource>,
+    /// What the mirror was told about the tag files, in order.
+    reports: Arc<Mutex<Vec<Option<String>>>>,
 }
 
 fn rig(
@@ -109,7 +111,14 @@ fn rig(
             .iter()
             .map(|(p, e)| (p.to_string(), Schedule::parse(e).unwrap())),
     ));
-    let desired = Arc::new(DesiredSource::new(load, desired(&["g"]), health.clone()));
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let told = reports.clone();
+    let desired = Arc::new(DesiredSource::new(
+        load,
+        desired(&["g"]),
+        health.clone(),
+        Box::new(move |e| told.lock().unwrap().push(e.map(str::to_owned))),
+    ));
     let dispatcher = Arc::new(Dispatcher::new(
         runner.clone(),
         desired.clone(),
@@ -121,6 +130,7 @@ fn rig(
         health,
         dispatcher,
         desired,
+        reports,
     }
 }
 
@@ -353,6 +363,71 @@ async fn an_invalid_edit_keeps_the_last_valid_state_and_turns_readiness_red() {
     let groups: Vec<usize> = r.runner.calls().iter().map(|c| c.2).collect();
     assert_eq!(groups, vec![2, 2, 3]);
     assert_eq!(r.desired.current().groups().len(), 3);
+    // The mirror was told once per change: valid at start, the located error, valid again.
+    assert_eq!(
+        *r.reports.lock().unwrap(),
+        vec![
+            None,
+            Some("error: tags/a.yaml:3:5: duplicate tag \"a\"".to_string()),
+            None
+        ]
+    );
+}
+
+/// SIGHUP's new configuration: a removed platform's ticks are ignored, a kept one keeps its last
+/// cycle (and its slot, so a tick during its running cycle is still skipped), a new one is
+/// counted as overdue from when it was added, not from the start.
+#[tokio::test(start_paused = true)]
+async fn a_new_configuration_swaps_the_platforms_and_their_readiness() {
+    let r = rig(
+        FakeRunner::new(&[("kept", 30)]),
+        &[("kept", "*/10 * * * * *"), ("gone", "*/10 * * * * *")],
+        ReadinessPolicy {
+            periods: 2,
+            grace: Duration::from_secs(5),
+            ..ReadinessPolicy::default()
+        },
+        always(&["g"]),
+    );
+    assert_eq!(r.dispatcher.tick("kept", Trigger::Start), Tick::Started);
+    settle().await;
+    advance(Duration::from_secs(40)).await;
+    settle().await;
+    let failing: Vec<String> = r
+        .health
+        .readiness(Ok(()))
+        .failing
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(failing, vec!["platform:gone"]);
+    assert_eq!(r.dispatcher.tick("kept", Trigger::Schedule), Tick::Started);
+    settle().await;
+    let new = [("kept", "*/10 * * * * *"), ("new", "*/10 * * * * *")];
+    r.dispatcher
+        .set_platforms(new.iter().map(|(p, _)| p.to_string()));
+    r.health.set_schedules(
+        new.iter()
+            .map(|(p, e)| (p.to_string(), Schedule::parse(e).unwrap())),
+    );
+    assert_eq!(r.dispatcher.tick("gone", Trigger::Schedule), Tick::Ignored);
+    assert_eq!(
+        r.dispatcher.tick("kept", Trigger::Schedule),
+        Tick::Skipped,
+        "the cycle started before the change still runs"
+    );
+    assert!(r.health.readiness(Ok(())).ok, "new is counted from now");
+    advance(Duration::from_secs(31)).await;
+    settle().await;
+    let v = r.health.readiness(Ok(()));
+    let failing: Vec<&str> = v.failing.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(failing, vec!["platform:new"]);
+    assert_eq!(
+        v.failing[0].detail.as_deref(),
+        Some(
+            "overdue: no cycle finished since the start at 2026-01-01T00:00:40+00:00 (schedule \"*/10 * * * * *\")"
+        )
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -23,8 +23,9 @@ use crate::store::Store;
 
 use super::report::Error;
 
-/// How long a writer's lease lasts without renewal; it is renewed before every operation, so a
-/// crashed holder blocks others for at most this long.
+/// How long a writer's lease lasts without renewal by default (`Policy::lease_ttl`); it is renewed
+/// before every operation and every third of it while held, so a crashed holder blocks others for
+/// at most this long.
 pub const LEASE_TTL: Duration = Duration::from_secs(120);
 
 /// How often a waiting writer asks again.
@@ -62,7 +63,49 @@ pub(super) struct Lease {
     clock: SharedClock,
     platform: String,
     name: String,
+    ttl: Duration,
     local: Option<OwnedMutexGuard<()>>,
+    keeper: Option<Keeper>,
+}
+
+/// Renews a held lease every third of its TTL, so that a long pull or a slow operation never lets
+/// it run out while its holder is alive. Stopped (never aborted mid-statement, which could write
+/// the row again after its release) before the lease is released.
+#[derive(Debug)]
+struct Keeper {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Keeper {
+    fn spawn(store: Store, clock: SharedClock, name: String, ttl: Duration) -> Option<Keeper> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let every = (ttl / 3).max(Duration::from_millis(100));
+        let task = runtime.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => return,
+                    () = tokio::time::sleep(every) => {}
+                }
+                match store.try_lease(&name, process_holder(), ttl, clock.now()).await {
+                    Ok(None) => {}
+                    // The next operation's own renewal reports the loss and stops the cycle.
+                    Ok(Some((holder, _))) => {
+                        tracing::warn!(message = "The writer lease was lost.", lease = %name, holder = %holder);
+                        return;
+                    }
+                    Err(e) => tracing::warn!(message = "Could not renew the writer lease.", lease = %name, error = %e),
+                }
+            }
+        });
+        Some(Keeper { stop, task })
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
 }
 
 impl Lease {
@@ -76,6 +119,7 @@ impl Lease {
         locks: &LocalLocks,
         platform: &str,
         wait: Duration,
+        ttl: Duration,
     ) -> Result<Lease, Error> {
         let started = tokio::time::Instant::now();
         let holder = process_holder();
@@ -92,13 +136,15 @@ impl Lease {
             clock: clock.clone(),
             platform: platform.to_owned(),
             name: format!("writer:{platform}"),
+            ttl,
             local: Some(local),
+            keeper: None,
         };
         let mut told = false;
         loop {
             let now = clock.now();
-            match store.try_lease(&lease.name, holder, LEASE_TTL, now).await? {
-                None => return Ok(lease),
+            match store.try_lease(&lease.name, holder, ttl, now).await? {
+                None => return Ok(lease.kept()),
                 Some((other, until)) if holder_is_gone(&other) => {
                     // A writer on this host that no longer runs (killed, crashed) cannot renew:
                     // take its lease now rather than make everyone wait out its expiry. Asking "as
@@ -106,12 +152,12 @@ impl Lease {
                     // cannot both take it.
                     let after = until + chrono::Duration::microseconds(1);
                     if store
-                        .try_lease(&lease.name, holder, LEASE_TTL, after.max(now))
+                        .try_lease(&lease.name, holder, ttl, after.max(now))
                         .await?
                         .is_none()
                     {
                         tracing::warn!(message = "Took over the lease of a writer that no longer runs.", platform = %platform, holder = %other);
-                        return Ok(lease);
+                        return Ok(lease.kept());
                     }
                 }
                 Some((other, until)) => {
@@ -134,6 +180,16 @@ impl Lease {
         }
     }
 
+    fn kept(mut self) -> Lease {
+        self.keeper = Keeper::spawn(
+            self.store.clone(),
+            self.clock.clone(),
+            self.name.clone(),
+            self.ttl,
+        );
+        self
+    }
+
     /// Extends the lease before a write.
     ///
     /// # Errors
@@ -141,7 +197,7 @@ impl Lease {
     pub(super) async fn renew(&self) -> Result<(), Error> {
         match self
             .store
-            .try_lease(&self.name, process_holder(), LEASE_TTL, self.clock.now())
+            .try_lease(&self.name, process_holder(), self.ttl, self.clock.now())
             .await?
         {
             None => Ok(()),
@@ -154,6 +210,9 @@ impl Lease {
 
     /// Gives the lease up now.
     pub(super) async fn release(mut self) {
+        if let Some(keeper) = self.keeper.take() {
+            keeper.stop().await;
+        }
         release(&self.store, &self.name, &self.platform).await;
         self.local = None;
     }
@@ -172,7 +231,11 @@ impl Drop for Lease {
         };
         let (store, name, platform) =
             (self.store.clone(), self.name.clone(), self.platform.clone());
+        let keeper = self.keeper.take();
         runtime.spawn(async move {
+            if let Some(keeper) = keeper {
+                keeper.stop().await;
+            }
             release(&store, &name, &platform).await;
             drop(local);
         });

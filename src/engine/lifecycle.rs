@@ -1,5 +1,6 @@
-//! A run's life, for every kind of cycle: opened in `sync_runs`, under the writer lease when it
-//! writes, ended with its outcome (and the platform's last error) however it went.
+//! A run's life, for every kind of cycle: the writer lease taken when it writes, then opened in
+//! `sync_runs`, ended with its outcome (and the platform's last error) however it went, and only
+//! then the lease given up: a writing run's row lies inside its lease.
 
 use tracing::Instrument as _;
 
@@ -10,8 +11,8 @@ use super::lease::Lease;
 use super::report::{CycleReport, Error};
 use super::{Ctx, Engine, Target, Trigger};
 
-/// Opens a run of `target`, takes the writer lease when `writes`, runs `body`, gives the lease up
-/// and records how the run ended, all inside a span naming the platform, trigger and run. `plan`
+/// Takes the writer lease when `writes`, opens a run of `target`, runs `body`, records how the run
+/// ended and gives the lease up, all inside a span naming the platform, trigger and run. `plan`
 /// is what the run sets out to do when that is known before it starts (a saved plan): the run
 /// records it even if it cannot start.
 ///
@@ -37,6 +38,29 @@ pub(super) async fn run(
         let clock = inner.clock.as_ref();
         let platform = target.client.as_ref();
         let calls_before = platform.api_calls();
+        // A writing run is opened only once the lease is held and ended before it is given up,
+        // so that its row's interval lies inside the lease: runs of one platform never overlap
+        // in the mirror, across replicas too.
+        let lease = if writes {
+            let acquired = Lease::acquire(
+                &inner.store,
+                &inner.clock,
+                &inner.locks,
+                &target.name,
+                inner.policy.lease_wait,
+                inner.policy.lease_ttl,
+            )
+            .await;
+            match acquired {
+                Err(e @ Error::Busy { .. }) if inner.policy.skip_when_busy && plan.is_none() => {
+                    tracing::info!(message = "Skipped: another writer holds the platform.", error = %e);
+                    return Err(e);
+                }
+                other => other.map(Some),
+            }
+        } else {
+            Ok(None)
+        };
         let started = clock.now();
         let run = inner
             .store
@@ -47,21 +71,8 @@ pub(super) async fn run(
         if let Some(plan) = plan {
             report.plan = plan.clone();
         }
-        let lease = if writes {
-            Lease::acquire(
-                &inner.store,
-                &inner.clock,
-                &inner.locks,
-                &target.name,
-                inner.policy.lease_wait,
-            )
-            .await
-            .map(Some)
-        } else {
-            Ok(None)
-        };
-        let result = match lease {
-            Err(e) => Err(e),
+        let (result, lease) = match lease {
+            Err(e) => (Err(e), None),
             Ok(lease) => {
                 let ctx = Ctx {
                     store: &inner.store,
@@ -73,16 +84,16 @@ pub(super) async fn run(
                     policy: &inner.policy,
                     lease: lease.as_ref(),
                 };
-                let result = body(&ctx, &mut report).await;
-                if let Some(lease) = lease {
-                    lease.release().await;
-                }
-                result
+                (body(&ctx, &mut report).await, lease)
             }
         };
         report.api_calls = platform.api_calls() - calls_before;
         report.finished_at = clock.now();
-        finish(engine, result, report).await
+        let ended = finish(engine, result, report).await;
+        if let Some(lease) = lease {
+            lease.release().await;
+        }
+        ended
     }
     .instrument(span)
     .await

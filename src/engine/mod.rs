@@ -140,6 +140,13 @@ pub struct Policy {
     pub max_rounds: usize,
     /// How long to wait for another writer of the same platform before giving up.
     pub lease_wait: Duration,
+    /// How long a writer's lease lasts without renewal: a holder that dies blocks the platform
+    /// for at most this long. A held lease is renewed every third of it while its cycle runs.
+    pub lease_ttl: Duration,
+    /// A lease held by another writer ends the cycle at once with [`Error::Busy`] and records no
+    /// run (the daemon: the holder's run is the one that counts, and the platform's last error
+    /// is not overwritten by a replica that merely skipped). Otherwise the refusal is a failed run.
+    pub skip_when_busy: bool,
     /// How many platforms are cycled at once.
     pub concurrency: usize,
 }
@@ -149,6 +156,8 @@ impl Default for Policy {
         Self {
             max_rounds: 5,
             lease_wait: Duration::from_secs(60),
+            lease_ttl: LEASE_TTL,
+            skip_when_busy: false,
             concurrency: 4,
         }
     }

@@ -108,6 +108,9 @@ pub struct Settings {
     pub http_token: Option<SecretSource>,
     pub prune: bool,
     pub max_deletes: u32,
+    /// How long a platform's writer lease outlives its holder (`lease_ttl_seconds`, default 120):
+    /// with replicas, a replica that dies has its platforms taken over within this time.
+    pub lease_ttl: std::time::Duration,
     pub platforms: BTreeMap<String, PlatformSettings>,
 }
 
@@ -166,6 +169,7 @@ struct RawConfig {
     #[serde(default)]
     prune: bool,
     max_deletes: Option<u32>,
+    lease_ttl_seconds: Option<u64>,
     /// Split per platform into the keys every kind has ([`RawPlatform`]) and the kind's own
     /// ([`KindSettings`]), which can only be read once the kind is known.
     #[serde(default)]
@@ -473,6 +477,20 @@ fn validate(
                 .hint("add at least one entry under `platforms:`; see config/tagsync.example.yaml"),
         );
     }
+    let lease_ttl_seconds = raw.lease_ttl_seconds.unwrap_or(120);
+    if !(LEASE_TTL_RANGE).contains(&lease_ttl_seconds) {
+        diags.push(
+            Diagnostic::new(
+                at.value(&["lease_ttl_seconds"]),
+                format!(
+                    "`lease_ttl_seconds` {lease_ttl_seconds} is out of range {}..={}",
+                    LEASE_TTL_RANGE.start(),
+                    LEASE_TTL_RANGE.end()
+                ),
+            )
+            .hint("the lease is renewed every third of it; 120 is the default"),
+        );
+    }
     let mut platforms = BTreeMap::new();
     for (name, dict) in raw.platforms {
         if let Some(ps) = validate_platform(&name, dict, at, &mut diags) {
@@ -491,9 +509,14 @@ fn validate(
         http_token,
         prune: raw.prune,
         max_deletes: raw.max_deletes.unwrap_or(20),
+        lease_ttl: std::time::Duration::from_secs(lease_ttl_seconds),
         platforms,
     })
 }
+
+/// Allowed writer-lease lifetimes, in seconds: renewed every third, it must outlast a slow
+/// statement, and a dead replica should not hold its platforms for more than an hour.
+const LEASE_TTL_RANGE: std::ops::RangeInclusive<u64> = 3..=3600;
 
 /// Where the HTTP bearer token lives; off loopback, `/metrics` and the status page need one.
 fn http_token(

@@ -55,6 +55,7 @@ use sqlx::sqlite::{
 
 use crate::model::{Bindings, RemoteGroup, RemoteTag, Snapshot};
 
+pub use daemon::TagFileError;
 use error::Context;
 pub use error::Error;
 pub use types::{
@@ -336,6 +337,7 @@ macro_rules! record_listing {
 
 // After the macros, which they use.
 mod bindings;
+mod daemon;
 mod desired;
 mod leases;
 mod marks;
