@@ -91,75 +91,84 @@ fn reconfigure(
 ) -> daemon::Reconfigure {
     let running = Arc::new(std::sync::Mutex::new(running));
     Box::new(move || {
-        let new = settings::load(&config).map_err(|d| d.to_string())?;
-        let current = running
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        let restart_only: Vec<&str> = [
-            ("database_url", new.database_url != current.database_url),
-            ("listen", new.listen != current.listen),
-            (
-                "http_token_env/http_token_file",
-                new.http_token != current.http_token,
-            ),
-            ("lease_ttl_seconds", new.lease_ttl != current.lease_ttl),
-        ]
-        .into_iter()
-        .filter_map(|(key, changed)| changed.then_some(key))
-        .collect();
-        if !restart_only.is_empty() {
-            tracing::warn!(
-                message = "These keys change only at a restart; their running values stay in force.",
-                keys = %restart_only.join(", ")
-            );
-        }
-        let new = Settings {
-            database_url: current.database_url.clone(),
-            listen: current.listen,
-            http_token: current.http_token.clone(),
-            lease_ttl: current.lease_ttl,
-            ..new
-        };
-        if new == current {
-            return Ok(None);
-        }
-        let changed: Vec<String> = new
-            .platforms
-            .iter()
-            .filter(|(name, p)| current.platforms.get(*name) != Some(*p))
-            .map(|(name, _)| name.clone())
-            .collect();
-        let connected = if changed.is_empty() {
-            Vec::new()
-        } else {
-            engine::connect(&new, &changed, RetryPolicy::default()).map_err(|e| e.to_string())?
-        };
-        let names: Vec<String> = new.platforms.keys().cloned().collect();
-        let removed: Vec<&String> = current
-            .platforms
-            .keys()
-            .filter(|n| !new.platforms.contains_key(*n))
-            .collect();
-        tracing::info!(
-            message = "The configuration changed.",
-            connected = %changed.join(", "),
-            removed = %removed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-        );
-        let (runner, running) = (runner.clone(), running.clone());
-        let max_deletes = new.max_deletes as usize;
-        let reconfig = daemon::Reconfig {
-            schedules: scheduler::schedules(&new),
-            load_desired: loader(&new),
-            commit: Box::new(move || {
-                runner.reconfigure(&names, connected, max_deletes);
-                *running
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = new;
-            }),
-        };
-        Ok(Some(reconfig))
+        let (config, running, runner) = (config.clone(), running.clone(), runner.clone());
+        Box::pin(async move { prepare(&config, running, runner).await })
     })
+}
+
+async fn prepare(
+    config: &std::path::Path,
+    running: Arc<std::sync::Mutex<Settings>>,
+    runner: Arc<runner::EngineRunner>,
+) -> Result<Option<daemon::Reconfig>, String> {
+    let new = settings::load(config).map_err(|d| d.to_string())?;
+    let current = running
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let restart_only: Vec<&str> = [
+        ("database_url", new.database_url != current.database_url),
+        ("listen", new.listen != current.listen),
+        (
+            "http_token_env/http_token_file",
+            new.http_token != current.http_token,
+        ),
+        ("lease_ttl_seconds", new.lease_ttl != current.lease_ttl),
+    ]
+    .into_iter()
+    .filter_map(|(key, changed)| changed.then_some(key))
+    .collect();
+    if !restart_only.is_empty() {
+        tracing::warn!(
+            message = "These keys change only at a restart; their running values stay in force.",
+            keys = %restart_only.join(", ")
+        );
+    }
+    let new = Settings {
+        database_url: current.database_url.clone(),
+        listen: current.listen,
+        http_token: current.http_token.clone(),
+        lease_ttl: current.lease_ttl,
+        ..new
+    };
+    if new == current {
+        return Ok(None);
+    }
+    let changed: Vec<String> = new
+        .platforms
+        .iter()
+        .filter(|(name, p)| current.platforms.get(*name) != Some(*p))
+        .map(|(name, _)| name.clone())
+        .collect();
+    let connected = if changed.is_empty() {
+        Vec::new()
+    } else {
+        engine::connect(&new, &changed, RetryPolicy::default()).map_err(|e| e.to_string())?
+    };
+    runner.register(&new).await?;
+    let names: Vec<String> = new.platforms.keys().cloned().collect();
+    let removed: Vec<&String> = current
+        .platforms
+        .keys()
+        .filter(|n| !new.platforms.contains_key(*n))
+        .collect();
+    tracing::info!(
+        message = "The configuration changed.",
+        connected = %changed.join(", "),
+        removed = %removed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    );
+    let max_deletes = new.max_deletes as usize;
+    let reconfig = daemon::Reconfig {
+        schedules: scheduler::schedules(&new),
+        load_desired: loader(&new),
+        commit: Box::new(move || {
+            runner.reconfigure(&names, connected, max_deletes);
+            *running
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = new;
+        }),
+    };
+    Ok(Some(reconfig))
 }
 
 fn read_token(source: &SecretSource) -> Result<secrecy::SecretString, Failure> {

@@ -54,7 +54,12 @@ pub struct Parts {
 /// with the located error when it is invalid or a new platform cannot be connected (the running
 /// configuration then stays in force), else the new configuration, validated and connected but not
 /// yet in force.
-pub type Reconfigure = Box<dyn Fn() -> Result<Option<Reconfig>, String> + Send + Sync>;
+pub type Reconfigure = Box<
+    dyn Fn() -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Option<Reconfig>, String>> + Send>,
+        > + Send
+        + Sync,
+>;
 
 /// A new configuration, ready to be put in force.
 pub struct Reconfig {
@@ -162,7 +167,7 @@ pub async fn run(options: Options, parts: Parts) -> Result<(), Error> {
         match signals.next().await {
             signals::Event::Reload => {
                 tracing::info!(message = "SIGHUP: re-reading the configuration and the tag files.");
-                let next = (parts.reconfigure)().and_then(|new| match new {
+                let next = (parts.reconfigure)().await.and_then(|new| match new {
                     None => Ok(None),
                     Some(new) => parse_schedules(&new.schedules)
                         .map(|parsed| Some((new, parsed)))

@@ -41,6 +41,17 @@ impl EngineRunner {
         }
         self.max_deletes.store(max_deletes, Ordering::Relaxed);
     }
+
+    /// Records a new configuration's platforms in the mirror, before their first cycle.
+    ///
+    /// # Errors
+    /// The mirror's message.
+    pub async fn register(&self, settings: &crate::settings::Settings) -> Result<(), String> {
+        self.engine
+            .register(settings)
+            .await
+            .map_err(|e| format!("cannot record the platforms in the mirror: {e}"))
+    }
 }
 
 #[async_trait::async_trait]

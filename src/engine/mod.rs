@@ -224,12 +224,25 @@ impl Engine {
         policy: Policy,
     ) -> Result<Self, store::Error> {
         let store = Store::open(&settings.database_url).await?;
+        let engine = Self::with(store, clock, policy);
+        engine.register(settings).await?;
+        Ok(engine)
+    }
+
+    /// Records the configuration's platforms in the mirror (their kind and mode); a platform must
+    /// be recorded before its first cycle (the daemon calls this again for a new configuration).
+    ///
+    /// # Errors
+    /// The mirror's, when it cannot be written.
+    pub async fn register(&self, settings: &Settings) -> Result<(), store::Error> {
+        let now = self.inner.clock.now();
         for p in settings.platforms.values() {
-            store
-                .upsert_platform(&p.name, p.kind.as_str(), p.mode.as_str(), clock.now())
+            self.inner
+                .store
+                .upsert_platform(&p.name, p.kind.as_str(), p.mode.as_str(), now)
                 .await?;
         }
-        Ok(Self::with(store, clock, policy))
+        Ok(())
     }
 
     /// The mirror, for reading reports.

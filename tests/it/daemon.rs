@@ -337,14 +337,21 @@ async fn scrape(d: &Daemon) -> Option<prometheus_parse::Scrape> {
     (code == 200).then(|| parse_metrics(&body))
 }
 
+/// Ticks of `platform` that ran a cycle on some replica: this one's `ok` cycles, and its
+/// `elsewhere` ones (another replica held the platform). Which replica wins a tick is a race.
 async fn cycles(d: &Daemon, platform: &str) -> f64 {
     let Some(s) = scrape(d).await else { return 0.0 };
-    value(
-        &s,
-        "tagsync_cycles_total",
-        &[("platform", platform), ("outcome", "ok")],
-    )
-    .unwrap_or(0.0)
+    ["ok", "elsewhere"]
+        .iter()
+        .map(|outcome| {
+            value(
+                &s,
+                "tagsync_cycles_total",
+                &[("platform", platform), ("outcome", outcome)],
+            )
+            .unwrap_or(0.0)
+        })
+        .sum()
 }
 
 fn wrote(h: &SimHandle, name: &str) -> bool {
@@ -452,6 +459,22 @@ async fn tagsync_run_converges_follows_edits_refuses_invalid_ones_and_stops_on_s
         )),
         "{detail}"
     );
+    // …and in the mirror, with the same located message.
+    let mirror = tagsync::store::Store::open(&format!("sqlite://{}/m.db", dir.path().display()))
+        .await
+        .unwrap();
+    let refused = until(
+        &d,
+        Duration::from_secs(5),
+        "the error in the mirror",
+        || async { mirror.tag_file_errors().await.unwrap().pop() },
+    )
+    .await;
+    assert_eq!(
+        refused.source,
+        dir.path().join("tags").display().to_string()
+    );
+    assert_eq!(format!("desired state invalid: {}", refused.error), detail);
     // Two more cycles on each platform with the last valid state: no write.
     let seen: Vec<f64> = futures_cycles(&d, &sims).await;
     until(
@@ -488,6 +511,20 @@ async fn tagsync_run_converges_follows_edits_refuses_invalid_ones_and_stops_on_s
         (code == 200 && sims.iter().all(|(_, h)| wrote(h, "流失客户"))).then_some(())
     })
     .await;
+    until(
+        &d,
+        Duration::from_secs(5),
+        "the mirror's error cleared",
+        || async {
+            mirror
+                .tag_file_errors()
+                .await
+                .unwrap()
+                .is_empty()
+                .then_some(())
+        },
+    )
+    .await;
 
     // /metrics parses, with every family described.
     let s = scrape(&d).await.expect("/metrics answers");
@@ -517,20 +554,85 @@ async fn tagsync_run_converges_follows_edits_refuses_invalid_ones_and_stops_on_s
         "{log}"
     );
 
-    // SIGHUP re-reads the tag files; the daemon stays up.
-    let pid = d.child.id().to_string();
-    let hup = std::process::Command::new("kill")
-        .args(["-HUP", &pid])
-        .status()
-        .unwrap();
-    assert!(hup.success());
-    until(&d, Duration::from_secs(5), "SIGHUP handled", || async {
+    // SIGHUP with an invalid configuration: refused with its location, the old one keeps running.
+    let config_path = dir.path().join("tagsync.yaml");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(&config_path, format!("bogus_key: 1\n{config}")).unwrap();
+    let hup = |d: &Daemon| {
+        let pid = d.child.id().to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    hup(&d);
+    until(
+        &d,
+        Duration::from_secs(5),
+        "the bad configuration refused",
+        || async {
+            d.log()
+                .contains("The configuration is invalid; the running one stays in force.")
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(
+        d.log().contains(&format!("{}:1:1", config_path.display())),
+        "{}",
         d.log()
-            .contains("SIGHUP: re-reading the tag files.")
-            .then_some(())
+    );
+    let seen = futures_cycles(&d, &sims).await;
+    until(&d, Duration::from_secs(5), "cycles go on", || async {
+        let now = futures_cycles(&d, &sims).await;
+        now.iter().zip(&seen).all(|(n, s)| *n > *s).then_some(())
     })
     .await;
     assert!(d.child.try_wait().unwrap().is_none(), "the daemon stays up");
+
+    // SIGHUP with a valid change: dustess removed, a new platform added and connected (its tags
+    // created at once), juzi kept with its client (not connected again).
+    let juzi2 = start_sim(SimPlatform::Juzibot).await;
+    let secret = dir.path().join("secret-juzi2");
+    std::fs::write(&secret, juzi2.token()).unwrap();
+    let kept = &config[..config
+        .find("  dustess:\n")
+        .expect("dustess is the last platform")];
+    std::fs::write(
+        &config_path,
+        format!(
+            "{kept}  juzi2:\n    kind: juzibot\n    base_url: {}\n    secret_file: {}\n",
+            juzi2.base_url(),
+            secret.display()
+        ),
+    )
+    .unwrap();
+    hup(&d);
+    until(
+        &d,
+        Duration::from_secs(10),
+        "the new platform converges",
+        || async {
+            (wrote(&juzi2, "流失客户") && cycles(&d, "juzi2").await >= 1.0).then_some(())
+        },
+    )
+    .await;
+    let log = d.log();
+    assert!(
+        log.contains("The configuration changed. connected=juzi2 removed=dustess"),
+        "{log}"
+    );
+    let dustess_calls = dustess.calls().len();
+    let seen = cycles(&d, "juzi").await;
+    until(&d, Duration::from_secs(5), "juzi cycles on", || async {
+        (cycles(&d, "juzi").await >= seen + 2.0).then_some(())
+    })
+    .await;
+    assert_eq!(dustess.calls().len(), dustess_calls, "dustess was dropped");
+    let (code, body) = get(&format!("{}/readyz", d.base), None).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(!body.contains("dustess"), "{body}");
 
     // The container probe.
     let out = crate::cli::tagsync(dir.path(), &["healthcheck"], &[]).await;
@@ -808,10 +910,63 @@ async fn pg_schema(test: &str) -> Option<(sqlx::PgPool, String, String)> {
     Some((admin, schema, url))
 }
 
-/// Two daemons on one mirror and the same simulators: every create is sent once; after one is
-/// killed with SIGKILL, the other carries on (the dead holder's lease is taken over).
+/// The mirror's runs of `platform` that ended, as (start, end), in start order; asserts that no
+/// two overlap (a writing run's row lies inside its writer lease, so overlapping rows would be two
+/// writers at once).
+async fn assert_runs_never_overlap(store: &tagsync::store::Store, platform: &str) -> usize {
+    let mut runs: Vec<_> = store
+        .runs(platform, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        // A run closed by the next writer after its process died ended when it was closed, not
+        // when it stopped.
+        .filter(|r| {
+            !r.error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("interrupted:"))
+        })
+        .filter_map(|r| r.finished_at.map(|end| (r.started_at, end, r.id)))
+        .collect();
+    runs.sort();
+    for pair in runs.windows(2) {
+        assert!(
+            pair[1].0 >= pair[0].1,
+            "{platform}: runs {:?} and {:?} overlap",
+            pair[0],
+            pair[1]
+        );
+    }
+    runs.len()
+}
+
+/// How long the killed replica's stuck call lasts: longer than the lease TTL, so that only a
+/// takeover (not the call ending) can let the survivor in.
+const STUCK: Duration = Duration::from_secs(8);
+/// The replicas' `lease_ttl_seconds`.
+const TTL_S: u64 = 3;
+
+/// Two daemons on one mirror and the same simulators: both cycle, every create is sent once, and
+/// the mirror's runs of each platform never overlap. Then the replica holding juzi's lease in the
+/// middle of a (delayed) cycle is killed with SIGKILL: the survivor takes juzi over within the
+/// lease TTL and applies the next edit, once.
 async fn two_replicas(mirror_url: Option<String>) {
-    let juzi = start_sim(SimPlatform::Juzibot).await;
+    let juzi = sim::start(
+        SimPlatform::Juzibot,
+        SimOptions {
+            fixture: Fixture {
+                token: "daemon-juzibot".into(),
+                ..Fixture::default()
+            },
+            faults: sim::FaultSpec {
+                delay: STUCK,
+                ..sim::FaultSpec::default()
+            },
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .unwrap();
     let dustess = start_sim(SimPlatform::Dustess).await;
     let sims = [("juzi", &juzi), ("dustess", &dustess)];
     let dir = tempfile::tempdir().unwrap();
@@ -822,20 +977,25 @@ async fn two_replicas(mirror_url: Option<String>) {
         &format!("127.0.0.1:{port_a}"),
         "* * * * * *",
     );
-    let mut config = std::fs::read_to_string(dir.path().join("tagsync.yaml")).unwrap();
-    if let Some(url) = &mirror_url {
-        let sqlite = format!("sqlite://{}/m.db?mode=rwc", dir.path().display());
-        config = config.replace(&sqlite, url);
-        std::fs::write(dir.path().join("tagsync.yaml"), &config).unwrap();
-    }
+    let sqlite = format!("sqlite://{}/m.db?mode=rwc", dir.path().display());
+    let url = mirror_url.unwrap_or_else(|| sqlite.clone());
+    let config = std::fs::read_to_string(dir.path().join("tagsync.yaml"))
+        .unwrap()
+        .replace(&sqlite, &url)
+        .replace(
+            "platforms:\n",
+            &format!("lease_ttl_seconds: {TTL_S}\nplatforms:\n"),
+        );
+    std::fs::write(dir.path().join("tagsync.yaml"), &config).unwrap();
     let dir_b = tempfile::tempdir().unwrap();
     std::fs::write(
         dir_b.path().join("tagsync.yaml"),
         config.replace(&format!(":{port_a}"), &format!(":{port_b}")),
     )
     .unwrap();
-    let mut a = spawn_daemon(dir.path(), port_a, &[]);
+    let a = spawn_daemon(dir.path(), port_a, &[]);
     let b = spawn_daemon(dir_b.path(), port_b, &[]);
+    let store = tagsync::store::Store::open(&url).await.unwrap();
 
     for d in [&a, &b] {
         until(
@@ -862,29 +1022,84 @@ async fn two_replicas(mirror_url: Option<String>) {
     };
     for (p, h) in &sims {
         assert_eq!(creates(h, "普通客户"), 1, "{p}: {:#?}", h.writes());
+        // Both replicas ticked it (above), and no two of its runs overlap.
+        assert!(assert_runs_never_overlap(&store, p).await >= 2);
     }
 
-    // SIGKILL one replica; the other applies the next edit, once.
-    a.child.kill().unwrap();
-    a.child.wait().unwrap();
+    // The next juzi list hangs for STUCK: whichever replica's cycle meets it holds juzi's lease
+    // for that long. Kill that replica in the middle of it.
+    juzi.fail_next("/api/v1/tag/list", sim::FaultKind::Delay, 1);
+    let (pids, mut daemons) = ([a.child.id(), b.child.id()], [Some(a), Some(b)]);
+    let holder = until(
+        daemons[1].as_ref().unwrap(),
+        Duration::from_secs(10),
+        "a replica stuck holding juzi's lease",
+        || async {
+            let (holder, _) = store.lease_holder("writer:juzi").await.unwrap()?;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let (still, _) = store.lease_holder("writer:juzi").await.unwrap()?;
+            // Leases of ordinary cycles last milliseconds; 1.5 s is the stuck one.
+            (still == holder).then_some(holder)
+        },
+    )
+    .await;
+    let pid: u32 = holder.rsplitn(3, ':').nth(1).unwrap().parse().unwrap();
+    let dead = pids
+        .iter()
+        .position(|p| *p == pid)
+        .expect("a replica's pid");
+    let mut victim = daemons[dead].take().unwrap();
+    let survivor = daemons[1 - dead].take().unwrap();
+    victim.child.kill().unwrap();
+    let killed_at = chrono::Utc::now();
+    victim.child.wait().unwrap();
     std::fs::write(
         dir.path().join("tags/a.yaml"),
         "groups:\n  - name: 客户级别\n    tags: [重要客户, 普通客户, 潜在客户]\n",
     )
     .unwrap();
+    // Taken over within the TTL (plus a tick): by the lease's expiry, or at once when the dead
+    // holder is known gone (same host). Never only when the stuck call ends (STUCK > TTL).
+    let taken = until(
+        &survivor,
+        Duration::from_secs(TTL_S + 3),
+        "the survivor runs juzi",
+        || async {
+            let runs = store.runs("juzi", 5).await.unwrap();
+            runs.into_iter()
+                .find(|r| r.started_at > killed_at && r.finished_at.is_some())
+                .map(|r| r.started_at)
+        },
+    )
+    .await;
+    let after = (taken - killed_at).to_std().unwrap();
+    assert!(
+        after <= Duration::from_secs(TTL_S + 1),
+        "taken over {after:?} after the kill"
+    );
+    let (holder, _) = store
+        .lease_holder("writer:juzi")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        holder.is_empty() || !holder.contains(&format!(":{pid}:")),
+        "{holder}"
+    );
     until(
-        &b,
+        &survivor,
         Duration::from_secs(20),
         "the survivor applies the edit",
         || async { sims.iter().all(|(_, h)| wrote(h, "潜在客户")).then_some(()) },
     )
     .await;
-    quiesce(&b, &sims).await;
+    quiesce(&survivor, &sims).await;
     for (p, h) in &sims {
         assert_eq!(creates(h, "潜在客户"), 1, "{p}: {:#?}", h.writes());
+        assert_runs_never_overlap(&store, p).await;
     }
-    let (code, body) = get(&format!("{}/readyz", b.base), None).await;
-    assert_eq!(code, 200, "{body}\n{}", b.log());
+    let (code, body) = get(&format!("{}/readyz", survivor.base), None).await;
+    assert_eq!(code, 200, "{body}\n{}", survivor.log());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
