@@ -64,8 +64,6 @@ pub struct CycleOutcome {
     pub operations: BTreeMap<String, OpTally>,
     /// Platform API calls made, `gettoken` included.
     pub api_calls: u64,
-    /// Retried calls, by error class (`timeout`, `rate_limited`, `http_5xx`…).
-    pub retries: BTreeMap<String, u64>,
     /// Differences left after the cycle (what the next plan would send or a person must fix);
     /// `None` when the cycle did not get as far as a plan.
     pub drift: Option<u64>,
@@ -82,7 +80,6 @@ impl CycleOutcome {
             status: CycleStatus::Ok,
             operations: BTreeMap::new(),
             api_calls: 0,
-            retries: BTreeMap::new(),
             drift: None,
             lease_holder: None,
             error: None,

@@ -20,7 +20,9 @@ pub const CYCLE_DURATION: &str = "tagsync_cycle_duration_seconds";
 pub const OPERATIONS: &str = "tagsync_operations_total";
 /// Platform API calls, by `platform`.
 pub const API_CALLS: &str = "tagsync_api_calls_total";
-/// Retried API calls, by `platform` and `error_class`.
+/// Retried API calls, by `platform` and `error_class`: `refused` (the platform did not process
+/// the call: rate limited, busy) or `unknown` (5xx, timeout, reset: an idempotent call repeated).
+/// Counted by the HTTP layer (`platforms/http.rs`) at each retry, whoever runs the client.
 pub const API_RETRIES: &str = "tagsync_api_retries_total";
 /// Differences left after the last cycle, by `platform`.
 pub const DRIFT: &str = "tagsync_drift";
@@ -124,10 +126,6 @@ pub fn record_cycle(
         }
     }
     counter!(API_CALLS, "platform" => p.clone()).increment(outcome.api_calls);
-    for (class, n) in &outcome.retries {
-        counter!(API_RETRIES, "platform" => p.clone(), "error_class" => class.clone())
-            .increment(*n);
-    }
     if let Some(drift) = outcome.drift {
         gauge!(DRIFT, "platform" => p.clone()).set(drift as f64);
     }
@@ -153,6 +151,16 @@ fn set_lease_holder(platform: &str, holder: &str) {
         gauge!(LEASE_HOLDER, "platform" => platform.to_owned(), "holder" => previous).set(0.0);
     }
     gauge!(LEASE_HOLDER, "platform" => platform.to_owned(), "holder" => holder.to_owned()).set(1.0);
+}
+
+/// Starts the platform's counters at zero, so that a dashboard's rate over them shows 0 instead
+/// of no data until the first skip or retry.
+pub fn register_platform(platform: &str) {
+    counter!(SKIPPED_TICKS, "platform" => platform.to_owned()).increment(0);
+    for class in ["refused", "unknown"] {
+        counter!(API_RETRIES, "platform" => platform.to_owned(), "error_class" => class)
+            .increment(0);
+    }
 }
 
 /// Counts a tick skipped because the platform's previous cycle still runs.

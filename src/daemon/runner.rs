@@ -115,7 +115,6 @@ impl EngineRunner {
             status: CycleStatus::Ok,
             operations,
             api_calls: r.api_calls,
-            retries: BTreeMap::new(),
             drift: Some((r.remaining.ops.len() + r.remaining.drift.len()) as u64),
             lease_holder: Some(replica_of(engine::process_holder())),
             error: r.errors.first().map(|p| p.message.clone()),

@@ -106,7 +106,13 @@ impl Dispatcher {
             runner,
             desired,
             health,
-            slots: Mutex::new(platforms.into_iter().map(|p| (p, Arc::default())).collect()),
+            slots: Mutex::new(
+                platforms
+                    .into_iter()
+                    .inspect(|p| metrics::register_platform(p))
+                    .map(|p| (p, Arc::default()))
+                    .collect(),
+            ),
             in_flight: Mutex::new(Some(JoinSet::new())),
         }
     }
@@ -119,6 +125,7 @@ impl Dispatcher {
         *slots = platforms
             .into_iter()
             .map(|p| {
+                metrics::register_platform(&p);
                 let slot = old.remove(&p).unwrap_or_default();
                 (p, slot)
             })

@@ -264,10 +264,12 @@ impl Http {
             .retry(backoff)
             .when(|e| matches!(e, Attempt::Refused(_) | Attempt::Unknown(_)))
             .notify(|e, wait| {
-                let why = match e {
-                    Attempt::Refused(s) | Attempt::Unknown(s) => s.as_str(),
-                    Attempt::Final(_) => "",
+                let (why, class) = match e {
+                    Attempt::Refused(s) => (s.as_str(), "refused"),
+                    Attempt::Unknown(s) => (s.as_str(), "unknown"),
+                    Attempt::Final(_) => ("", "final"),
                 };
+                metrics::counter!(crate::daemon::metrics::API_RETRIES, "platform" => self.platform.clone(), "error_class" => class).increment(1);
                 tracing::debug!(message = "Retrying after a transient failure.", platform = %self.platform, endpoint = req.endpoint, error = why, wait_ms = wait.as_millis() as u64);
             });
         let result = match tokio::time::timeout(self.retry.max_elapsed, retried).await {

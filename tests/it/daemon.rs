@@ -526,8 +526,44 @@ async fn tagsync_run_converges_follows_edits_refuses_invalid_ones_and_stops_on_s
     )
     .await;
 
+    // A refused call is retried and counted by platform and class.
+    juzi.fail_next("/api/v1/tag/list", sim::FaultKind::Http429, 1);
+    until(&d, Duration::from_secs(5), "a retry counted", || async {
+        let s = scrape(&d).await?;
+        let n = value(
+            &s,
+            "tagsync_api_retries_total",
+            &[("platform", "juzi"), ("error_class", "refused")],
+        )?;
+        (n >= 1.0).then_some(())
+    })
+    .await;
+
     // /metrics parses, with every family described.
     let s = scrape(&d).await.expect("/metrics answers");
+    // Operations by kind and outcome: the creates above, on both platforms.
+    for (p, _) in &sims {
+        let created: f64 = s
+            .samples
+            .iter()
+            .filter(|x| {
+                x.metric == "tagsync_operations_total"
+                    && x.labels.get("platform") == Some(*p)
+                    && x.labels.get("outcome") == Some("succeeded")
+                    && x.labels.get("kind").is_some()
+            })
+            .map(|x| match x.value {
+                prometheus_parse::Value::Counter(v) => v,
+                _ => 0.0,
+            })
+            .sum();
+        assert!(created >= 2.0, "{p}: {created} operations succeeded");
+    }
+    assert_eq!(
+        value(&s, "tagsync_lease_holder", &[("platform", "juzi")]),
+        Some(1.0),
+        "the lease holder is this replica"
+    );
     for family in [
         "tagsync_cycles_total",
         "tagsync_api_calls_total",
@@ -535,6 +571,10 @@ async fn tagsync_run_converges_follows_edits_refuses_invalid_ones_and_stops_on_s
         "tagsync_last_success_timestamp_seconds",
         "tagsync_lease_holder",
         "tagsync_desired_state_valid",
+        "tagsync_api_retries_total",
+        "tagsync_operations_total",
+        "tagsync_skipped_ticks_total",
+        "tagsync_cycle_duration_seconds",
     ] {
         assert!(s.docs.contains_key(family), "no HELP for {family}");
     }
