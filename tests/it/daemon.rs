@@ -751,6 +751,22 @@ async fn futures_cycles(d: &Daemon, sims: &[(&str, &SimHandle)]) -> Vec<f64> {
     out
 }
 
+/// `tagsync run` under a systemd notification socket: its output, and every notification sent.
+/// A start that fails must send none (no `READY=1`: nothing half-started).
+async fn run_notified(dir: &Path) -> (std::process::Output, Vec<String>) {
+    let socket = dir.join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+    notify.set_nonblocking(true).unwrap();
+    let path = socket.display().to_string();
+    let out = crate::cli::tagsync(dir, &["run"], &[("NOTIFY_SOCKET", path.as_str())]).await;
+    let mut notes = Vec::new();
+    let mut buf = [0u8; 256];
+    while let Ok(n) = notify.recv(&mut buf) {
+        notes.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    (out, notes)
+}
+
 #[tokio::test]
 async fn a_listen_address_in_use_is_exit_1_before_any_cycle() {
     let juzi = start_sim(SimPlatform::Juzibot).await;
@@ -763,7 +779,8 @@ async fn a_listen_address_in_use_is_exit_1_before_any_cycle() {
         &format!("127.0.0.1:{port}"),
         "* * * * * *",
     );
-    let out = crate::cli::tagsync(dir.path(), &["run"], &[]).await;
+    let (out, notes) = run_notified(dir.path()).await;
+    assert_eq!(notes, Vec::<String>::new(), "nothing half-started");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -814,13 +831,43 @@ async fn a_mirror_that_cannot_be_opened_is_exit_1_before_any_call() {
         &format!("sqlite://{}/missing/m.db", dir.path().display()),
     );
     std::fs::write(dir.path().join("tagsync.yaml"), config).unwrap();
-    let out = crate::cli::tagsync(dir.path(), &["run"], &[]).await;
+    let (out, notes) = run_notified(dir.path()).await;
+    assert_eq!(notes, Vec::<String>::new(), "nothing half-started");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.starts_with("error: cannot open the mirror"),
         "{stderr}"
     );
+    assert!(juzi.calls().is_empty());
+}
+
+/// A PostgreSQL server that does not answer at start: exit 1, before any call or notification.
+#[tokio::test]
+async fn an_unreachable_postgresql_is_exit_1_before_any_call() {
+    let juzi = start_sim(SimPlatform::Juzibot).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        &[("juzi", "juzibot", &juzi)],
+        "127.0.0.1:0",
+        "* * * * * *",
+    );
+    let config = std::fs::read_to_string(dir.path().join("tagsync.yaml")).unwrap();
+    // Nothing listens on port 1.
+    let config = config.replace(
+        &format!("sqlite://{}/m.db?mode=rwc", dir.path().display()),
+        "postgres://tagsync@127.0.0.1:1/tagsync",
+    );
+    std::fs::write(dir.path().join("tagsync.yaml"), config).unwrap();
+    let (out, notes) = run_notified(dir.path()).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot open the mirror"),
+        "{stderr}"
+    );
+    assert_eq!(notes, Vec::<String>::new(), "nothing half-started");
     assert!(juzi.calls().is_empty());
 }
 
