@@ -1130,7 +1130,7 @@ async fn two_replicas(mirror_url: Option<String>) {
         },
     )
     .await;
-    let pid: u32 = holder.rsplitn(3, ':').nth(1).unwrap().parse().unwrap();
+    let pid: u32 = holder.rsplit(':').nth(1).unwrap().parse().unwrap();
     let dead = pids
         .iter()
         .position(|p| *p == pid)

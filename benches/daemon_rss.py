@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Daemon memory and idle CPU: `tagsync run` over the five simulators, 10,000 tags on each.
+
+    cargo build --release --bin tagsync
+    python3 benches/daemon_rss.py --bin target/release/tagsync --cycles 100
+
+The simulators of WeCom, Juzibot, Miaokol and the 个微 CRM are seeded with 200 groups x 50 tags
+(10,000 tags); Dustess has no list call, so its 10,000 tags exist only in the mirror: the first
+cycle creates them. The tag files declare the same 10,000 tags, so every later cycle is an idle
+one (a full listing of each platform, a plan with nothing to do). The daemon runs on a one-second
+schedule; after each cycle of every platform (`tagsync_cycles_total`, the slowest platform counts)
+the script samples VmRSS and the process's CPU time from /proc/PID. It prints a Markdown table for
+docs/BENCHMARKS.md. Standard library only.
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+GROUPS, TAGS_PER_GROUP = 200, 50
+PLATFORMS = ["wecom-hq", "juzi-main", "yzj", "dustess", "crm"]
+
+
+def group_name(i):
+    return f"G{i:03}"
+
+
+def tag_name(i, j):
+    return f"T{i:03}-{j:02}"
+
+
+def seed():
+    groups = [
+        {
+            "name": group_name(i),
+            "order": i,
+            "tags": [{"name": tag_name(i, j), "order": j} for j in range(TAGS_PER_GROUP)],
+        }
+        for i in range(GROUPS)
+    ]
+    return {
+        "wecom": {"groups": groups},
+        "juzibot": {"groups": groups},
+        "yzj": {"groups": groups},
+        "wechat_crm": {"groups": groups},
+        "dustess": {"groups": []},
+    }
+
+
+def tag_file():
+    lines = ["groups:"]
+    for i in range(GROUPS):
+        tags = ", ".join(f'"{tag_name(i, j)}"' for j in range(TAGS_PER_GROUP))
+        lines.append(f'  - name: "{group_name(i)}"\n    tags: [{tags}]')
+    return "\n".join(lines) + "\n"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def metrics(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return r.read().decode()
+
+
+def ok_cycles(text):
+    """tagsync_cycles_total{outcome="ok"} by platform."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("tagsync_cycles_total{") and 'outcome="ok"' in line:
+            labels, value = line.rsplit(" ", 1)
+            platform = labels.split('platform="', 1)[1].split('"', 1)[0]
+            out[platform] = float(value)
+    return out
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 (1-based) of the whole line.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bin", default="target/release/tagsync")
+    ap.add_argument("--cycles", type=int, default=100)
+    ap.add_argument("--schedule", default="* * * * * *")
+    args = ap.parse_args()
+    binary = os.path.abspath(args.bin)
+    work = tempfile.mkdtemp(prefix="tagsync-rss-")
+    with open(os.path.join(work, "seed.json"), "w") as f:
+        json.dump(seed(), f)
+    cfg = os.path.join(work, "cfg.yaml")
+    sim = subprocess.Popen(
+        [binary, "sim", "--seed", "seed.json", "--write-config", cfg],
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=open(os.path.join(work, "sim.log"), "w"),
+    )
+    daemon = None
+    try:
+        for _ in range(600):
+            if os.path.exists(cfg) and "crm.secret" in open(cfg).read():
+                break
+            time.sleep(0.1)
+        os.makedirs(os.path.join(work, "tags"), exist_ok=True)
+        with open(os.path.join(work, "tags", "tags.yaml"), "w") as f:
+            f.write(tag_file())
+        port = free_port()
+        with open(cfg, "a") as f:
+            f.write(f'schedule: "{args.schedule}"\nlisten: 127.0.0.1:{port}\n')
+        env = dict(os.environ, TAGSYNC_LOG="warn", NO_COLOR="1")
+        daemon = subprocess.Popen(
+            [binary, "--config", cfg, "run"],
+            cwd=work,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(work, "daemon.log"), "w"),
+        )
+        samples = {}  # cycle -> (rss KiB, cpu s, wall s)
+        started = time.monotonic()
+        last = 0
+        while last < args.cycles:
+            if daemon.poll() is not None:
+                sys.exit(f"the daemon exited; see {work}/daemon.log")
+            try:
+                counts = ok_cycles(metrics(port))
+            except OSError:
+                time.sleep(0.2)
+                continue
+            done = int(min(counts.get(p, 0) for p in PLATFORMS))
+            if done > last:
+                last = done
+                samples[done] = (rss_kib(daemon.pid), cpu_seconds(daemon.pid), time.monotonic() - started)
+            time.sleep(0.05)
+    finally:
+        for p in (daemon, sim):
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=30)
+
+    def at(n):
+        return samples[min(k for k in samples if k >= n)]
+
+    first, tenth, final = at(1), at(10), at(args.cycles)
+    idle = [samples[k] for k in sorted(samples) if k >= 10]
+    peak = max(s[0] for s in idle)
+    cpu_per_cycle = (final[1] - tenth[1]) / max(1, args.cycles - 10)
+    print(f"| binary | `{args.bin}` |")
+    print(f"| cycles sampled | {len(samples)} (of {args.cycles}), {final[2]:.0f} s |")
+    print(f"| RSS after cycle 1 (bootstrap: Dustess's 10,000 creates) | {first[0] / 1024:.1f} MiB |")
+    print(f"| RSS after cycle 10 | {tenth[0] / 1024:.1f} MiB |")
+    print(f"| RSS after cycle {args.cycles} | {final[0] / 1024:.1f} MiB |")
+    print(f"| RSS peak, cycles 10..{args.cycles} | {peak / 1024:.1f} MiB |")
+    print(f"| CPU per idle cycle (all five platforms, 50,000 tags) | {cpu_per_cycle * 1000:.0f} ms |")
+    print(f"| CPU, first cycle | {first[1]:.2f} s |")
+    print(f"(work directory: {work})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
