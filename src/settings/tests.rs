@@ -272,7 +272,18 @@ fn unknown_keys_suggest_the_closest() {
         &format!("colour: blue\n{JUZI}"),
         expect![[r#"
             error: tagsync.yaml:1:1: unknown key `colour`
-              hint: accepted keys here: database_url, tags, schedule, listen, http_token_env, http_token_file, prune, max_deletes, platforms
+              hint: accepted keys here: database_url, tags, schedule, listen, http_token_env, http_token_file, prune, max_deletes, lease_ttl_seconds, platforms
+        "#]],
+    );
+}
+
+#[test]
+fn a_lease_ttl_out_of_range_is_refused_at_its_key() {
+    check(
+        &format!("lease_ttl_seconds: 2\n{JUZI}"),
+        expect![[r#"
+            error: tagsync.yaml:1:20: `lease_ttl_seconds` 2 is out of range 3..=3600
+              hint: the lease is renewed every third of it; 120 is the default
         "#]],
     );
 }
