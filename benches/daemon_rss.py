@@ -24,6 +24,9 @@ import tempfile
 import time
 import urllib.request
 
+# SIGTERM (e.g. from `timeout`) stops the simulators and the daemon too, through `finally`.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
 GROUPS, TAGS_PER_GROUP = 200, 50
 PLATFORMS = ["wecom-hq", "juzi-main", "yzj", "dustess", "crm"]
 
@@ -104,6 +107,7 @@ def main():
     ap.add_argument("--bin", default="target/release/tagsync")
     ap.add_argument("--cycles", type=int, default=100)
     ap.add_argument("--schedule", default="* * * * * *")
+    ap.add_argument("--database-url", help="the mirror (default: a SQLite file in the work directory)")
     args = ap.parse_args()
     binary = os.path.abspath(args.bin)
     work = tempfile.mkdtemp(prefix="tagsync-rss-")
@@ -128,6 +132,12 @@ def main():
         port = free_port()
         with open(cfg, "a") as f:
             f.write(f'schedule: "{args.schedule}"\nlisten: 127.0.0.1:{port}\n')
+        if args.database_url:
+            text = open(cfg).read()
+            start = text.index("database_url:")
+            end = text.index("\n", start)
+            with open(cfg, "w") as f:
+                f.write(text[:start] + f"database_url: {args.database_url}" + text[end:])
         env = dict(os.environ, TAGSYNC_LOG="warn", NO_COLOR="1")
         daemon = subprocess.Popen(
             [binary, "--config", cfg, "run"],
