@@ -1029,7 +1029,7 @@ async fn assert_runs_never_overlap(store: &tagsync::store::Store, platform: &str
 
 /// How long the killed replica's stuck call lasts: longer than the lease TTL, so that only a
 /// takeover (not the call ending) can let the survivor in.
-const STUCK: Duration = Duration::from_secs(8);
+const STUCK: Duration = Duration::from_secs(12);
 /// The replicas' `lease_ttl_seconds`.
 const TTL_S: u64 = 3;
 
@@ -1130,6 +1130,18 @@ async fn two_replicas(mirror_url: Option<String>) {
         },
     )
     .await;
+    // The stuck cycle outlives its lease's TTL and keeps the lease: it is renewed while held.
+    tokio::time::sleep(Duration::from_secs(TTL_S)).await;
+    let (still, expires) = store
+        .lease_holder("writer:juzi")
+        .await
+        .unwrap()
+        .expect("still held");
+    assert_eq!(still, holder, "renewed, not taken over");
+    assert!(
+        expires > chrono::Utc::now(),
+        "renewed: expires at {expires}"
+    );
     let pid: u32 = holder.rsplit(':').nth(1).unwrap().parse().unwrap();
     let dead = pids
         .iter()
