@@ -39,20 +39,32 @@ def tag_name(i, j):
     return f"T{i:03}-{j:02}"
 
 
-def seed():
-    groups = [
+def groups(bigger_first):
+    """The 10,000 tags in the tag files' order, with each platform's `order` convention."""
+    def order(k, n):
+        return n - k if bigger_first else k
+
+    return [
         {
             "name": group_name(i),
-            "order": i,
-            "tags": [{"name": tag_name(i, j), "order": j} for j in range(TAGS_PER_GROUP)],
+            "order": order(i, GROUPS),
+            "tags": [
+                {"name": tag_name(i, j), "order": order(j, TAGS_PER_GROUP)}
+                for j in range(TAGS_PER_GROUP)
+            ],
         }
         for i in range(GROUPS)
     ]
+
+
+def seed():
+    # WeCom and Juzibot sort bigger `order` first: seeded the other way round, the first cycle
+    # would reorder every tag (10,000 edits) instead of finding them in step.
     return {
-        "wecom": {"groups": groups},
-        "juzibot": {"groups": groups},
-        "yzj": {"groups": groups},
-        "wechat_crm": {"groups": groups},
+        "wecom": {"groups": groups(bigger_first=True)},
+        "juzibot": {"groups": groups(bigger_first=True)},
+        "yzj": {"groups": groups(bigger_first=False)},
+        "wechat_crm": {"groups": groups(bigger_first=False)},
         "dustess": {"groups": []},
     }
 
