@@ -127,10 +127,12 @@ impl Cli {
 fn refuse_config(cli: &Cli, command: &str, hint: &str) -> Result<(), Failure> {
     match cli.explicit_config() {
         None => Ok(()),
-        Some(path) => Err(Failure::Invalid(format!(
-            "error: `tagsync {command}` reads no configuration, but --config {} was given\n  hint: {hint}",
+        Some(path) => Err(render::UserError::new(format!(
+            "`tagsync {command}` reads no configuration, but --config {} was given",
             path.display()
-        ))),
+        ))
+        .hint(hint)
+        .into()),
     }
 }
 

@@ -44,6 +44,8 @@ pub(super) async fn run(
             .await?;
         tracing::Span::current().record("run", run);
         let mut report = CycleReport::new(&target.name, run, trigger, started);
+        report.account = target.account.clone();
+        report.sends = target.sends();
         if let Some(plan) = plan {
             report.plan = plan.clone();
         }

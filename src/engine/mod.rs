@@ -79,7 +79,8 @@ use crate::store::{self, RunId, Store};
 
 pub use connect::{ConnectError, Target, connect};
 pub use lease::{LEASE_TTL, process_holder};
-pub use report::{CycleReport, Error, ErrorClass, Outcome, Problem};
+pub use report::{CycleReport, Error, ErrorClass, Outcome, Problem, changes_to_send};
+pub use saved::{check_accounts, judge_deletes};
 
 /// What started a run, as `sync_runs.trigger` stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

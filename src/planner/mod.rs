@@ -18,6 +18,7 @@
 //! The plan leaves no choice to execution: apply carries it out step by step.
 
 mod action;
+mod guard;
 mod markdown;
 pub mod order;
 mod render;
@@ -33,6 +34,7 @@ use crate::model::{
 };
 
 pub use action::{JournalEntry, OpKind};
+pub use guard::DeleteGuard;
 pub use markdown::render_markdown;
 // Shared with the platforms, which must not import the planner.
 pub use crate::model::NewTag;
@@ -64,6 +66,9 @@ pub struct PlatformPlan {
     pub status: Vec<Status>,
     /// Facts the reader of the plan should know (for example: no list call on this platform).
     pub notes: Vec<String>,
+    /// The mass-delete guard's verdict, when the plan deletes tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_guard: Option<DeleteGuard>,
 }
 
 impl PlatformPlan {
@@ -373,6 +378,8 @@ impl<'a> Planner<'a> {
             bind: self.bind,
             status: self.status,
             notes,
+            // Judged by the engine, which knows the run's limit.
+            delete_guard: None,
         }
     }
 

@@ -20,7 +20,7 @@ const RESET: &str = "\x1b[0m";
 /// Counts of a plan, for the summary line and the JSON form.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
-    /// API calls the plan sends.
+    /// Write calls the plan sends (one per operation; the reads apply makes are not counted).
     pub calls: usize,
     pub create: usize,
     pub change: usize,
@@ -65,7 +65,7 @@ pub fn render_text(plans: &[PlatformPlan]) -> String {
         total.add(s);
         let _ = writeln!(
             out,
-            "{BOLD}{}{RESET}: {} call{}: {} to create, {} to change, {} to delete; {} drift",
+            "{BOLD}{}{RESET}: {} write call{}: {} to create, {} to change, {} to delete; {} drift",
             p.platform,
             s.calls,
             plural(s.calls),
@@ -76,6 +76,9 @@ pub fn render_text(plans: &[PlatformPlan]) -> String {
         );
         for note in &p.notes {
             let _ = writeln!(out, "  {DIM}note: {note}{RESET}");
+        }
+        if let Some(g) = p.delete_guard.filter(|g| g.refused) {
+            let _ = writeln!(out, "  {RED}{BOLD}{}{RESET}", g.verdict());
         }
         for op in &p.ops {
             let _ = writeln!(out, "  {}", op_line(op));
@@ -102,7 +105,7 @@ pub fn render_text(plans: &[PlatformPlan]) -> String {
     }
     let _ = writeln!(
         out,
-        "\nPlan: {} call{}: {} to create, {} to change, {} to delete; {} drift that no call can fix.",
+        "\nPlan: {} write call{}: {} to create, {} to change, {} to delete; {} drift that no call can fix.",
         total.calls,
         plural(total.calls),
         total.create,

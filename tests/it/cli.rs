@@ -106,7 +106,7 @@ async fn plan_apply_plan_exit_codes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(
-        "juzi: 4 operations applied, 0 failed, 0 refused as not ours; 6 API calls; in step"
+        "juzi: 4 operations applied, 0 failed, 0 refused as not ours; 6 HTTP requests (reads and retries included); in step"
     ));
 
     let out = tagsync(dir.path(), &["plan", "--detailed-exitcode"], &env).await;
