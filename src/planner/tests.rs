@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::model::tagfile::{Context, Source, parse};
-use crate::model::{Batch, MarkStyle};
+use crate::model::{Batch, Bindings, Desired, MarkStyle, Snapshot};
 
 // Capability shapes written out here rather than taken from `platforms/`: the planner is tested
 // on what an API allows, and knows nothing of any platform (ARCHITECTURE.md).
