@@ -67,8 +67,13 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         keep: Option<PathBuf>,
     },
-    /// Print the JSON Schema of tag files (the one checked in at schema/tags.schema.json).
-    Schema,
+    /// Print the JSON Schema of tag files (schema/tags.schema.json), or with --plan of
+    /// `plan --format json` (schema/plan.schema.json).
+    Schema {
+        /// The schema of `tagsync plan --format json` instead.
+        #[arg(long)]
+        plan: bool,
+    },
 }
 
 /// How a command ended, for the exit code (SPEC §3).
@@ -144,7 +149,7 @@ pub async fn run(cli: Cli) -> Result<Success, Failure> {
             "demo",
             "drop --config: the demo writes its own for the simulators (see it with --keep DIR)",
         )?,
-        Command::Schema => refuse_config(&cli, "schema", "drop --config")?,
+        Command::Schema { .. } => refuse_config(&cli, "schema", "drop --config")?,
         Command::Sim { .. } => refuse_config(
             &cli,
             "sim",
@@ -181,8 +186,12 @@ pub async fn run(cli: Cli) -> Result<Success, Failure> {
         Command::Demo { keep } => demo::run(keep).await,
         Command::Run => run::run(&cli.config).await,
         Command::Healthcheck { url } => healthcheck::run(&cli.config, url).await,
-        Command::Schema => {
-            print!("{}", crate::model::tagfile::json_schema());
+        Command::Schema { plan } => {
+            if plan {
+                print!("{}", crate::planner::plan_json_schema());
+            } else {
+                print!("{}", crate::model::tagfile::json_schema());
+            }
             Ok(Success::Done)
         }
     }

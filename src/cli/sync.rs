@@ -171,8 +171,7 @@ pub async fn plan(config: &std::path::Path, args: PlanArgs) -> Result<Success, F
         Format::Text => anstream::print!("{}", planner::render_text(&plans)),
         Format::Markdown => print!("{}", planner::render_markdown(&plans, &errors)),
         Format::Json => {
-            let mut doc = planner::render_json(&plans);
-            doc["errors"] = serde_json::json!(errors);
+            let doc = planner::PlanDocument::new(&plans, errors.clone());
             println!(
                 "{}",
                 serde_json::to_string_pretty(&doc).expect("JSON serialises")

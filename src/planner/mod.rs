@@ -38,7 +38,9 @@ pub use guard::DeleteGuard;
 pub use markdown::render_markdown;
 // Shared with the platforms, which must not import the planner.
 pub use crate::model::NewTag;
-pub use render::{render_json, render_text};
+pub use render::{
+    PlanDocument, PlatformDocument, Summary, plan_json_schema, render_json, render_text,
+};
 pub use types::*;
 
 use matching::{How, Matching, match_objects};

@@ -21,8 +21,9 @@ pub struct PlanInput<'a> {
 }
 
 /// The plan for one platform: calls to make, drift no call can fix, and bindings to record.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlatformPlan {
+    /// The platform's name in the configuration.
     pub platform: String,
     /// The calls to make, in order.
     pub ops: Vec<Op>,
@@ -59,14 +60,14 @@ impl PlatformPlan {
 
 /// One API call (or, where a platform takes one object per call, one logical step that apply may
 /// split into several calls).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Op {
     pub action: Action,
     pub reason: Reason,
 }
 
 /// What an operation does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
     /// Create a group together with its first tags.
@@ -110,14 +111,14 @@ pub enum Action {
 }
 
 /// A value before and after.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Change<T> {
     pub from: Option<T>,
     pub to: T,
 }
 
 /// An existing remote tag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TagRef {
     pub group_key: String,
     pub group_id: String,
@@ -127,7 +128,7 @@ pub struct TagRef {
 }
 
 /// Why an operation or drift line is there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "why", rename_all = "snake_case")]
 pub enum Reason {
     /// Declared, and the platform does not have it.
@@ -147,7 +148,7 @@ pub enum Reason {
 }
 
 /// A difference that no call will fix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Drift {
     pub group: String,
     pub tag: Option<String>,
@@ -157,7 +158,7 @@ pub struct Drift {
 }
 
 /// Why a difference cannot be fixed by tagsync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftCause {
     /// The platform's API has no call for it.
@@ -169,7 +170,7 @@ pub enum DriftCause {
 }
 
 /// A binding to record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Binding {
     pub group_key: String,
     pub tag_key: Option<String>,
@@ -177,7 +178,7 @@ pub struct Binding {
 }
 
 /// How one declared object stands (`v_drift`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Status {
     pub group_key: String,
     pub tag_key: Option<String>,
@@ -187,7 +188,7 @@ pub struct Status {
     pub detail: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     Present,

@@ -203,6 +203,7 @@ async fn the_delete_guard_is_shown_with_the_plan_and_never_asked_about() {
     );
     let json = ok(dir.path(), &["plan", "--format", "json"]).await;
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    crate::schema::check_against_schema(&doc);
     assert_eq!(
         doc["platforms"][0]["delete_guard"],
         serde_json::json!({"deletes": 2, "limit": 1, "refused": true})
