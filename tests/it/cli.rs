@@ -169,6 +169,21 @@ async fn unknown_platform_and_unreachable_platform() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("juzi: tag/list"), "{err}");
+    // Each retry is shown as it happens, with its cause; the final error names the cause too.
+    for attempt in 1..=6 {
+        assert!(
+            err.contains(&format!("attempt={attempt} ")),
+            "retry {attempt} is logged: {err}"
+        );
+    }
+    assert!(
+        err.contains("INFO") && err.contains("tagsync::retry: Retrying after a transient failure. platform=juzi endpoint=\"tag/list\" cause=\"cannot connect: Connection refused"),
+        "{err}"
+    );
+    assert!(
+        err.contains("error: juzi: tag/list: still failing after 7 attempts: cannot connect: Connection refused"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
