@@ -23,7 +23,10 @@ pub struct LogSettings {
 
 /// Warnings, and each retry of a platform call: waiting on a failing platform is never silent.
 fn default_filter() -> EnvFilter {
-    EnvFilter::new(format!("warn,{}=info", crate::platforms::http::RETRY_TARGET))
+    EnvFilter::new(format!(
+        "warn,{}=info",
+        crate::platforms::http::RETRY_TARGET
+    ))
 }
 
 /// Reads the logging variables; `get` looks one up (the process environment in [`init`]).
