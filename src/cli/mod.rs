@@ -11,6 +11,7 @@ use crate::settings::{self, Settings};
 mod demo;
 mod healthcheck;
 pub mod logging;
+mod progress;
 pub mod render;
 mod run;
 mod simconfig;

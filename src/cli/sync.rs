@@ -133,6 +133,7 @@ async fn start(settings: &Settings, names: &[String]) -> Result<(Engine, Vec<Tar
     let engine = Engine::open(settings, clock::system())
         .await
         .context("cannot open the mirror")?;
+    super::progress::attach(&engine);
     Ok((engine, targets))
 }
 

@@ -8,7 +8,7 @@ use crate::store::{RunOutcome, RunStatus};
 
 use super::lease::Lease;
 use super::report::{CycleReport, Error};
-use super::{Ctx, Engine, Target, Trigger};
+use super::{Ctx, Engine, ProgressEvent, Target, Trigger};
 
 /// Opens a run of `target`, takes the writer lease when `writes`, runs `body`, gives the lease up
 /// and records how the run ended, all inside a span naming the platform, trigger and run. `plan`
@@ -74,8 +74,10 @@ pub(super) async fn run(
                     run,
                     policy: &inner.policy,
                     lease: lease.as_ref(),
+                    progress: inner.progress.get().map(|p| p.as_ref()),
                 };
                 let result = body(&ctx, &mut report).await;
+                ctx.progress(|platform| ProgressEvent::Finished { platform });
                 if let Some(lease) = lease {
                     lease.release().await;
                 }
