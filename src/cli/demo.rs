@@ -85,7 +85,7 @@ pub async fn run(keep: Option<PathBuf>) -> Result<Success, Failure> {
     )?;
     for r in &applied {
         println!(
-            "  {:<10} {:>2} applied, {} refused as not ours, {:>2} API calls, {}",
+            "  {:<10} {:>2} applied, {} refused as not ours, {:>2} HTTP requests (reads and retries included), {}",
             r.platform,
             r.succeeded,
             r.not_ours,
@@ -139,8 +139,9 @@ fn reports(results: Vec<Result<CycleReport, engine::Error>>) -> Result<Vec<Cycle
 }
 
 async fn report(store: &Store, targets: &[Target]) -> Result<String, Failure> {
-    let mut out =
-        String::from("  platform    runs  API calls  made by tagsync  seen in consoles  drift\n");
+    let mut out = String::from(
+        "  platform    runs  HTTP requests  made by tagsync  seen in consoles  drift\n",
+    );
     for t in targets {
         let name = &t.name;
         let runs = store.runs(name, 100).await.context("runs")?;
@@ -159,7 +160,7 @@ async fn report(store: &Store, targets: &[Target]) -> Result<String, Failure> {
         let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(
             out,
-            "  {name:<10} {:>5} {calls:>10} {made:>16} {seen:>17}  {}",
+            "  {name:<10} {:>5} {calls:>14} {made:>16} {seen:>17}  {}",
             runs.len(),
             counts.join(", ")
         );

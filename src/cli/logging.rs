@@ -21,6 +21,14 @@ pub struct LogSettings {
     pub colour: bool,
 }
 
+/// Warnings, and each retry of a platform call: waiting on a failing platform is never silent.
+fn default_filter() -> EnvFilter {
+    EnvFilter::new(format!(
+        "warn,{}=info",
+        crate::platforms::http::RETRY_TARGET
+    ))
+}
+
 /// Reads the logging variables; `get` looks one up (the process environment in [`init`]).
 pub fn settings(
     get: impl Fn(&str) -> Option<String>,
@@ -29,7 +37,7 @@ pub fn settings(
     let mut diags = Vec::new();
     let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
     let filter = match var(LOG_VAR) {
-        None => EnvFilter::new("warn"),
+        None => default_filter(),
         Some(v) => match EnvFilter::builder().parse(&v) {
             Ok(f) => f,
             Err(e) => {
@@ -40,10 +48,10 @@ pub fn settings(
                     )
                     .hint(format!(
                         "a level (error, warn, info, debug, trace), or targets with levels such as \
-                         `tagsync=debug,warn`; unset {LOG_VAR} for warnings only"
+                         `tagsync=debug,warn`; unset {LOG_VAR} for warnings and retries"
                     )),
                 );
-                EnvFilter::new("warn")
+                default_filter()
             }
         },
     };
@@ -116,7 +124,7 @@ mod tests {
             )
             .unwrap_err(),
             "error: environment variable TAGSYNC_LOG: \"bogus=[[\" is not a log filter: error parsing level filter: expected one of \"off\", \"error\", \"warn\", \"info\", \"debug\", \"trace\", or a number 0-5\n  \
-             hint: a level (error, warn, info, debug, trace), or targets with levels such as `tagsync=debug,warn`; unset TAGSYNC_LOG for warnings only\n\
+             hint: a level (error, warn, info, debug, trace), or targets with levels such as `tagsync=debug,warn`; unset TAGSYNC_LOG for warnings and retries\n\
              error: environment variable TAGSYNC_LOG_FORMAT: \"xml\" is not a log format\n  \
              hint: `json` for one JSON object per line, `text` (the default), or unset TAGSYNC_LOG_FORMAT"
         );

@@ -11,6 +11,7 @@ use crate::settings::{self, Settings};
 mod demo;
 mod healthcheck;
 pub mod logging;
+mod progress;
 pub mod render;
 mod run;
 mod simconfig;
@@ -67,8 +68,13 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         keep: Option<PathBuf>,
     },
-    /// Print the JSON Schema of tag files (the one checked in at schema/tags.schema.json).
-    Schema,
+    /// Print the JSON Schema of tag files (schema/tags.schema.json), or with --plan of
+    /// `plan --format json` (schema/plan.schema.json).
+    Schema {
+        /// The schema of `tagsync plan --format json` instead.
+        #[arg(long)]
+        plan: bool,
+    },
 }
 
 /// How a command ended, for the exit code (SPEC §3).
@@ -127,10 +133,12 @@ impl Cli {
 fn refuse_config(cli: &Cli, command: &str, hint: &str) -> Result<(), Failure> {
     match cli.explicit_config() {
         None => Ok(()),
-        Some(path) => Err(Failure::Invalid(format!(
-            "error: `tagsync {command}` reads no configuration, but --config {} was given\n  hint: {hint}",
+        Some(path) => Err(render::UserError::new(format!(
+            "`tagsync {command}` reads no configuration, but --config {} was given",
             path.display()
-        ))),
+        ))
+        .hint(hint)
+        .into()),
     }
 }
 
@@ -142,7 +150,7 @@ pub async fn run(cli: Cli) -> Result<Success, Failure> {
             "demo",
             "drop --config: the demo writes its own for the simulators (see it with --keep DIR)",
         )?,
-        Command::Schema => refuse_config(&cli, "schema", "drop --config")?,
+        Command::Schema { .. } => refuse_config(&cli, "schema", "drop --config")?,
         Command::Sim { .. } => refuse_config(
             &cli,
             "sim",
@@ -179,8 +187,12 @@ pub async fn run(cli: Cli) -> Result<Success, Failure> {
         Command::Demo { keep } => demo::run(keep).await,
         Command::Run => run::run(&cli.config).await,
         Command::Healthcheck { url } => healthcheck::run(&cli.config, url).await,
-        Command::Schema => {
-            print!("{}", crate::model::tagfile::json_schema());
+        Command::Schema { plan } => {
+            if plan {
+                print!("{}", crate::planner::plan_json_schema());
+            } else {
+                print!("{}", crate::model::tagfile::json_schema());
+            }
             Ok(Success::Done)
         }
     }

@@ -13,7 +13,7 @@ use crate::engine::{self, CycleReport, CycleRequest, Engine, RunMode, Target, Tr
 use crate::planner::saved::{self, SavedPlan, SavedPlatform};
 use crate::planner::{self, PlatformPlan};
 use crate::platforms::RetryPolicy;
-use crate::settings::{Mode, Settings};
+use crate::settings::Settings;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -58,11 +58,15 @@ pub struct ApplyArgs {
 /// The reports of a run of every platform, and the errors that stopped some of them.
 type Results = Vec<Result<CycleReport, engine::Error>>;
 
+/// The plans to show: each report's, and the plan a refusal is about (the delete guard's).
 fn plans_of(results: &Results) -> Vec<PlatformPlan> {
     results
         .iter()
-        .filter_map(|r| r.as_ref().ok())
-        .map(|r| r.plan.clone())
+        .filter_map(|r| match r {
+            Ok(r) => Some(&r.plan),
+            Err(e) => e.plan(),
+        })
+        .cloned()
         .collect()
 }
 
@@ -74,6 +78,54 @@ fn failures(results: &Results) -> Vec<String> {
         .collect()
 }
 
+/// The delete guard's refusals among `plans`, as errors; apply asks for no confirmation then.
+fn refused_by_guard<'a>(plans: impl IntoIterator<Item = &'a PlatformPlan>) -> Vec<String> {
+    plans
+        .into_iter()
+        .filter_map(|p| {
+            let g = p.delete_guard.filter(|g| g.refused)?;
+            Some(format!("{}: {}; nothing was sent", p.platform, g.verdict()))
+        })
+        .collect()
+}
+
+/// Checks, before any call, that the plan can be written to `path` (`plan --out`).
+fn check_out(path: &std::path::Path) -> Result<(), UserError> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let problem = if !parent.is_dir() {
+        Some(format!("the directory {} does not exist", parent.display()))
+    } else if path.is_dir() {
+        Some("it is a directory".to_owned())
+    } else {
+        let existed = path.exists();
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+        {
+            Ok(_) => {
+                if !existed {
+                    let _ = std::fs::remove_file(path);
+                }
+                None
+            }
+            Err(e) => Some(crate::model::diag::io_reason(&e)),
+        }
+    };
+    match problem {
+        None => Ok(()),
+        Some(why) => Err(UserError::new(format!(
+            "cannot write the plan to {}: {why}",
+            path.display()
+        ))
+        .hint("pass --out a writable path in an existing directory; nothing was read or sent")),
+    }
+}
+
 /// Connects the selected platforms (every secret read first) and opens the mirror.
 async fn start(settings: &Settings, names: &[String]) -> Result<(Engine, Vec<Target>), Failure> {
     let targets =
@@ -81,6 +133,7 @@ async fn start(settings: &Settings, names: &[String]) -> Result<(Engine, Vec<Tar
     let engine = Engine::open(settings, clock::system())
         .await
         .context("cannot open the mirror")?;
+    super::progress::attach(&engine);
     Ok((engine, targets))
 }
 
@@ -96,6 +149,9 @@ pub async fn plan(config: &std::path::Path, args: PlanArgs) -> Result<Success, F
     let super::Inputs {
         settings, desired, ..
     } = load_inputs(config)?;
+    if let Some(path) = &args.out {
+        check_out(path)?;
+    }
     let (engine, targets) = start(&settings, &args.platforms).await?;
     let max_deletes = settings.max_deletes as usize;
     let results = engine
@@ -116,8 +172,7 @@ pub async fn plan(config: &std::path::Path, args: PlanArgs) -> Result<Success, F
         Format::Text => anstream::print!("{}", planner::render_text(&plans)),
         Format::Markdown => print!("{}", planner::render_markdown(&plans, &errors)),
         Format::Json => {
-            let mut doc = planner::render_json(&plans);
-            doc["errors"] = serde_json::json!(errors);
+            let doc = planner::PlanDocument::new(&plans, errors.clone());
             println!(
                 "{}",
                 serde_json::to_string_pretty(&doc).expect("JSON serialises")
@@ -127,13 +182,13 @@ pub async fn plan(config: &std::path::Path, args: PlanArgs) -> Result<Success, F
     if !errors.is_empty() {
         return Err(Failure::Runtime(anyhow::anyhow!(errors.join("\n"))));
     }
-    let pending =
-        plans.iter().any(|p| p.has_changes()) && targets.iter().any(|t| t.mode == Mode::Enforce);
-    Ok(if args.detailed_exitcode && pending {
-        Success::ChangesPending
-    } else {
-        Success::Done
-    })
+    Ok(
+        if args.detailed_exitcode && engine::changes_to_send(&results) {
+            Success::ChangesPending
+        } else {
+            Success::Done
+        },
+    )
 }
 
 /// Writes a saved plan for `apply FILE`.
@@ -187,29 +242,58 @@ async fn apply_saved_file(
     args: &ApplyArgs,
 ) -> Result<Success, Failure> {
     let mut saved = load_plan(path)?;
-    if !args.platforms.is_empty() {
-        saved
-            .platforms
-            .retain(|p| args.platforms.contains(&p.platform));
-    }
     let settings = crate::settings::load(config)?;
-    let names: Vec<String> = saved.platforms.iter().map(|p| p.platform.clone()).collect();
-    let (engine, targets) = start(&settings, &names).await?;
-    anstream::print!(
-        "{}",
-        planner::render_text(
-            &saved
+    if !args.platforms.is_empty() {
+        // A name is checked as without a plan file: an unknown one is an input error.
+        let selected = settings
+            .select(&args.platforms)
+            .map_err(|e| UserError::from(engine::ConnectError::Unknown(e.to_string())))?;
+        let missing: Vec<String> = selected
+            .iter()
+            .filter(|s| !saved.platforms.iter().any(|p| p.platform == s.name))
+            .map(|s| {
+                format!(
+                    "the saved plan {} has no platform {:?}",
+                    path.display(),
+                    s.name
+                )
+            })
+            .collect();
+        if !missing.is_empty() {
+            let has: Vec<&str> = saved
                 .platforms
                 .iter()
-                .map(|p| p.plan.clone())
-                .collect::<Vec<_>>()
-        )
-    );
-    if saved.platforms.iter().any(|p| p.plan.has_changes()) && !args.yes && !confirm()? {
+                .map(|p| p.platform.as_str())
+                .collect();
+            return Err(UserError::all(missing)
+                .hint(format!("it has: {}", has.join(", ")))
+                .into());
+        }
+        saved
+            .platforms
+            .retain(|p| selected.iter().any(|s| s.name == p.platform));
+    }
+    let max_deletes = args.allow_deletes.unwrap_or(settings.max_deletes as usize);
+    engine::judge_deletes(&mut saved, max_deletes);
+    let names: Vec<String> = saved.platforms.iter().map(|p| p.platform.clone()).collect();
+    let (engine, targets) = start(&settings, &names).await?;
+    engine::check_accounts(&saved.platforms, &targets).map_err(|e| {
+        UserError::new(e.to_string()).hint(format!(
+            "make a new plan for this account with `tagsync plan --out {}`",
+            path.display()
+        ))
+    })?;
+    let plans: Vec<PlatformPlan> = saved.platforms.iter().map(|p| p.plan.clone()).collect();
+    anstream::print!("{}", planner::render_text(&plans));
+    let refused = refused_by_guard(&plans);
+    if !refused.is_empty() {
+        return Err(Failure::Runtime(anyhow::anyhow!(refused.join("\n"))));
+    }
+    let again = format!("tagsync apply {} --yes", path.display());
+    if plans.iter().any(PlatformPlan::has_changes) && !args.yes && !confirm(&again)? {
         println!("Apply cancelled; nothing was sent.");
         return Ok(Success::Done);
     }
-    let max_deletes = args.allow_deletes.unwrap_or(settings.max_deletes as usize);
     send_saved(
         &engine,
         &saved.platforms,
@@ -232,13 +316,13 @@ async fn send_saved(
         match r {
             Ok(r) => {
                 println!(
-                    "{}: {} of {} operations applied, {} failed, {} refused as not ours; {} API calls",
+                    "{}: {} of {} operations applied, {} failed, {} refused as not ours; {}",
                     r.platform,
                     r.succeeded,
                     p.plan.ops.len(),
                     r.failed,
                     r.not_ours,
-                    r.api_calls
+                    requests(r.api_calls)
                 );
                 problems.extend(r.errors.iter().map(ToString::to_string));
             }
@@ -269,16 +353,19 @@ pub async fn apply(config: &std::path::Path, args: ApplyArgs) -> Result<Success,
                 &request(Trigger::Plan, RunMode::DryRun, max_deletes),
             )
             .await;
-        anstream::print!("{}", planner::render_text(&plans_of(&preview)));
-        let errors = failures(&preview);
+        let plans = plans_of(&preview);
+        anstream::print!("{}", planner::render_text(&plans));
+        let mut errors = failures(&preview);
+        // Never ask for a confirmation that the delete guard would refuse.
+        errors.extend(refused_by_guard(&plans));
         if !errors.is_empty() {
             return Err(Failure::Runtime(anyhow::anyhow!(errors.join("\n"))));
         }
-        if !plans_of(&preview).iter().any(PlatformPlan::has_changes) {
+        if !plans.iter().any(PlatformPlan::has_changes) {
             println!("Nothing to apply.");
             return Ok(Success::Done);
         }
-        if !confirm()? {
+        if !confirm("tagsync apply --yes")? {
             println!("Apply cancelled; nothing was sent.");
             return Ok(Success::Done);
         }
@@ -305,14 +392,13 @@ pub async fn apply(config: &std::path::Path, args: ApplyArgs) -> Result<Success,
     let mut problems = failures(&results);
     for r in results.iter().flatten() {
         println!(
-            "{}: {} operation{} applied, {} failed, {} refused as not ours; {} API call{}; {}",
+            "{}: {} operation{} applied, {} failed, {} refused as not ours; {}; {}",
             r.platform,
             r.succeeded,
             if r.succeeded == 1 { "" } else { "s" },
             r.failed,
             r.not_ours,
-            r.api_calls,
-            if r.api_calls == 1 { "" } else { "s" },
+            requests(r.api_calls),
             if r.converged() {
                 "in step"
             } else {
@@ -328,13 +414,23 @@ pub async fn apply(config: &std::path::Path, args: ApplyArgs) -> Result<Success,
     }
 }
 
-/// Asks on a terminal; refuses to guess when there is none.
-fn confirm() -> Result<bool, Failure> {
+/// What the apply summary counts: every HTTP request sent to the platform, reads (listing,
+/// tokens) and retries included, not only the writes.
+fn requests(n: u64) -> String {
+    format!(
+        "{n} HTTP request{} (reads and retries included)",
+        if n == 1 { "" } else { "s" }
+    )
+}
+
+/// Asks on a terminal; refuses to guess when there is none, naming the command that applies
+/// without asking (`again`).
+fn confirm(again: &str) -> Result<bool, Failure> {
     if !std::io::stdin().is_terminal() {
         return Err(UserError::new(
             "apply needs confirmation, and standard input is not a terminal",
         )
-        .hint("review `tagsync plan`, then run `tagsync apply --yes`")
+        .hint(format!("review the plan above, then run `{again}`"))
         .into());
     }
     print!("\nApply these changes? Only 'yes' is accepted: ");

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::planner::saved::Account;
 use crate::platforms::{self, Platform, RetryPolicy};
 use crate::settings::{Mode, PlatformSettings, Settings};
 
@@ -13,6 +14,8 @@ pub struct Target {
     /// `observe` platforms are planned, never written.
     pub mode: Mode,
     pub client: Arc<dyn Platform>,
+    /// Which account it is (kind, base URL, the kind's identifying settings; never the secret).
+    pub account: Account,
 }
 
 impl std::fmt::Debug for Target {
@@ -25,19 +28,30 @@ impl std::fmt::Debug for Target {
 }
 
 impl Target {
-    /// A platform in `enforce` mode.
+    /// A platform in `enforce` mode, of an account not described (tests, embedders).
     pub fn new(name: impl Into<String>, client: Arc<dyn Platform>) -> Self {
         Self {
             name: name.into(),
             mode: Mode::Enforce,
+            account: Account::default(),
             client,
         }
+    }
+
+    /// Whether a cycle of this target may write: `enforce` mode and an API that writes.
+    pub fn sends(&self) -> bool {
+        self.mode == Mode::Enforce && self.client.capabilities().writable()
     }
 
     fn of(settings: &PlatformSettings, client: Arc<dyn Platform>) -> Self {
         Self {
             name: settings.name.clone(),
             mode: settings.mode,
+            account: Account {
+                kind: settings.kind.as_str().to_owned(),
+                base_url: settings.base_url.to_string(),
+                settings: settings.config.identity(),
+            },
             client,
         }
     }

@@ -53,6 +53,10 @@ pub(super) async fn execute(
     let mut blocked: BTreeSet<String> = BTreeSet::new();
     let mut stop = Stop::Finished;
     let mut queue: VecDeque<Cow<'_, Op>> = plan.ops.iter().map(Cow::Borrowed).collect();
+    ctx.progress(|platform| super::ProgressEvent::Sending {
+        platform,
+        operations: plan.ops.len(),
+    });
     while let Some(op) = queue.pop_front() {
         let op: &Op = &op;
         let group_key = op.action.group_key();
@@ -78,6 +82,7 @@ pub(super) async fn execute(
             )
             .await?;
         let result = send(ctx.platform, &op.action, &created).await;
+        ctx.progress(|platform| super::ProgressEvent::Sent { platform });
         let now = ctx.clock.now();
         let e = match result {
             Ok(applied) => {

@@ -9,7 +9,7 @@ use crate::store::{RunOutcome, RunStatus};
 
 use super::lease::Lease;
 use super::report::{CycleReport, Error};
-use super::{Ctx, Engine, Target, Trigger};
+use super::{Ctx, Engine, ProgressEvent, Target, Trigger};
 
 /// Takes the writer lease when `writes`, opens a run of `target`, runs `body`, records how the run
 /// ended and gives the lease up, all inside a span naming the platform, trigger and run. `plan`
@@ -68,6 +68,8 @@ pub(super) async fn run(
             .await?;
         tracing::Span::current().record("run", run);
         let mut report = CycleReport::new(&target.name, run, trigger, started);
+        report.account = target.account.clone();
+        report.sends = target.sends();
         if let Some(plan) = plan {
             report.plan = plan.clone();
         }
@@ -83,8 +85,11 @@ pub(super) async fn run(
                     run,
                     policy: &inner.policy,
                     lease: lease.as_ref(),
+                    progress: inner.progress.get().map(|p| p.as_ref()),
                 };
-                (body(&ctx, &mut report).await, lease)
+                let result = body(&ctx, &mut report).await;
+                ctx.progress(|platform| ProgressEvent::Finished { platform });
+                (result, lease)
             }
         };
         report.api_calls = platform.api_calls() - calls_before;

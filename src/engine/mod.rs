@@ -62,6 +62,7 @@ mod cycle;
 mod execute;
 mod lease;
 mod lifecycle;
+mod progress;
 mod recovery;
 mod report;
 mod rounds;
@@ -79,7 +80,9 @@ use crate::store::{self, RunId, Store};
 
 pub use connect::{ConnectError, Target, connect};
 pub use lease::{LEASE_TTL, process_holder};
-pub use report::{CycleReport, Error, ErrorClass, Outcome, Problem};
+pub use progress::{Progress, ProgressEvent};
+pub use report::{CycleReport, Error, ErrorClass, Outcome, Problem, changes_to_send};
+pub use saved::{check_accounts, judge_deletes};
 
 /// What started a run, as `sync_runs.trigger` stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -176,6 +179,7 @@ struct Inner {
     clock: SharedClock,
     policy: Policy,
     locks: lease::LocalLocks,
+    progress: progress::Sink,
 }
 
 impl fmt::Debug for Engine {
@@ -201,6 +205,7 @@ impl Engine {
                 clock,
                 policy,
                 locks: lease::LocalLocks::default(),
+                progress: progress::Sink::new(),
             }),
         }
     }
@@ -257,6 +262,11 @@ impl Engine {
     pub fn policy(&self) -> &Policy {
         &self.inner.policy
     }
+
+    /// Reports every cycle's progress to `sink` from now on (set once; a second sink is ignored).
+    pub fn report_progress(&self, sink: Arc<dyn Progress>) {
+        let _ = self.inner.progress.set(sink);
+    }
 }
 
 /// What every step of one run works with.
@@ -270,6 +280,16 @@ struct Ctx<'a> {
     policy: &'a Policy,
     /// Held for a run that writes; `None` for a dry run.
     lease: Option<&'a lease::Lease>,
+    progress: Option<&'a dyn Progress>,
+}
+
+impl Ctx<'_> {
+    /// Reports progress, when someone listens.
+    fn progress(&self, event: impl FnOnce(String) -> ProgressEvent) {
+        if let Some(p) = self.progress {
+            p.event(event(self.name.to_owned()));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::planner::PlatformPlan;
-use crate::planner::saved::Basis;
+use crate::planner::saved::{Account, Basis};
 use crate::{platforms, store};
 
 use super::Trigger;
@@ -31,6 +31,10 @@ pub struct CycleReport {
     pub errors: Vec<Problem>,
     /// What the first plan was made from (for `plan --out`).
     pub basis: Basis,
+    /// Which account the platform is (for `plan --out`).
+    pub account: Account,
+    /// Whether this platform may be written: `enforce` mode and an API that writes.
+    pub sends: bool,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     /// The next operation's sequence number in this run (counted across rounds).
@@ -68,6 +72,8 @@ impl CycleReport {
             api_calls: 0,
             errors: Vec::new(),
             basis: Basis::default(),
+            account: Account::default(),
+            sends: false,
             started_at: at,
             finished_at: at,
             next_seq: 0,
@@ -77,6 +83,12 @@ impl CycleReport {
     /// No error, and the last pull leaves nothing to send.
     pub fn converged(&self) -> bool {
         self.errors.is_empty() && !self.remaining.has_changes()
+    }
+
+    /// Whether the plan has operations that an apply would send (a platform in `observe` mode
+    /// or without write calls sends none): what `plan --detailed-exitcode` reports.
+    pub fn changes_to_send(&self) -> bool {
+        self.sends && self.plan.has_changes()
     }
 
     pub fn outcome(&self) -> Outcome {
@@ -190,6 +202,17 @@ pub enum Error {
         platform: String,
         deletes: usize,
         limit: usize,
+        /// The refused plan, with the guard's verdict, to show what it would delete.
+        plan: Box<PlatformPlan>,
+    },
+    /// A saved plan was made against another account than the one configured under its name.
+    #[error(
+        "{platform}: the saved plan was made for another account; nothing was sent. What differs:\n  - {}",
+        differences.join("\n  - ")
+    )]
+    OtherAccount {
+        platform: String,
+        differences: Vec<String>,
     },
 }
 
@@ -199,9 +222,35 @@ impl Error {
             Error::Store(_) => ErrorClass::Database,
             Error::Pull { source, .. } => ErrorClass::of(source),
             Error::Busy { .. } | Error::LeaseLost { .. } => ErrorClass::Busy,
-            Error::Stale { .. } | Error::TooManyDeletes { .. } => ErrorClass::Refused,
+            Error::Stale { .. } | Error::TooManyDeletes { .. } | Error::OtherAccount { .. } => {
+                ErrorClass::Refused
+            }
         }
     }
+
+    /// The delete guard's refusal of `plan` (judged by [`PlatformPlan::judge_deletes`]).
+    pub(super) fn too_many_deletes(platform: &str, plan: PlatformPlan) -> Self {
+        let guard = plan.delete_guard.unwrap_or_default();
+        Error::TooManyDeletes {
+            platform: platform.to_owned(),
+            deletes: guard.deletes,
+            limit: guard.limit,
+            plan: Box::new(plan),
+        }
+    }
+
+    /// The plan a refusal is about, when there is one to show (the delete guard's).
+    pub fn plan(&self) -> Option<&PlatformPlan> {
+        match self {
+            Error::TooManyDeletes { plan, .. } => Some(plan),
+            _ => None,
+        }
+    }
+}
+
+/// Whether any platform's plan has operations an apply would send (`plan --detailed-exitcode`).
+pub fn changes_to_send(results: &[Result<CycleReport, Error>]) -> bool {
+    results.iter().flatten().any(CycleReport::changes_to_send)
 }
 
 #[cfg(test)]
@@ -227,7 +276,8 @@ mod tests {
             Error::TooManyDeletes {
                 platform: "p".into(),
                 deletes: 3,
-                limit: 1
+                limit: 1,
+                plan: Box::default(),
             }
             .class(),
             ErrorClass::Refused
@@ -245,5 +295,23 @@ mod tests {
         assert_eq!(r.outcome(), Outcome::ChangesPending);
         r.succeeded = 1;
         assert_eq!(r.outcome(), Outcome::NotInStep);
+    }
+
+    #[test]
+    fn only_a_platform_that_sends_has_changes_to_send() {
+        let mut r = CycleReport::new("p", 0, Trigger::Plan, DateTime::<Utc>::default());
+        r.plan.ops.push(crate::planner::Op {
+            action: crate::planner::Action::DeleteTags { tags: vec![] },
+            reason: crate::planner::Reason::Undeclared,
+        });
+        assert!(!r.changes_to_send(), "observe mode, or no write calls");
+        assert!(!changes_to_send(&[Ok(r.clone())]));
+        r.sends = true;
+        assert!(r.changes_to_send());
+        let refused: Result<CycleReport, Error> = Err(Error::LeaseLost {
+            platform: "q".into(),
+            holder: "h".into(),
+        });
+        assert!(changes_to_send(&[refused, Ok(r)]));
     }
 }

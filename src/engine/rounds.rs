@@ -30,21 +30,19 @@ pub(super) async fn rounds(
             snapshot,
             bindings,
             not_ours,
-            plan,
+            mut plan,
         } = pull_and_plan(ctx, desired).await?;
         if round == 1 && ctx.lease.is_some() {
             recovery::recover(ctx, &snapshot).await?;
         }
         record_plan(ctx, &plan).await?;
         if round == 1 {
+            // The verdict is shown with the plan, dry runs included.
+            plan.judge_deletes(max_deletes);
             report.plan = plan.clone();
             report.basis = Basis::new(&snapshot, &with_binds(bindings, &plan.bind), &not_ours);
-            if plan.deletes() > max_deletes && !dry_run {
-                return Err(Error::TooManyDeletes {
-                    platform: ctx.name.to_owned(),
-                    deletes: plan.deletes(),
-                    limit: max_deletes,
-                });
+            if plan.refused_by_guard() && !dry_run {
+                return Err(Error::too_many_deletes(ctx.name, plan));
             }
         }
         let done = dry_run || !plan.has_changes() || !ctx.caps.writable();

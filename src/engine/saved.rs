@@ -34,9 +34,18 @@ impl Engine {
         saved: &SavedPlatform,
         request: &CycleRequest,
     ) -> Result<CycleReport, Error> {
+        let differences = saved.account.differences(&target.account);
+        if !differences.is_empty() {
+            return Err(Error::OtherAccount {
+                platform: target.name.clone(),
+                differences,
+            });
+        }
         let dry_run =
             request.mode == RunMode::DryRun || target.mode == crate::settings::Mode::Observe;
-        let plan = Some(&saved.plan);
+        let mut judged = saved.plan.clone();
+        judged.judge_deletes(request.max_deletes);
+        let plan = Some(&judged);
         lifecycle::run(self, target, request.trigger, true, plan, async |ctx, report| {
             let name = ctx.name;
             let snapshot = pull(ctx).await?;
@@ -57,12 +66,8 @@ impl Engine {
                     changes,
                 });
             }
-            if saved.plan.deletes() > request.max_deletes {
-                return Err(Error::TooManyDeletes {
-                    platform: name.to_owned(),
-                    deletes: saved.plan.deletes(),
-                    limit: request.max_deletes,
-                });
+            if judged.refused_by_guard() {
+                return Err(Error::too_many_deletes(name, judged.clone()));
             }
             record_plan(ctx, &saved.plan).await?;
             if dry_run || !saved.plan.has_changes() {
@@ -101,9 +106,36 @@ impl Engine {
     }
 }
 
+/// Judges each saved plan against the delete guard with this limit, so that the verdict is shown
+/// before anyone is asked to confirm.
+pub fn judge_deletes(saved: &mut SavedPlan, max_deletes: usize) {
+    for p in &mut saved.platforms {
+        p.plan.judge_deletes(max_deletes);
+    }
+}
+
+/// Checks that each saved plan (`plans[i]`) is applied to the account it was made for
+/// (`targets[i]`): none is, before any call, when one is not.
+///
+/// # Errors
+/// [`Error::OtherAccount`] for the first plan whose account differs.
+pub fn check_accounts(plans: &[SavedPlatform], targets: &[Target]) -> Result<(), Error> {
+    for (p, t) in plans.iter().zip(targets) {
+        let differences = p.account.differences(&t.account);
+        if !differences.is_empty() {
+            return Err(Error::OtherAccount {
+                platform: t.name.clone(),
+                differences,
+            });
+        }
+    }
+    Ok(())
+}
+
 fn saved_platform(r: &CycleReport) -> SavedPlatform {
     SavedPlatform {
         platform: r.platform.clone(),
+        account: r.account.clone(),
         fingerprint: r.basis.fingerprint(),
         basis: r.basis.clone(),
         plan: r.plan.clone(),

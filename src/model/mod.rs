@@ -125,7 +125,7 @@ impl Snapshot {
 }
 
 /// A tag to create: what the planner asks for and a platform's create call sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct NewTag {
     pub key: String,
     pub name: String,

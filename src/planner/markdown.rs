@@ -92,6 +92,9 @@ fn platform_section(out: &mut String, p: &PlatformPlan) {
     for note in &p.notes {
         let _ = writeln!(out, "> {}\n", escape(note));
     }
+    if let Some(g) = p.delete_guard.filter(|g| g.refused) {
+        let _ = writeln!(out, "> **{}**\n", escape(&g.verdict()));
+    }
     let lines = p.ops.len() + p.drift.len();
     let fold = lines > FOLD_AFTER;
     if fold {

@@ -214,3 +214,30 @@ fn escape_leaves_no_markdown_syntax() {
     }
     assert_eq!(markdown::escape("客户|级别"), "客户\\|级别");
 }
+
+#[test]
+fn the_delete_guards_refusal_is_shown() {
+    let d = "groups:\n  - name: 级别\n    prune: true\n    tags: [甲]\n";
+    let r = "groups:\n  - {id: g1, name: 级别, tags: [{id: t1, name: 甲}, {id: t2, name: 乙}]}\n";
+    let mut p = Case::new(d, r).plan();
+    p.judge_deletes(0);
+    check(
+        &[named(p, "juzi")],
+        &[],
+        expect![[r#"
+            ### tagsync plan
+
+            | Platform | Create | Change | Delete | Write calls | Drift `!` |
+            |---|--:|--:|--:|--:|--:|
+            | juzi | 0 | 0 | 1 | 1 | 0 |
+
+            **1 write call**: 0 to create, 0 to change, 1 to delete; 0 drift that no call can fix.
+
+            #### juzi
+
+            > **refused by the delete guard\: 1 deletes \> max\_deletes 0; pass --allow-deletes 1**
+
+            - `-` **delete** tag **级别** / **乙** — _undeclared, and the group prunes_
+        "#]],
+    );
+}

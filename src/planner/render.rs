@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Action, DriftCause, Op, PlatformPlan, Reason};
 
@@ -18,12 +18,17 @@ const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
 /// Counts of a plan, for the summary line and the JSON form.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Summary {
-    /// API calls the plan sends.
+    /// Write calls the plan sends (one per operation; the reads apply makes are not counted).
     pub calls: usize,
+    /// Groups and tags to create.
     pub create: usize,
+    /// Renames and reorders.
     pub change: usize,
+    /// Tags to delete.
     pub delete: usize,
     /// `!` lines: differences no call can fix.
     pub drift: usize,
@@ -65,7 +70,7 @@ pub fn render_text(plans: &[PlatformPlan]) -> String {
         total.add(s);
         let _ = writeln!(
             out,
-            "{BOLD}{}{RESET}: {} call{}: {} to create, {} to change, {} to delete; {} drift",
+            "{BOLD}{}{RESET}: {} write call{}: {} to create, {} to change, {} to delete; {} drift",
             p.platform,
             s.calls,
             plural(s.calls),
@@ -76,6 +81,9 @@ pub fn render_text(plans: &[PlatformPlan]) -> String {
         );
         for note in &p.notes {
             let _ = writeln!(out, "  {DIM}note: {note}{RESET}");
+        }
+        if let Some(g) = p.delete_guard.filter(|g| g.refused) {
+            let _ = writeln!(out, "  {RED}{BOLD}{}{RESET}", g.verdict());
         }
         for op in &p.ops {
             let _ = writeln!(out, "  {}", op_line(op));
@@ -102,7 +110,7 @@ pub fn render_text(plans: &[PlatformPlan]) -> String {
     }
     let _ = writeln!(
         out,
-        "\nPlan: {} call{}: {} to create, {} to change, {} to delete; {} drift that no call can fix.",
+        "\nPlan: {} write call{}: {} to create, {} to change, {} to delete; {} drift that no call can fix.",
         total.calls,
         plural(total.calls),
         total.create,
@@ -222,18 +230,62 @@ pub(super) fn reason_text(r: &Reason) -> String {
     }
 }
 
-/// The plans of several platforms as one JSON document.
+/// What `tagsync plan --format json` prints; `schema/plan.schema.json` is its JSON Schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(
+    title = "tagsync plan",
+    description = "The output of `tagsync plan --format json`: per platform, the write calls to make (`ops`), the drift no call can fix, the bindings to record, how each declared object stands, notes, and the delete guard's verdict."
+)]
+pub struct PlanDocument {
+    /// One entry per platform that could be planned, in configuration order.
+    pub platforms: Vec<PlatformDocument>,
+    /// Totals over every platform.
+    pub summary: Summary,
+    /// Platforms that could not be planned, one message each (they have no entry in `platforms`).
+    #[serde(default)]
+    pub errors: Vec<String>,
+}
+
+/// One platform's plan with its counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PlatformDocument {
+    #[serde(flatten)]
+    pub plan: PlatformPlan,
+    /// This platform's counts.
+    pub summary: Summary,
+}
+
+impl PlanDocument {
+    pub fn new(plans: &[PlatformPlan], errors: Vec<String>) -> Self {
+        let mut total = Summary::default();
+        let platforms = plans
+            .iter()
+            .map(|p| {
+                let summary = Summary::of(p);
+                total.add(summary);
+                PlatformDocument {
+                    plan: p.clone(),
+                    summary,
+                }
+            })
+            .collect();
+        Self {
+            platforms,
+            summary: total,
+            errors,
+        }
+    }
+}
+
+/// The plans of several platforms as one JSON document (a [`PlanDocument`] without errors).
 pub fn render_json(plans: &[PlatformPlan]) -> serde_json::Value {
-    let mut total = Summary::default();
-    let platforms: Vec<serde_json::Value> = plans
-        .iter()
-        .map(|p| {
-            let s = Summary::of(p);
-            total.add(s);
-            let mut v = serde_json::to_value(p).expect("a plan serialises");
-            v["summary"] = serde_json::to_value(s).expect("a summary serialises");
-            v
-        })
-        .collect();
-    serde_json::json!({ "platforms": platforms, "summary": total })
+    serde_json::to_value(PlanDocument::new(plans, Vec::new())).expect("a plan serialises")
+}
+
+/// The JSON Schema of [`PlanDocument`], as checked in at `schema/plan.schema.json`.
+pub fn plan_json_schema() -> String {
+    let schema = schemars::schema_for!(PlanDocument);
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serialises");
+    text.push('\n');
+    text
 }

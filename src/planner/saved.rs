@@ -3,7 +3,9 @@
 //! A saved plan holds, per platform, the plan and the basis it was made from (the listing, the
 //! bindings and the groups known not to be ours) with a fingerprint of that basis. Apply re-reads
 //! the platform and refuses when the fingerprint differs, naming what changed, so that what a team
-//! reviewed in a pull request is exactly what gets sent.
+//! reviewed in a pull request is exactly what gets sent. Each platform's plan also names the
+//! account it was made against ([`Account`]: kind, base URL, the kind's identifying settings, never
+//! the secret), so that it is never sent to another account configured under the same name.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,7 +17,7 @@ use super::PlatformPlan;
 use crate::model::{Bindings, RemoteGroup, Snapshot};
 
 /// The file format's name and version; a file of another version is refused.
-pub const FORMAT: &str = "tagsync-plan/1";
+pub const FORMAT: &str = "tagsync-plan/2";
 
 /// A whole saved plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,10 +31,56 @@ pub struct SavedPlan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedPlatform {
     pub platform: String,
+    /// The account the plan was made against.
+    pub account: Account,
     /// `sha256:` of the basis, in a canonical form.
     pub fingerprint: String,
     pub basis: Basis,
     pub plan: PlatformPlan,
+}
+
+/// Which account a platform is: what a saved plan must be applied to. Never holds a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The platform's kind (`wecom`, `juzibot`, …).
+    pub kind: String,
+    pub base_url: String,
+    /// The kind's own settings that identify the account (`corp_id`, `strategy_id`, `app_id`).
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+}
+
+impl Account {
+    /// What differs between the account a plan was made for (`self`) and the one configured
+    /// now, one line each; empty when they are the same account.
+    pub fn differences(&self, configured: &Account) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut differ = |what: &str, then: Option<&str>, now: Option<&str>| {
+            if then != now {
+                let show = |v: Option<&str>| v.map_or("not set".to_owned(), |v| format!("{v:?}"));
+                out.push(format!(
+                    "{what}: {} in the plan, {} in the configuration",
+                    show(then),
+                    show(now)
+                ));
+            }
+        };
+        differ("kind", Some(&self.kind), Some(&configured.kind));
+        differ("base_url", Some(&self.base_url), Some(&configured.base_url));
+        let keys: BTreeSet<&String> = self
+            .settings
+            .keys()
+            .chain(configured.settings.keys())
+            .collect();
+        for k in keys {
+            differ(
+                k,
+                self.settings.get(k).map(String::as_str),
+                configured.settings.get(k).map(String::as_str),
+            );
+        }
+        out
+    }
 }
 
 /// What a plan depends on besides the tag files.
@@ -153,11 +201,56 @@ pub fn describe_changes(then: &Basis, now: &Basis) -> Vec<String> {
             out.push(format!("group {:?} ({id}) was added", g.name));
         }
     }
-    if then.bindings != now.bindings {
-        out.push("the mirror's bindings changed (another apply ran since)".into());
+    out.extend(binding_changes(&then.bindings, &now.bindings));
+    for id in &now.not_ours {
+        if !then.not_ours.contains(id) {
+            out.push(format!(
+                "group {id} refused a write as not ours (made in the console) since"
+            ));
+        }
     }
-    if then.not_ours != now.not_ours {
-        out.push("a group was found to be owned by the console since".into());
+    for id in &then.not_ours {
+        if !now.not_ours.contains(id) {
+            out.push(format!("group {id} is no longer remembered as not ours"));
+        }
+    }
+    out
+}
+
+/// The mirror's bindings that differ, in words: which declared object is bound to which remote id.
+fn binding_changes(
+    then: &[(String, Option<String>, String)],
+    now: &[(String, Option<String>, String)],
+) -> Vec<String> {
+    type Key<'a> = (&'a str, Option<&'a str>);
+    fn index(rows: &[(String, Option<String>, String)]) -> BTreeMap<Key<'_>, &str> {
+        rows.iter()
+            .map(|(g, t, id)| ((g.as_str(), t.as_deref()), id.as_str()))
+            .collect()
+    }
+    let (before, after) = (index(then), index(now));
+    let object = |(g, t): Key| match t {
+        None => format!("group key {g:?}"),
+        Some(t) => format!("tag key {:?}", format!("{g}/{t}")),
+    };
+    let mut out = Vec::new();
+    for (key, id) in &before {
+        match after.get(key) {
+            None => out.push(format!(
+                "the mirror no longer binds {} (was {id})",
+                object(*key)
+            )),
+            Some(now) if now != id => out.push(format!(
+                "the mirror binds {} to {now}, not {id}",
+                object(*key)
+            )),
+            Some(_) => {}
+        }
+    }
+    for (key, id) in &after {
+        if !before.contains_key(key) {
+            out.push(format!("the mirror binds {} to {id} since", object(*key)));
+        }
     }
     out
 }
@@ -215,6 +308,50 @@ mod tests {
             [
                 "group \"级别\" (g1) was renamed to \"等级\"",
                 "tag \"等级\"/\"甲\" (t1) was renamed to \"乙\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn binding_and_not_ours_changes_say_what_changed() {
+        let s = snapshot("级别", "甲");
+        let mut b = Bindings::default();
+        b.groups.insert("级别".into(), "g1".into());
+        b.tags.insert(("级别".into(), "乙".into()), "t9".into());
+        let then = Basis::new(&s, &b, &BTreeSet::new());
+        let mut b2 = Bindings::default();
+        b2.groups.insert("级别".into(), "g2".into());
+        b2.tags.insert(("级别".into(), "甲".into()), "t1".into());
+        let now = Basis::new(&s, &b2, &BTreeSet::from(["g7".to_owned()]));
+        assert_eq!(
+            describe_changes(&then, &now),
+            [
+                "the mirror binds group key \"级别\" to g2, not g1",
+                "the mirror no longer binds tag key \"级别/乙\" (was t9)",
+                "the mirror binds tag key \"级别/甲\" to t1 since",
+                "group g7 refused a write as not ours (made in the console) since",
+            ]
+        );
+    }
+
+    #[test]
+    fn another_account_is_named_by_what_differs() {
+        let plan = Account {
+            kind: "wecom".into(),
+            base_url: "https://qyapi.weixin.qq.com/".into(),
+            settings: BTreeMap::from([("corp_id".to_owned(), "ww1".to_owned())]),
+        };
+        assert!(plan.differences(&plan.clone()).is_empty());
+        let mut other = plan.clone();
+        other.base_url = "http://127.0.0.1:8080/".into();
+        other.settings.insert("corp_id".into(), "ww2".into());
+        other.settings.insert("strategy_id".into(), "7".into());
+        assert_eq!(
+            plan.differences(&other),
+            [
+                "base_url: \"https://qyapi.weixin.qq.com/\" in the plan, \"http://127.0.0.1:8080/\" in the configuration",
+                "corp_id: \"ww1\" in the plan, \"ww2\" in the configuration",
+                "strategy_id: not set in the plan, \"7\" in the configuration",
             ]
         );
     }

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::model::tagfile::{Context, Source, parse};
-use crate::model::{Batch, MarkStyle};
+use crate::model::{Batch, Bindings, Desired, MarkStyle, Snapshot};
 
 // Capability shapes written out here rather than taken from `platforms/`: the planner is tested
 // on what an API allows, and knows nothing of any platform (ARCHITECTURE.md).
@@ -171,7 +171,7 @@ groups:
 #[test]
 fn bootstrap_creates_groups_then_sets_orders() {
     Case::new(TWO_GROUPS, "").check(expect![[r#"
-        p: 7 calls: 5 to create, 5 to change, 0 to delete; 0 drift
+        p: 7 write calls: 5 to create, 5 to change, 0 to delete; 0 drift
           + group "级别" with 2 tags: 重要, 普通  # declared, missing here
           + group "来源" with 1 tag: 官网  # declared, missing here
           ~ group "级别": order → 200  # order of a new object (the create call cannot set it)
@@ -180,7 +180,7 @@ fn bootstrap_creates_groups_then_sets_orders() {
           ~ group "来源": order → 100  # order of a new object (the create call cannot set it)
           ~ tag "来源/官网": order → 100  # order of a new object (the create call cannot set it)
 
-        Plan: 7 calls: 5 to create, 5 to change, 0 to delete; 0 drift that no call can fix.
+        Plan: 7 write calls: 5 to create, 5 to change, 0 to delete; 0 drift that no call can fix.
     "#]]);
 }
 
@@ -194,10 +194,10 @@ groups:
 fn steady_state_is_empty_and_binds_by_name() {
     let case = Case::new(TWO_GROUPS, TWO_GROUPS_REMOTE);
     case.check(expect![[r#"
-        p: 0 calls: 0 to create, 0 to change, 0 to delete; 0 drift
+        p: 0 write calls: 0 to create, 0 to change, 0 to delete; 0 drift
           in step: nothing to do
 
-        Plan: 0 calls: 0 to create, 0 to change, 0 to delete; 0 drift that no call can fix.
+        Plan: 0 write calls: 0 to create, 0 to change, 0 to delete; 0 drift that no call can fix.
         bind 级别 -> g1
         bind 级别/重要 -> t1
         bind 级别/普通 -> t2
@@ -220,11 +220,11 @@ groups:
   - {id: g1, name: 客户等级, order: 100, tags: [{id: t1, name: 一般客户, order: 100}]}
 "#;
     Case::new(d, r).check(expect![[r#"
-        p: 2 calls: 0 to create, 2 to change, 0 to delete; 0 drift
+        p: 2 write calls: 0 to create, 2 to change, 0 to delete; 0 drift
           ~ group "客户等级": rename → "客户级别"  # found under its earlier name "客户等级"
           ~ tag "客户级别/一般客户": rename → "普通客户"  # found under its earlier name "一般客户"
 
-        Plan: 2 calls: 0 to create, 2 to change, 0 to delete; 0 drift that no call can fix.
+        Plan: 2 write calls: 0 to create, 2 to change, 0 to delete; 0 drift that no call can fix.
         bind 客户级别 -> g1
         bind 客户级别/普通客户 -> t1
     "#]]);
@@ -244,11 +244,11 @@ groups:
   - {id: g1, name: 等级, order: 100, tags: [{id: t1, name: 重要, order: 100}]}
 "#;
     Case::new(d, r).bind_group("level", "g1").bind_tag("level", "vip", "t1").check(expect![[r#"
-        p: 2 calls: 0 to create, 2 to change, 0 to delete; 0 drift
+        p: 2 write calls: 0 to create, 2 to change, 0 to delete; 0 drift
           ~ group "等级": rename → "级别"  # bound, but its name differs (renamed on the platform or in the file)
           ~ tag "级别/重要": rename → "贵宾"  # bound, but its name differs (renamed on the platform or in the file)
 
-        Plan: 2 calls: 0 to create, 2 to change, 0 to delete; 0 drift that no call can fix.
+        Plan: 2 write calls: 0 to create, 2 to change, 0 to delete; 0 drift that no call can fix.
     "#]]);
 }
 
@@ -266,12 +266,12 @@ groups:
   - {id: g1, name: 级别, order: 100, tags: [{id: t1, name: 甲, order: 200}, {id: t2, name: 乙, order: 100}]}
 "#;
     Case::new(d, r).bind_group("级别", "g1").bind_tag("级别", "a", "t1").bind_tag("级别", "b", "t2").check(expect![[r#"
-        p: 3 calls: 0 to create, 3 to change, 0 to delete; 0 drift
+        p: 3 write calls: 0 to create, 3 to change, 0 to delete; 0 drift
           ~ tag "级别/甲": rename → "~甲"  # moved aside to free its name for a swap
           ~ tag "级别/乙": rename → "甲"  # bound, but its name differs (renamed on the platform or in the file)
           ~ tag "级别/~甲": rename → "乙"  # bound, but its name differs (renamed on the platform or in the file)
 
-        Plan: 3 calls: 0 to create, 3 to change, 0 to delete; 0 drift that no call can fix.
+        Plan: 3 write calls: 0 to create, 3 to change, 0 to delete; 0 drift that no call can fix.
     "#]]);
 }
 
@@ -287,10 +287,10 @@ groups:
   - {id: g1, name: 级别, order: 100, tags: [{id: t1, name: a, order: 300}, {id: t2, name: b, order: 200}, {id: t3, name: c, order: 100}]}
 "#;
     Case::new(d, r).check(expect![[r#"
-        p: 1 call: 0 to create, 1 to change, 0 to delete; 0 drift
+        p: 1 write call: 0 to create, 1 to change, 0 to delete; 0 drift
           ~ tag "级别/c": order 100 → 400  # order drifted
 
-        Plan: 1 call: 0 to create, 1 to change, 0 to delete; 0 drift that no call can fix.
+        Plan: 1 write call: 0 to create, 1 to change, 0 to delete; 0 drift that no call can fix.
         bind 级别 -> g1
         bind 级别/c -> t3
         bind 级别/a -> t1
@@ -315,11 +315,11 @@ groups:
         .bind_group("级别", "g1")
         .bind_tag("级别", "a", "t1")
         .check(expect![[r#"
-        p: 2 calls: 0 to create, 2 to change, 0 to delete; 0 drift
+        p: 2 write calls: 0 to create, 2 to change, 0 to delete; 0 drift
           ~ group "级别": order 100 → 7  # order drifted
           ~ tag "级别/a": order 300 → 3  # order drifted
 
-        Plan: 2 calls: 0 to create, 2 to change, 0 to delete; 0 drift that no call can fix.
+        Plan: 2 write calls: 0 to create, 2 to change, 0 to delete; 0 drift that no call can fix.
     "#]]);
 }
 
@@ -335,10 +335,10 @@ groups:
   - {id: g9, name: 售后, order: 100, tags: [{id: t1, name: 已回访, order: 100}]}
 "#;
     Case::new(d, r).not_ours("g9").check(expect![[r#"
-        p: 0 calls: 0 to create, 0 to change, 0 to delete; 1 drift
+        p: 0 write calls: 0 to create, 0 to change, 0 to delete; 1 drift
           ! tag "售后/待回访": declared but missing: the group was created in the console (not ours)
 
-        Plan: 0 calls: 0 to create, 0 to change, 0 to delete; 1 drift that no call can fix.
+        Plan: 0 write calls: 0 to create, 0 to change, 0 to delete; 1 drift that no call can fix.
         bind 售后 -> g9
         bind 售后/已回访 -> t1
     "#]]);
@@ -357,12 +357,12 @@ groups:
   - {id: g1, name: 级别, order: 100, tags: [{id: t1, name: 旧1, order: 200}, {id: t2, name: 旧2, order: 100}]}
 "#;
     Case::new(d, r).check(expect![[r#"
-        p: 3 calls: 1 to create, 1 to change, 2 to delete; 0 drift
+        p: 3 write calls: 1 to create, 1 to change, 2 to delete; 0 drift
           + tag in "级别": 新  # declared, missing here
           - tags "级别/旧1", "级别/旧2"  # undeclared, and the group prunes
           ~ tag "级别/新": order → 100  # order of a new object (the create call cannot set it)
 
-        Plan: 3 calls: 1 to create, 1 to change, 2 to delete; 0 drift that no call can fix.
+        Plan: 3 write calls: 1 to create, 1 to change, 2 to delete; 0 drift that no call can fix.
         bind 级别 -> g1
     "#]]);
 }
@@ -425,13 +425,13 @@ groups:
   - {id: g1, name: 等级, order: 1, tags: [{id: t1, name: a, order: 5}, {id: t9, name: z, order: 1}]}
 "#;
     Case::new(d, r).caps(CREATE_ONLY).check(expect![[r#"
-        p: 1 call: 1 to create, 0 to change, 0 to delete; 2 drift
+        p: 1 write call: 1 to create, 0 to change, 0 to delete; 2 drift
           note: this platform has no list call: what exists is known only from the mirror and tagsync's own creates
           + tag in "级别": b (order 3)  # declared, missing here
           ! group "级别": rename "等级" → "级别": this platform cannot rename groups (not supported here)
           ! tag "级别/z": undeclared under prune, but cannot be deleted here (not supported here)
 
-        Plan: 1 call: 1 to create, 0 to change, 0 to delete; 2 drift that no call can fix.
+        Plan: 1 write call: 1 to create, 0 to change, 0 to delete; 2 drift that no call can fix.
         bind 级别 -> g1
         bind 级别/a -> t1
     "#]]);
@@ -805,10 +805,10 @@ groups:
   - {id: g1, name: 级别, tags: [{id: t1, name: 重要, order: 2}, {id: t2, name: 普通, order: 1}]}
 "#;
     Case::new(d, r).caps(READ_ORDER).check(expect![[r#"
-        p: 0 calls: 0 to create, 0 to change, 0 to delete; 1 drift
+        p: 0 write calls: 0 to create, 0 to change, 0 to delete; 1 drift
           ! tag "级别/普通": order 1 → 102: this platform cannot reorder tags (not supported here)
 
-        Plan: 0 calls: 0 to create, 0 to change, 0 to delete; 1 drift that no call can fix.
+        Plan: 0 write calls: 0 to create, 0 to change, 0 to delete; 1 drift that no call can fix.
         bind 级别 -> g1
         bind 级别/普通 -> t2
         bind 级别/重要 -> t1
@@ -829,10 +829,10 @@ groups:
   - {id: g2, name: 会员等级, order: 100, tags: [{id: t2, name: 重要客户, order: 100}]}
 "#;
     Case::new(d, r).check(expect![[r#"
-        p: 0 calls: 0 to create, 0 to change, 0 to delete; 1 drift
+        p: 0 write calls: 0 to create, 0 to change, 0 to delete; 1 drift
           ! group "客户级别": refused: 2 remote groups could be this one ("客户等级", "会员等级" with ids g1, g2); keep in `was` only the name that is this group, or rename the others in the console (conflict)
 
-        Plan: 0 calls: 0 to create, 0 to change, 0 to delete; 1 drift that no call can fix.
+        Plan: 0 write calls: 0 to create, 0 to change, 0 to delete; 1 drift that no call can fix.
     "#]]);
 }
 
@@ -850,10 +850,10 @@ groups:
   - {id: g1, name: 级别, order: 100, tags: [{id: t1, name: 一般客户, order: 200}, {id: t2, name: 普通会员, order: 100}]}
 "#;
     Case::new(d, r).check(expect![[r#"
-        p: 0 calls: 0 to create, 0 to change, 0 to delete; 1 drift
+        p: 0 write calls: 0 to create, 0 to change, 0 to delete; 1 drift
           ! tag "级别/普通客户": refused: 2 remote tags of the group could be this one: "一般客户" (id t1), "普通会员" (id t2); keep in `was` only the name that is this tag, or rename the others in the console (conflict)
 
-        Plan: 0 calls: 0 to create, 0 to change, 0 to delete; 1 drift that no call can fix.
+        Plan: 0 write calls: 0 to create, 0 to change, 0 to delete; 1 drift that no call can fix.
         bind 级别 -> g1
     "#]]);
 }

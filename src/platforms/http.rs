@@ -23,6 +23,9 @@ use tracing::Instrument;
 use super::Error;
 use crate::settings::PlatformSettings;
 
+/// The log target of retry events, which the command line shows at `info` by default.
+pub const RETRY_TARGET: &str = "tagsync::retry";
+
 /// Retry budget for transient failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -225,6 +228,8 @@ impl Http {
         W: DeserializeOwned,
     {
         let attempts = AtomicU32::new(0);
+        // The first transient cause: when the time budget runs out, it says more than "gave up".
+        let first_cause = std::sync::Mutex::new(None::<String>);
         // Set once an attempt's outcome is unknown: a later rejection may then be the platform's
         // answer to a repeat of a request that was applied (a repeated delete finds nothing).
         let maybe_applied = std::sync::atomic::AtomicBool::new(false);
@@ -270,13 +275,32 @@ impl Http {
                     Attempt::Final(_) => ("", "final"),
                 };
                 metrics::counter!(crate::daemon::metrics::API_RETRIES, "platform" => self.platform.clone(), "error_class" => class).increment(1);
-                tracing::debug!(message = "Retrying after a transient failure.", platform = %self.platform, endpoint = req.endpoint, error = why, wait_ms = wait.as_millis() as u64);
+                first_cause
+                    .lock()
+                    .expect("never poisoned")
+                    .get_or_insert_with(|| why.to_owned());
+                // Shown by default (see `cli::logging`): a user waiting on retries sees why.
+                tracing::info!(
+                    target: RETRY_TARGET,
+                    message = "Retrying after a transient failure.",
+                    platform = %self.platform,
+                    endpoint = req.endpoint,
+                    cause = why,
+                    attempt = attempts.load(Ordering::Relaxed),
+                    next_delay_ms = wait.as_millis() as u64
+                );
             });
         let result = match tokio::time::timeout(self.retry.max_elapsed, retried).await {
             Ok(r) => r,
             Err(_) => Err(Attempt::Unknown(format!(
-                "gave up after {:?}",
-                self.retry.max_elapsed
+                "gave up after {:?}{}",
+                self.retry.max_elapsed,
+                first_cause
+                    .lock()
+                    .expect("never poisoned")
+                    .as_ref()
+                    .map(|c| format!("; first: {c}"))
+                    .unwrap_or_default()
             ))),
         };
         result.map_err(|e| match e {

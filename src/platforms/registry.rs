@@ -92,6 +92,25 @@ macro_rules! registry {
                 })
             }
 
+            /// The kind's own settings that say which account a platform is (a WeCom corp and
+            /// strategy, a Miaokol app), as `name → value`. Secrets are never among them.
+            pub fn identity(&self) -> std::collections::BTreeMap<String, String> {
+                let value = match self {
+                    $(KindSettings::$variant(c) => serde_json::to_value(c)),+
+                };
+                let Ok(serde_json::Value::Object(fields)) = value else {
+                    return Default::default();
+                };
+                fields
+                    .into_iter()
+                    .filter_map(|(k, v)| match v {
+                        serde_json::Value::Null => None,
+                        serde_json::Value::String(s) => Some((k, s)),
+                        other => Some((k, other.to_string())),
+                    })
+                    .collect()
+            }
+
             /// Builds the kind's client. Makes no call.
             pub fn connect(
                 &self,

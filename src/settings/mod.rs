@@ -134,15 +134,18 @@ impl Settings {
         if names.is_empty() {
             return Ok(self.platforms.values().collect());
         }
-        names
-            .iter()
-            .map(|n| {
-                self.platforms.get(n).ok_or_else(|| SelectError::Unknown {
-                    name: n.clone(),
-                    configured: self.platforms.keys().cloned().collect(),
-                })
-            })
-            .collect()
+        let mut selected: Vec<&PlatformSettings> = Vec::with_capacity(names.len());
+        for n in names {
+            let p = self.platforms.get(n).ok_or_else(|| SelectError::Unknown {
+                name: n.clone(),
+                configured: self.platforms.keys().cloned().collect(),
+            })?;
+            // `--platform X --platform X` is X once.
+            if !selected.iter().any(|s| s.name == p.name) {
+                selected.push(p);
+            }
+        }
+        Ok(selected)
     }
 }
 

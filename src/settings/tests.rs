@@ -457,6 +457,12 @@ fn select_names_unknown_platforms() {
         s.select(&["juzi".into()]).unwrap_err().to_string(),
         "unknown platform \"juzi\"; configured: juzi-main"
     );
+    // `--platform X --platform X` is X once.
+    let twice = s.select(&["juzi-main".into(), "juzi-main".into()]).unwrap();
+    assert_eq!(
+        twice.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        ["juzi-main"]
+    );
 }
 
 #[test]

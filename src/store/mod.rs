@@ -399,6 +399,17 @@ impl Store {
             }
             "postgres" | "postgresql" => {
                 let options = PgConnectOptions::from_str(database_url).map_err(open)?;
+                // One connection first, outside the pool: the pool retries a refused connection
+                // until its acquire timeout and then reports only "pool timed out", hiding the
+                // cause ("Connection refused", a bad password) that the user needs.
+                {
+                    use sqlx::{ConnectOptions as _, Connection as _};
+                    let first = tokio::time::timeout(ACQUIRE_TIMEOUT, options.connect())
+                        .await
+                        .map_err(|_| open(sqlx::Error::PoolTimedOut))?
+                        .map_err(open)?;
+                    let _ = first.close().await;
+                }
                 let pool = PgPoolOptions::new()
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(options)

@@ -106,7 +106,7 @@ async fn plan_apply_plan_exit_codes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(
-        "juzi: 4 operations applied, 0 failed, 0 refused as not ours; 6 API calls; in step"
+        "juzi: 4 operations applied, 0 failed, 0 refused as not ours; 6 HTTP requests (reads and retries included); in step"
     ));
 
     let out = tagsync(dir.path(), &["plan", "--detailed-exitcode"], &env).await;
@@ -169,6 +169,21 @@ async fn unknown_platform_and_unreachable_platform() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("juzi: tag/list"), "{err}");
+    // Each retry is shown as it happens, with its cause; the final error names the cause too.
+    for attempt in 1..=6 {
+        assert!(
+            err.contains(&format!("attempt={attempt} ")),
+            "retry {attempt} is logged: {err}"
+        );
+    }
+    assert!(
+        err.contains("INFO") && err.contains("tagsync::retry: Retrying after a transient failure. platform=juzi endpoint=\"tag/list\" cause=\"cannot connect: Connection refused"),
+        "{err}"
+    );
+    assert!(
+        err.contains("error: juzi: tag/list: still failing after 7 attempts: cannot connect: Connection refused"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -193,7 +193,7 @@ async fn two_at_once(mirror: Mirror) {
     );
     assert!(
         String::from_utf8_lossy(&waiter.stdout).contains(
-            "juzi: 0 operations applied, 0 failed, 0 refused as not ours; 1 API call; in step"
+            "juzi: 0 operations applied, 0 failed, 0 refused as not ours; 1 HTTP request (reads and retries included); in step"
         ),
         "{}",
         scenario::describe(waiter)

@@ -365,7 +365,7 @@ groups:
     );
     let text = planner::render_text(std::slice::from_ref(&r.plan));
     assert!(
-        text.contains(": 0 calls: 0 to create, 0 to change, 0 to delete; 5 drift"),
+        text.contains(": 0 write calls: 0 to create, 0 to change, 0 to delete; 5 drift"),
         "{text}"
     );
     assert_eq!(text.matches("\x1b[35m!\x1b[0m").count(), 5, "{text}");

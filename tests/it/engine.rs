@@ -371,3 +371,39 @@ fn a_cycle_logs_inside_its_span() {
         "one run id per cycle: {logs}"
     );
 }
+
+/// The engine reports a cycle's progress to the sink a caller sets (the command line draws it):
+/// the round's operations, each one sent, and the end. It prints nothing itself.
+#[tokio::test]
+async fn progress_counts_the_operations_sent() {
+    #[derive(Default)]
+    struct Events(std::sync::Mutex<Vec<tagsync::engine::ProgressEvent>>);
+    impl tagsync::engine::Progress for Events {
+        fn event(&self, e: tagsync::engine::ProgressEvent) {
+            self.0.lock().unwrap().push(e);
+        }
+    }
+    use tagsync::engine::ProgressEvent::{Finished, Sending, Sent};
+
+    let sim = juzibot("", Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::support::mirror(dir.path(), "a", "juzibot").await;
+    let engine = Engine::new(store);
+    let events = Arc::new(Events::default());
+    engine.report_progress(events.clone());
+    let r = engine
+        .cycle(&target("a", &sim), &desired(&["a"]), &apply())
+        .await
+        .unwrap();
+    assert!(r.converged(), "{r:?}");
+    let n = r.plan.ops.len();
+    assert!(n > 0);
+    let a = || "a".to_owned();
+    let mut expected = vec![Sending {
+        platform: a(),
+        operations: n,
+    }];
+    expected.extend((0..n).map(|_| Sent { platform: a() }));
+    expected.push(Finished { platform: a() });
+    assert_eq!(*events.0.lock().unwrap(), expected);
+}

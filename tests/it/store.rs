@@ -1503,3 +1503,22 @@ async fn in_memory_sqlite_keeps_its_data() {
         .unwrap();
     assert_eq!(store.mirror_snapshot("p").await.unwrap().tag_count(), 3);
 }
+
+/// A PostgreSQL that is down is named for what it is ("Connection refused"), at once, never
+/// hidden behind the pool's "pool timed out"; the password is never shown.
+#[tokio::test]
+async fn a_postgres_that_is_down_says_connection_refused() {
+    let e = Store::open("postgres://tagsync:hunter2@127.0.0.1:1/tagsync")
+        .await
+        .unwrap_err();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    assert!(text.contains("Connection refused"), "{text}");
+    assert!(!text.contains("pool timed out"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}

@@ -50,7 +50,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 };
 
 /// This kind has no settings of its own.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {}
 

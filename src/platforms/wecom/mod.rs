@@ -81,7 +81,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 };
 
 /// The settings only a WeCom platform has.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The corp ID (`ww…`), which every token request names.

@@ -78,7 +78,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 };
 
 /// The settings only a Miaokol (yzj) platform has.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The app ID the open platform issued; every call carries it.
