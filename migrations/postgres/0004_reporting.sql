@@ -77,3 +77,6 @@ SELECT id, platform, run_id, seq, kind, target, request, status, attempts, error
        created_at, finished_at
 FROM operations
 WHERE status IN ('failed', 'not_ours');
+
+-- The mark backlog per platform (status report, status page).
+CREATE INDEX mark_requests_platform_status ON mark_requests (platform, status, created_at);

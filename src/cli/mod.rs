@@ -14,6 +14,7 @@ pub mod logging;
 pub mod render;
 mod run;
 mod simconfig;
+mod status;
 pub mod sync;
 mod validate;
 
@@ -67,6 +68,9 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         keep: Option<PathBuf>,
     },
+    /// How each platform stands, from the mirror alone (no platform call): last runs, drift,
+    /// refusals, mark backlog, lease, last error.
+    Status(status::StatusArgs),
     /// Print the JSON Schema of tag files (the one checked in at schema/tags.schema.json).
     Schema,
 }
@@ -178,6 +182,7 @@ pub async fn run(cli: Cli) -> Result<Success, Failure> {
         },
         Command::Demo { keep } => demo::run(keep).await,
         Command::Run => run::run(&cli.config).await,
+        Command::Status(args) => status::run(&cli.config, args).await,
         Command::Healthcheck { url } => healthcheck::run(&cli.config, url).await,
         Command::Schema => {
             print!("{}", crate::model::tagfile::json_schema());

@@ -7,7 +7,9 @@
 //! Files: `connect.rs` (secrets and clients), `cycle.rs` (one platform's cycle, and all platforms
 //! at once), `lifecycle.rs` (a run: opened, under the lease, ended), `rounds.rs` (pull → plan →
 //! execute until converged), `execute.rs` (one plan's operations), `lease.rs` (the writer lease),
-//! `recovery.rs` (what an interrupted run left), `saved.rs` (saved plans), `report.rs`.
+//! `recovery.rs` (what an interrupted run left), `saved.rs` (saved plans), `report.rs`,
+//! `status.rs` (how each platform stands, from the mirror alone), `import.rs` (a platform's
+//! tags as a tag file, bound).
 //!
 //! # Guarantees
 //! - Every operation is written to `operations` as an intent before it is sent and gets its outcome
@@ -66,6 +68,7 @@ mod recovery;
 mod report;
 mod rounds;
 mod saved;
+mod status;
 
 use std::fmt;
 use std::sync::Arc;
@@ -80,6 +83,7 @@ use crate::store::{self, RunId, Store};
 pub use connect::{ConnectError, Target, connect};
 pub use lease::{LEASE_TTL, process_holder};
 pub use report::{CycleReport, Error, ErrorClass, Outcome, Problem};
+pub use status::{StatusReport, configured, status};
 
 /// What started a run, as `sync_runs.trigger` stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -27,7 +27,8 @@
 //! concern, each with its own `impl Store` block: `platforms.rs`, `mirror.rs` (listings and
 //! events), `bindings.rs`, `not_ours.rs`, `leases.rs` (one writer per platform:
 //! [`Store::try_lease`]), `runs.rs` (runs and the operations journal), `desired.rs`, `reports.rs`
-//! (read-only views), `marks.rs`. Besides: `types.rs` the values it takes and returns, `rows.rs`
+//! (read-only views), `status.rs` (one platform's standing, for `status` and the page),
+//! `marks.rs`. Besides: `types.rs` the values it takes and returns, `rows.rs`
 //! the private row structs, `diff.rs` the pure comparison of a listing with the mirror, `url.rs`
 //! naming a database without its credentials, `error.rs` [`Error`]. No method reads the clock:
 //! every time is a parameter.
@@ -58,6 +59,9 @@ use crate::model::{Bindings, RemoteGroup, RemoteTag, Snapshot};
 
 use error::Context;
 pub use error::Error;
+pub use status::{
+    ConsoleChange, DriftItem, FailedOperation, LIST_LIMIT, NotOursGroup, PlatformStatus, RunBrief,
+};
 pub use types::{
     Applied, DesiredStateRow, EventKind, EventRow, EventSource, MarkId, MarkRow, MarkStatus,
     NewEvent, NewMark, Object, OpStatus, OperationId, OperationRow, PlatformRow, PullSummary,
@@ -432,6 +436,7 @@ mod not_ours;
 mod platforms;
 mod reports;
 mod runs;
+mod status;
 
 impl fmt::Debug for Store {
     /// Names the backend only: pool options are nobody's business in a log line.
