@@ -29,7 +29,7 @@ pub struct StatusArgs {
 }
 
 pub async fn run(config: &std::path::Path, args: StatusArgs) -> Result<Success, Failure> {
-    let settings = settings::load(config)?;
+    let settings = settings::load_without_tags(config)?;
     let store = Store::open(&settings.database_url)
         .await
         .context("cannot open the mirror")?;

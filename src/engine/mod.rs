@@ -62,6 +62,7 @@
 mod connect;
 mod cycle;
 mod execute;
+mod import;
 mod lease;
 mod lifecycle;
 mod recovery;
@@ -81,6 +82,7 @@ use crate::settings::Settings;
 use crate::store::{self, RunId, Store};
 
 pub use connect::{ConnectError, Target, connect};
+pub use import::ImportError;
 pub use lease::{LEASE_TTL, process_holder};
 pub use report::{CycleReport, Error, ErrorClass, Outcome, Problem};
 pub use status::{StatusReport, configured, status};
@@ -98,6 +100,8 @@ pub enum Trigger {
     Demo,
     /// The daemon's schedule.
     Schedule,
+    /// `tagsync import`: a pull, no plan.
+    Import,
 }
 
 impl Trigger {
@@ -109,6 +113,7 @@ impl Trigger {
             Trigger::ApplySaved => "apply-saved",
             Trigger::Demo => "demo",
             Trigger::Schedule => "schedule",
+            Trigger::Import => "import",
         }
     }
 }
