@@ -331,7 +331,6 @@ mod tests {
         );
         assert_eq!(d.summary.moved, 1);
         // Seen again in its new group: nothing.
-        let mut tags = tags;
         tags.get_mut("t1").unwrap().group = Some("g2".into());
         let groups = known(&[("g1", "A", None, true), ("g2", "B2", None, true)]);
         assert!(diff(&groups, &tags, &s, true).events.is_empty());

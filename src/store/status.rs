@@ -103,6 +103,17 @@ type RunTuple = (
     Option<String>,
 );
 
+/// `kind, mode, last_pull_at, last_error` of `platforms`.
+type HeadTuple = (String, String, Option<DateTime<Utc>>, Option<String>);
+/// `object, kind, old_value, new_value, at` of `tag_events`.
+type ChangeTuple = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    DateTime<Utc>,
+);
+
 fn run_brief(r: RunTuple) -> RunBrief {
     RunBrief {
         id: r.0,
@@ -140,14 +151,13 @@ impl Store {
         const WHAT: &str = "read the status";
         let now = ts(now);
         on_pool!(self, |pool| {
-            let head: Option<(String, String, Option<DateTime<Utc>>, Option<String>)> =
-                sqlx::query_as(
-                    "SELECT kind, mode, last_pull_at, last_error FROM platforms WHERE name = $1",
-                )
-                .bind(platform)
-                .fetch_optional(pool)
-                .await
-                .ctx(WHAT)?;
+            let head: Option<HeadTuple> = sqlx::query_as(
+                "SELECT kind, mode, last_pull_at, last_error FROM platforms WHERE name = $1",
+            )
+            .bind(platform)
+            .fetch_optional(pool)
+            .await
+            .ctx(WHAT)?;
             let Some((kind, mode, last_pull_at, last_error)) = head else {
                 return Err(Error::UnknownPlatform {
                     platform: platform.to_owned(),
@@ -241,13 +251,7 @@ impl Store {
             .fetch_optional(pool)
             .await
             .ctx(WHAT)?;
-            let changes: Vec<(
-                String,
-                String,
-                Option<String>,
-                Option<String>,
-                DateTime<Utc>,
-            )> = sqlx::query_as(
+            let changes: Vec<ChangeTuple> = sqlx::query_as(
                 "SELECT object, kind, old_value, new_value, at FROM tag_events
                      WHERE platform = $1 AND source = 'pull' ORDER BY id DESC LIMIT $2",
             )
