@@ -42,10 +42,15 @@ pub async fn run(config: &std::path::Path) -> Result<Success, Failure> {
     };
     let parts = daemon::Parts {
         runner: Arc::new(runner::EngineRunner::new(engine, targets, max_deletes)),
-        probe: Arc::new(runner::StoreProbe(store)),
+        probe: Arc::new(runner::StoreProbe(store.clone())),
         load_desired: loader(&settings),
         initial: desired,
         on_reload: Box::new(reload_check(config.to_owned(), settings.clone())),
+        status: Arc::new(daemon::page::MirrorStatus::new(
+            store,
+            engine::configured(&settings),
+            crate::clock::system(),
+        )),
     };
     match daemon::run(options, parts).await {
         Ok(()) => Ok(Success::Done),

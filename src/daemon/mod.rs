@@ -16,6 +16,7 @@ pub mod desired;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod page;
 pub mod runner;
 pub mod scheduler;
 pub mod signals;
@@ -46,6 +47,8 @@ pub struct Parts {
     pub initial: Desired,
     /// Called on SIGHUP, after the tag files were re-read.
     pub on_reload: Box<dyn Fn() + Send + Sync>,
+    /// What the status page at `/` shows.
+    pub status: Arc<dyn page::StatusSource>,
 }
 
 /// Why the daemon could not start.
@@ -100,6 +103,7 @@ pub async fn run(options: Options, parts: Parts) -> Result<(), Error> {
         probe: parts.probe,
         metrics: handle.clone(),
         auth: options.auth,
+        status: parts.status,
     });
     let server = tokio::spawn(async move {
         let shutdown = async {

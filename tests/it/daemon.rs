@@ -73,12 +73,23 @@ impl Probe for FakeDb {
     }
 }
 
+/// A status page source with no platform.
+struct NoStatus;
+
+#[async_trait::async_trait]
+impl tagsync::daemon::page::StatusSource for NoStatus {
+    async fn report(&self) -> Result<tagsync::engine::StatusReport, String> {
+        Err("no mirror in this test".into())
+    }
+}
+
 async fn serve(health: Arc<Health>, db: Result<(), String>, auth: Auth) -> SocketAddr {
     let app = router(AppState {
         health,
         probe: Arc::new(FakeDb(db)),
         metrics: tagsync::daemon::metrics::install(),
         auth,
+        status: Arc::new(NoStatus),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

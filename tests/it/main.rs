@@ -24,6 +24,7 @@ mod sim_dustess;
 mod sim_juzibot;
 mod sim_wecom;
 mod sim_yzj;
+mod status_page;
 mod store;
 mod support;
 mod wecom_e2e;
