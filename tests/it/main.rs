@@ -11,6 +11,7 @@ mod daemon;
 mod dustess_e2e;
 mod engine;
 mod first_hour;
+mod history;
 mod import;
 mod juzibot_adapter;
 mod juzibot_e2e;
