@@ -168,8 +168,13 @@ async fn healthz_and_readyz_answer_with_the_failing_checks() {
         v["failing"][0]["detail"],
         "the last cycle failed: wecom-hq: HTTP 502"
     );
-    // The status page is not served yet.
-    assert_eq!(get(&format!("http://{addr}/"), None).await.0, 404);
+    // The status page is served; a mirror it cannot read is a 503 page, not a crash.
+    let (code, body) = get(&format!("http://{addr}/"), None).await;
+    assert_eq!(code, 503);
+    assert!(
+        body.contains("The mirror cannot be read right now."),
+        "{body}"
+    );
 }
 
 #[tokio::test]

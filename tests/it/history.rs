@@ -15,7 +15,10 @@ fn t(h: i64) -> DateTime<Utc> {
         + Duration::hours(h)
 }
 
-fn listing(groups: &[(&str, &str, &[(&str, &str, u32)])]) -> Snapshot {
+/// `(id, name, order)` of a tag.
+type TagLine<'a> = (&'a str, &'a str, u32);
+
+fn listing(groups: &[(&str, &str, &[TagLine])]) -> Snapshot {
     Snapshot {
         groups: groups
             .iter()
@@ -43,7 +46,7 @@ async fn story(db: &TestDb) {
     s.upsert_platform("wecom-hq", "wecom", "enforce", t(0))
         .await
         .unwrap();
-    let both = |tags: &'static [(&str, &str, u32)], other: &'static [(&str, &str, u32)]| {
+    let both = |tags: &'static [TagLine], other: &'static [TagLine]| {
         listing(&[("g1", "客户级别", tags), ("g2", "客户来源", other)])
     };
     // 1. Created in the console, seen by a pull.
