@@ -10,11 +10,13 @@ use crate::settings::{self, Settings};
 
 mod demo;
 mod healthcheck;
+mod import;
 pub mod logging;
 mod progress;
 pub mod render;
 mod run;
 mod simconfig;
+mod status;
 pub mod sync;
 mod validate;
 
@@ -68,6 +70,12 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         keep: Option<PathBuf>,
     },
+    /// Write a tag file of what a platform holds now and bind its keys, so that managing an
+    /// existing taxonomy from git starts with an empty plan.
+    Import(import::ImportArgs),
+    /// How each platform stands, from the mirror alone (no platform call): last runs, drift,
+    /// refusals, mark backlog, lease, last error.
+    Status(status::StatusArgs),
     /// Print the JSON Schema of tag files (schema/tags.schema.json), or with --plan of
     /// `plan --format json` (schema/plan.schema.json).
     Schema {
@@ -186,6 +194,8 @@ pub async fn run(cli: Cli) -> Result<Success, Failure> {
         },
         Command::Demo { keep } => demo::run(keep).await,
         Command::Run => run::run(&cli.config).await,
+        Command::Import(args) => import::run(&cli.config, args).await,
+        Command::Status(args) => status::run(&cli.config, args).await,
         Command::Healthcheck { url } => healthcheck::run(&cli.config, url).await,
         Command::Schema { plan } => {
             if plan {

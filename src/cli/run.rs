@@ -48,12 +48,17 @@ pub async fn run(config: &std::path::Path) -> Result<Success, Failure> {
         runner: runner.clone(),
         report_desired: runner::mirror_reporter(
             store.clone(),
-            clock,
+            clock.clone(),
             settings.tags.display().to_string(),
         ),
-        probe: Arc::new(runner::StoreProbe(store)),
+        probe: Arc::new(runner::StoreProbe(store.clone())),
         load_desired: loader(&settings),
         initial: desired,
+        status: Arc::new(daemon::page::MirrorStatus::new(
+            store,
+            engine::configured(&settings),
+            clock,
+        )),
         reconfigure: reconfigure(config.to_owned(), settings, runner),
     };
     match daemon::run(options, parts).await {

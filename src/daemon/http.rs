@@ -1,5 +1,5 @@
-//! HTTP on `listen`: `/healthz`, `/readyz` and `/metrics` (the status page `/` is not served yet:
-//! 404). Off loopback, `/metrics` needs `Authorization: Bearer <token>`; the probes stay open so
+//! HTTP on `listen`: `/healthz`, `/readyz`, `/metrics` and the status page `/` (`page.rs`). Off
+//! loopback, `/metrics` and `/` need `Authorization: Bearer <token>`; the probes stay open so
 //! that orchestrators can reach them without a secret.
 
 use std::net::SocketAddr;
@@ -80,6 +80,8 @@ pub struct AppState {
     pub probe: Arc<dyn Probe>,
     pub metrics: PrometheusHandle,
     pub auth: Auth,
+    /// The status page's report.
+    pub status: Arc<dyn super::page::StatusSource>,
 }
 
 /// The daemon's routes.
@@ -88,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/", get(super::page::page))
         .with_state(state)
 }
 

@@ -16,6 +16,7 @@ pub mod desired;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod page;
 pub mod runner;
 pub mod scheduler;
 pub mod signals;
@@ -48,6 +49,8 @@ pub struct Parts {
     pub report_desired: desired::Reporter,
     /// Re-reads the configuration on SIGHUP.
     pub reconfigure: Reconfigure,
+    /// What the status page at `/` shows.
+    pub status: Arc<dyn page::StatusSource>,
 }
 
 /// Re-reads the configuration (SIGHUP): `Ok(None)` when nothing the daemon uses changed, `Err`
@@ -117,6 +120,7 @@ pub async fn run(options: Options, parts: Parts) -> Result<(), Error> {
         probe: parts.probe,
         metrics: handle.clone(),
         auth: options.auth,
+        status: parts.status,
     });
     let server = tokio::spawn(async move {
         let shutdown = async {

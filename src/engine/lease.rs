@@ -135,7 +135,7 @@ impl Lease {
             store: store.clone(),
             clock: clock.clone(),
             platform: platform.to_owned(),
-            name: format!("writer:{platform}"),
+            name: lease_name(platform),
             ttl,
             local: Some(local),
             keeper: None,
@@ -271,6 +271,11 @@ fn holder_is_gone(holder: &str) -> bool {
         && pid.parse::<u32>().is_ok_and(|p| p != std::process::id())
         && proc.join("self").exists()
         && !proc.join(pid).exists()
+}
+
+/// The mirror's name of a platform's writer lease.
+pub(crate) fn lease_name(platform: &str) -> String {
+    format!("writer:{platform}")
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 //! Files: `connect.rs` (secrets and clients), `cycle.rs` (one platform's cycle, and all platforms
 //! at once), `lifecycle.rs` (a run: opened, under the lease, ended), `rounds.rs` (pull → plan →
 //! execute until converged), `execute.rs` (one plan's operations), `lease.rs` (the writer lease),
-//! `recovery.rs` (what an interrupted run left), `saved.rs` (saved plans), `report.rs`.
+//! `recovery.rs` (what an interrupted run left), `saved.rs` (saved plans), `report.rs`,
+//! `status.rs` (how each platform stands, from the mirror alone), `import.rs` (a platform's
+//! tags as a tag file, bound).
 //!
 //! # Guarantees
 //! - Every operation is written to `operations` as an intent before it is sent and gets its outcome
@@ -60,6 +62,7 @@
 mod connect;
 mod cycle;
 mod execute;
+mod import;
 mod lease;
 mod lifecycle;
 mod progress;
@@ -67,6 +70,7 @@ mod recovery;
 mod report;
 mod rounds;
 mod saved;
+mod status;
 
 use std::fmt;
 use std::sync::Arc;
@@ -79,10 +83,12 @@ use crate::settings::Settings;
 use crate::store::{self, RunId, Store};
 
 pub use connect::{ConnectError, Target, connect};
+pub use import::ImportError;
 pub use lease::{LEASE_TTL, process_holder};
 pub use progress::{Progress, ProgressEvent};
 pub use report::{CycleReport, Error, ErrorClass, Outcome, Problem, changes_to_send};
 pub use saved::{check_accounts, judge_deletes};
+pub use status::{StatusReport, configured, status};
 
 /// What started a run, as `sync_runs.trigger` stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,6 +103,8 @@ pub enum Trigger {
     Demo,
     /// The daemon's schedule.
     Schedule,
+    /// `tagsync import`: a pull, no plan.
+    Import,
 }
 
 impl Trigger {
@@ -108,6 +116,7 @@ impl Trigger {
             Trigger::ApplySaved => "apply-saved",
             Trigger::Demo => "demo",
             Trigger::Schedule => "schedule",
+            Trigger::Import => "import",
         }
     }
 }

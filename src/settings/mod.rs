@@ -181,6 +181,15 @@ struct RawConfig {
 
 /// Loads and validates the configuration at `path`, with `TAGSYNC_…` environment overrides.
 pub fn load(path: &Path) -> Result<Settings, Diagnostics> {
+    load_file(path, true)
+}
+
+/// [`load`] for commands that need no tag files (`import`, `status`): `tags` need not exist.
+pub fn load_without_tags(path: &Path) -> Result<Settings, Diagnostics> {
+    load_file(path, false)
+}
+
+fn load_file(path: &Path, check_paths: bool) -> Result<Settings, Diagnostics> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| {
         Diagnostics::one(
@@ -203,7 +212,7 @@ pub fn load(path: &Path) -> Result<Settings, Diagnostics> {
             e.utf8_error(),
         ))
     })?;
-    load_text(&shown, &text, true)
+    load_text(&shown, &text, check_paths)
 }
 
 /// Validates configuration text reported as `file`, with the process environment as overrides.

@@ -14,6 +14,8 @@ pub(super) struct Known {
     pub order: Option<i64>,
     /// `deleted_at IS NULL`.
     pub live: bool,
+    /// The remote id of a tag's group (`None` for a group).
+    pub group: Option<String>,
 }
 
 /// The events a listing causes, in a deterministic order (listing order, each group followed by
@@ -44,27 +46,41 @@ pub(super) fn diff(
     let mut seen_tags = BTreeSet::new();
     let mut events = Vec::new();
 
+    // A moved tag's old group is named as the mirror knew it before this listing.
+    let old_group_names: BTreeMap<String, String> = groups
+        .iter()
+        .map(|(id, k)| (id.clone(), k.name.clone()))
+        .collect();
     for group in &snapshot.groups {
         let order = group.order.map(i64::from);
-        observe(
-            &mut groups,
-            Object::Group,
-            &group.id,
-            &group.name,
+        let seen = Seen {
+            id: &group.id,
+            name: &group.name,
             order,
-            &mut events,
-        );
+            group: None,
+        };
+        observe(&mut groups, Object::Group, &seen, &mut events);
         seen_groups.insert(group.id.as_str());
         for tag in &group.tags {
             let order = tag.order.map(i64::from);
-            observe(
-                &mut tags,
-                Object::Tag,
-                &tag.id,
-                &tag.name,
+            let old_group = tags.get(&tag.id).and_then(|k| k.group.clone());
+            let seen = Seen {
+                id: &tag.id,
+                name: &tag.name,
                 order,
-                &mut events,
-            );
+                group: Some(&group.id),
+            };
+            observe(&mut tags, Object::Tag, &seen, &mut events);
+            if let Some(old) = old_group.filter(|old| *old != group.id) {
+                let old_name = old_group_names.get(&old).unwrap_or(&old);
+                events.push(event(
+                    Object::Tag,
+                    &tag.id,
+                    EventKind::Moved,
+                    Some(old_name),
+                    Some(&group.name),
+                ));
+            }
             seen_tags.insert(tag.id.as_str());
         }
     }
@@ -89,29 +105,45 @@ pub(super) fn diff(
         created: count(EventKind::Created),
         renamed: count(EventKind::Renamed),
         reordered: count(EventKind::Reordered),
+        moved: count(EventKind::Moved),
         deleted: count(EventKind::Deleted),
     };
     Diff { events, summary }
 }
 
+/// One object of a listing.
+struct Seen<'a> {
+    id: &'a str,
+    name: &'a str,
+    order: Option<i64>,
+    /// A tag's group.
+    group: Option<&'a str>,
+}
+
 fn observe(
     known: &mut BTreeMap<String, Known>,
     object: Object,
-    id: &str,
-    name: &str,
-    order: Option<i64>,
+    seen: &Seen,
     events: &mut Vec<NewEvent>,
 ) {
+    let Seen {
+        id,
+        name,
+        order,
+        group,
+    } = *seen;
     let Some(k) = known.get_mut(id) else {
         events.push(event(object, id, EventKind::Created, None, Some(name)));
         let new = Known {
             name: name.to_owned(),
             order,
             live: true,
+            group: group.map(str::to_owned),
         };
         known.insert(id.to_owned(), new);
         return;
     };
+    k.group = group.map(str::to_owned);
     if !k.live {
         events.push(event(object, id, EventKind::Created, None, Some(name)));
         k.live = true;
@@ -195,6 +227,7 @@ mod tests {
                     name: (*name).into(),
                     order: *order,
                     live: *live,
+                    group: None,
                 };
                 ((*id).into(), k)
             })
@@ -276,9 +309,31 @@ mod tests {
                 created: 1,
                 renamed: 2,
                 reordered: 1,
+                moved: 0,
                 deleted: 2
             }
         );
+    }
+
+    #[test]
+    fn a_tag_in_another_group_is_moved() {
+        let groups = known(&[("g1", "A", None, true), ("g2", "B", None, true)]);
+        let mut tags = known(&[("t1", "a", None, true)]);
+        tags.get_mut("t1").unwrap().group = Some("g1".into());
+        let s = snapshot(&[
+            ("g1", "A", None, &[]),
+            ("g2", "B2", None, &[("t1", "a", None)]),
+        ]);
+        let d = diff(&groups, &tags, &s, true);
+        assert_eq!(
+            render(&d),
+            ["group renamed g2 B -> B2", "tag moved t1 A -> B2"]
+        );
+        assert_eq!(d.summary.moved, 1);
+        // Seen again in its new group: nothing.
+        tags.get_mut("t1").unwrap().group = Some("g2".into());
+        let groups = known(&[("g1", "A", None, true), ("g2", "B2", None, true)]);
+        assert!(diff(&groups, &tags, &s, true).events.is_empty());
     }
 
     #[test]

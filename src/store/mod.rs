@@ -16,8 +16,9 @@
 //!   which goes back to NULL if it reappears. Every object that appears, is renamed, is reordered,
 //!   vanishes or comes back gets a `tag_events` row: 'pull' when a listing showed it
 //!   ([`Store::record_snapshot`]), 'apply' when tagsync did it ([`Store::record_applied`], which
-//!   also updates the mirror at once, so the next listing does not report it again). A tag moving
-//!   to another group is recorded without an event.
+//!   also updates the mirror at once, so the next listing does not report it again). A tag seen
+//!   in another group than before gets a 'moved' event. A listing is written in multi-row
+//!   statements inside one transaction, never row by row.
 //! - Times are UTC, stored to the microsecond (PostgreSQL's precision; SQLite gets the same values,
 //!   as RFC 3339 text, so both backends return what they were given).
 //! - Errors never hold the database URL itself (it may carry a password): only its scheme and host.
@@ -26,7 +27,8 @@
 //! concern, each with its own `impl Store` block: `platforms.rs`, `mirror.rs` (listings and
 //! events), `bindings.rs`, `not_ours.rs`, `leases.rs` (one writer per platform:
 //! [`Store::try_lease`]), `runs.rs` (runs and the operations journal), `desired.rs`, `reports.rs`
-//! (read-only views), `marks.rs`. Besides: `types.rs` the values it takes and returns, `rows.rs`
+//! (read-only views), `status.rs` (one platform's standing, for `status` and the page),
+//! `marks.rs`. Besides: `types.rs` the values it takes and returns, `rows.rs`
 //! the private row structs, `diff.rs` the pure comparison of a listing with the mirror, `url.rs`
 //! naming a database without its credentials, `error.rs` [`Error`]. No method reads the clock:
 //! every time is a parameter.
@@ -58,6 +60,9 @@ use crate::model::{Bindings, RemoteGroup, RemoteTag, Snapshot};
 pub use daemon::TagFileError;
 use error::Context;
 pub use error::Error;
+pub use status::{
+    ConsoleChange, DriftItem, FailedOperation, LIST_LIMIT, NotOursGroup, PlatformStatus, RunBrief,
+};
 pub use types::{
     Applied, DesiredStateRow, EventKind, EventRow, EventSource, MarkId, MarkRow, MarkStatus,
     NewEvent, NewMark, Object, OpStatus, OperationId, OperationRow, PlatformRow, PullSummary,
@@ -241,6 +246,9 @@ macro_rules! insert_event {
 
 /// Records a listing of (some of) a platform's objects in transaction `$tx`: the shared body of
 /// [`Store::record_snapshot`] and [`Store::record_applied`]. Evaluates to the [`PullSummary`].
+///
+/// Rows go in multi-row statements of [`BATCH`] rows (a 10,000-tag pull is a few dozen
+/// statements, not 20,000), all inside the caller's one transaction.
 macro_rules! record_listing {
     (
         $tx:ident, $platform:expr, $snapshot:expr, $complete:expr, $source:expr, $run:expr,
@@ -248,7 +256,11 @@ macro_rules! record_listing {
     ) => {{
         let mut known = [BTreeMap::new(), BTreeMap::new()];
         for (table, known) in ["tag_groups", "tags"].into_iter().zip(&mut known) {
-            let sql = format!(concat!(select_known!(), " FROM {} WHERE platform = $1"), table);
+            let group = if table == "tags" { "group_remote_id" } else { "NULL" };
+            let sql = format!(
+                concat!(select_known!(), ", {} AS group_remote_id FROM {} WHERE platform = $1"),
+                group, table
+            );
             let rows: Vec<rows::Known> = sqlx::query_as(&sql)
                 .bind($platform)
                 .fetch_all(&mut *$tx)
@@ -259,6 +271,7 @@ macro_rules! record_listing {
                     name: r.name,
                     order: r.sort_order,
                     live: r.deleted_at.is_none(),
+                    group: r.group_remote_id,
                 };
                 (r.remote_id, k)
             }));
@@ -266,73 +279,152 @@ macro_rules! record_listing {
         let [groups, tags] = &known;
         let diff = diff::diff(groups, tags, $snapshot, $complete);
 
-        for group in &$snapshot.groups {
-            sqlx::query(
+        // One row per id, as listed last (a multi-row upsert may not touch a row twice).
+        let group_rows = last_by_id($snapshot.groups.iter().map(|g| (g.id.as_str(), g)));
+        let tag_rows = last_by_id(
+            $snapshot
+                .groups
+                .iter()
+                .flat_map(|g| g.tags.iter().map(move |t| (t.id.as_str(), (g, t)))),
+        );
+        for chunk in group_rows.chunks(BATCH) {
+            let sql = format!(
                 "INSERT INTO tag_groups (platform, remote_id, name, sort_order,
-                     remote_created_at, first_seen_at, last_seen_at, deleted_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $6, NULL)
+                     remote_created_at, first_seen_at, last_seen_at)
+                 VALUES {}
                  ON CONFLICT (platform, remote_id) DO UPDATE
                  SET name = excluded.name, sort_order = excluded.sort_order,
                      remote_created_at =
                          COALESCE(excluded.remote_created_at, tag_groups.remote_created_at),
                      last_seen_at = excluded.last_seen_at, deleted_at = NULL",
-            )
-            .bind($platform)
-            .bind(&group.id)
-            .bind(&group.name)
-            .bind(group.order.map(i64::from))
-            .bind(group.created_at.map(ts))
-            .bind($now)
-            .execute(&mut *$tx)
-            .await
-            .ctx($what)?;
+                placeholders(chunk.len(), 7)
+            );
+            let mut query = sqlx::query(&sql);
+            for group in chunk {
+                query = query
+                    .bind($platform)
+                    .bind(&group.id)
+                    .bind(&group.name)
+                    .bind(group.order.map(i64::from))
+                    .bind(group.created_at.map(ts))
+                    .bind($now)
+                    .bind($now);
+            }
+            query.execute(&mut *$tx).await.ctx($what)?;
         }
         // Tags after every group: a tag's group must exist (foreign key).
-        for group in &$snapshot.groups {
-            for tag in &group.tags {
-                sqlx::query(
-                    "INSERT INTO tags (platform, remote_id, group_remote_id, name, sort_order,
-                         remote_created_at, first_seen_at, last_seen_at, deleted_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, NULL)
-                     ON CONFLICT (platform, remote_id) DO UPDATE
-                     SET group_remote_id = excluded.group_remote_id, name = excluded.name,
-                         sort_order = excluded.sort_order,
-                         remote_created_at =
-                             COALESCE(excluded.remote_created_at, tags.remote_created_at),
-                         last_seen_at = excluded.last_seen_at, deleted_at = NULL",
-                )
-                .bind($platform)
-                .bind(&tag.id)
-                .bind(&group.id)
-                .bind(&tag.name)
-                .bind(tag.order.map(i64::from))
-                .bind(tag.created_at.map(ts))
-                .bind($now)
-                .execute(&mut *$tx)
-                .await
-                .ctx($what)?;
-            }
-        }
-        for event in &diff.events {
-            if event.kind == EventKind::Deleted {
-                let sql = match event.object {
-                    Object::Group => {
-                        "UPDATE tag_groups SET deleted_at = $3 WHERE platform = $1 AND remote_id = $2"
-                    }
-                    Object::Tag => {
-                        "UPDATE tags SET deleted_at = $3 WHERE platform = $1 AND remote_id = $2"
-                    }
-                };
-                let query = sqlx::query(sql)
+        for chunk in tag_rows.chunks(BATCH) {
+            let sql = format!(
+                "INSERT INTO tags (platform, remote_id, group_remote_id, name, sort_order,
+                     remote_created_at, first_seen_at, last_seen_at)
+                 VALUES {}
+                 ON CONFLICT (platform, remote_id) DO UPDATE
+                 SET group_remote_id = excluded.group_remote_id, name = excluded.name,
+                     sort_order = excluded.sort_order,
+                     remote_created_at =
+                         COALESCE(excluded.remote_created_at, tags.remote_created_at),
+                     last_seen_at = excluded.last_seen_at, deleted_at = NULL",
+                placeholders(chunk.len(), 8)
+            );
+            let mut query = sqlx::query(&sql);
+            for (group, tag) in chunk {
+                query = query
                     .bind($platform)
-                    .bind(&event.remote_id)
+                    .bind(&tag.id)
+                    .bind(&group.id)
+                    .bind(&tag.name)
+                    .bind(tag.order.map(i64::from))
+                    .bind(tag.created_at.map(ts))
+                    .bind($now)
                     .bind($now);
+            }
+            query.execute(&mut *$tx).await.ctx($what)?;
+        }
+        for (object, table) in [(Object::Group, "tag_groups"), (Object::Tag, "tags")] {
+            let gone: Vec<&str> = diff
+                .events
+                .iter()
+                .filter(|e| e.kind == EventKind::Deleted && e.object == object)
+                .map(|e| e.remote_id.as_str())
+                .collect();
+            for chunk in gone.chunks(BATCH) {
+                let ids: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+                let sql = format!(
+                    "UPDATE {table} SET deleted_at = $2
+                     WHERE platform = $1 AND remote_id IN ({})",
+                    ids.join(", ")
+                );
+                let mut query = sqlx::query(&sql).bind($platform).bind($now);
+                for id in chunk {
+                    query = query.bind(*id);
+                }
                 query.execute(&mut *$tx).await.ctx($what)?;
             }
-            insert_event!($tx, $platform, event, $source, $run, $now, $what);
+        }
+        for chunk in diff.events.chunks(BATCH) {
+            let sql = format!(
+                "INSERT INTO tag_events (platform, object, remote_id, kind, old_value, new_value,
+                     source, run_id, at)
+                 VALUES {}",
+                placeholders(chunk.len(), 9)
+            );
+            let mut query = sqlx::query(&sql);
+            for event in chunk {
+                query = query
+                    .bind($platform)
+                    .bind(event.object.as_str())
+                    .bind(&event.remote_id)
+                    .bind(event.kind.as_str())
+                    .bind(&event.old_value)
+                    .bind(&event.new_value)
+                    .bind($source.as_str())
+                    .bind($run)
+                    .bind($now);
+            }
+            query.execute(&mut *$tx).await.ctx($what)?;
         }
         diff.summary
     }};
+}
+
+/// Rows per multi-row statement: 500 × 9 binds stays far below both backends' limits (SQLite
+/// 32,766, PostgreSQL 65,535).
+const BATCH: usize = 500;
+
+/// `($1, …, $cols), ($cols+1, …)` for `rows` rows.
+fn placeholders(rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&format!("${}", r * cols + c + 1));
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// The items in listing order, each id once: where an id is listed twice, its last occurrence,
+/// at the place of its first (what row-by-row upserts would have left).
+fn last_by_id<'a, T: Copy>(items: impl Iterator<Item = (&'a str, T)>) -> Vec<T> {
+    let mut index: BTreeMap<&'a str, usize> = BTreeMap::new();
+    let mut out: Vec<T> = Vec::new();
+    for (id, item) in items {
+        match index.get(id) {
+            Some(&i) => out[i] = item,
+            None => {
+                index.insert(id, out.len());
+                out.push(item);
+            }
+        }
+    }
+    out
 }
 
 // After the macros, which they use.
@@ -346,6 +438,7 @@ mod not_ours;
 mod platforms;
 mod reports;
 mod runs;
+mod status;
 
 impl fmt::Debug for Store {
     /// Names the backend only: pool options are nobody's business in a log line.
@@ -492,6 +585,17 @@ mod tests {
             ts(t.to_utc()).to_rfc3339(),
             "2025-01-02T03:04:05.123456+00:00"
         );
+    }
+
+    #[test]
+    fn placeholders_number_every_row() {
+        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+    }
+
+    #[test]
+    fn an_id_listed_twice_keeps_its_last_values_at_its_first_place() {
+        let items = [("a", 1), ("b", 2), ("a", 3)];
+        assert_eq!(last_by_id(items.into_iter()), [3, 2]);
     }
 
     #[test]

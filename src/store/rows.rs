@@ -17,6 +17,9 @@ pub(super) struct Known {
     pub name: String,
     pub sort_order: Option<i64>,
     pub deleted_at: Option<DateTime<Utc>>,
+    /// A tag's group (NULL for a group).
+    #[sqlx(default)]
+    pub group_remote_id: Option<String>,
 }
 
 /// A live group, for `mirror_snapshot`.

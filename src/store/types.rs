@@ -67,6 +67,8 @@ text_enum! {
         Renamed = "renamed",
         /// Its order changed; the event holds the old and the new order as decimal text (or NULL).
         Reordered = "reordered",
+        /// A tag is in another group now; the event holds the old and the new group's name.
+        Moved = "moved",
         /// It vanished from a complete listing, or tagsync deleted it.
         Deleted = "deleted",
     }
@@ -128,6 +130,8 @@ pub struct PullSummary {
     pub created: usize,
     pub renamed: usize,
     pub reordered: usize,
+    /// Tags now in another group.
+    pub moved: usize,
     /// Groups and tags marked deleted (only ever by a complete listing).
     pub deleted: usize,
 }

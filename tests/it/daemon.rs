@@ -73,12 +73,23 @@ impl Probe for FakeDb {
     }
 }
 
+/// A status page source with no platform.
+struct NoStatus;
+
+#[async_trait::async_trait]
+impl tagsync::daemon::page::StatusSource for NoStatus {
+    async fn report(&self) -> Result<tagsync::engine::StatusReport, String> {
+        Err("no mirror in this test".into())
+    }
+}
+
 async fn serve(health: Arc<Health>, db: Result<(), String>, auth: Auth) -> SocketAddr {
     let app = router(AppState {
         health,
         probe: Arc::new(FakeDb(db)),
         metrics: tagsync::daemon::metrics::install(),
         auth,
+        status: Arc::new(NoStatus),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -157,8 +168,13 @@ async fn healthz_and_readyz_answer_with_the_failing_checks() {
         v["failing"][0]["detail"],
         "the last cycle failed: wecom-hq: HTTP 502"
     );
-    // The status page is not served yet.
-    assert_eq!(get(&format!("http://{addr}/"), None).await.0, 404);
+    // The status page is served; a mirror it cannot read is a 503 page, not a crash.
+    let (code, body) = get(&format!("http://{addr}/"), None).await;
+    assert_eq!(code, 503);
+    assert!(
+        body.contains("The mirror cannot be read right now."),
+        "{body}"
+    );
 }
 
 #[tokio::test]

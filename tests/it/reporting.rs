@@ -348,7 +348,8 @@ fn outcome(status: RunStatus, counts: [i64; 4], error: Option<&str>) -> Option<R
 }
 
 /// Fills the mirror with the story the doc's expected results describe.
-async fn fill(store: &Store) {
+/// Fills the mirror with the story of `docs/REPORTING.md` (also the status page's test mirror).
+pub(crate) async fn fill(store: &Store) {
     use OpStatus::{Failed, NotOurs, Succeeded};
     let story = Story {
         store,

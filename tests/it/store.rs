@@ -394,7 +394,8 @@ async fn rename_reorder_vanish_reappear(db: &TestDb) {
             renamed: 2,
             reordered: 1,
             deleted: 3,
-            created: 0
+            created: 0,
+            moved: 0
         }
     );
     let events = db.store.events("wecom-hq").await.unwrap();
@@ -455,6 +456,7 @@ async fn rename_reorder_vanish_reappear(db: &TestDb) {
             created: 3,
             renamed: 1,
             reordered: 1,
+            moved: 0,
             deleted: 0
         }
     );
