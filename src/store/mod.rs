@@ -58,7 +58,8 @@ use crate::model::{Bindings, RemoteGroup, RemoteTag, Snapshot};
 use error::Context;
 pub use error::Error;
 pub use types::{
-    Applied, DesiredStateRow, EventKind, EventRow, EventSource, MarkId, MarkRow, MarkStatus,
+    Applied, ClaimedContact, DesiredStateRow, EventKind, EventRow, EventSource, MarkId,
+    MarkOutcome, MarkQueueStats, MarkRow, MarkStatus,
     NewEvent, NewMark, Object, OpStatus, OperationId, OperationRow, PlatformRow, PullSummary,
     RunId, RunOutcome, RunRow, RunStatus,
 };
