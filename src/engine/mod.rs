@@ -62,6 +62,7 @@ mod cycle;
 mod execute;
 mod lease;
 mod lifecycle;
+pub mod marks;
 mod recovery;
 mod report;
 mod rounds;
@@ -79,6 +80,7 @@ use crate::store::{self, RunId, Store};
 
 pub use connect::{ConnectError, Target, connect};
 pub use lease::{LEASE_TTL, process_holder};
+pub use marks::{DrainReport, MarkError, MarkInput, MarkRefusal};
 pub use report::{CycleReport, Error, ErrorClass, Outcome, Problem};
 
 /// What started a run, as `sync_runs.trigger` stores it.
