@@ -10,6 +10,7 @@ use crate::settings::{self, Settings};
 
 mod demo;
 mod healthcheck;
+pub mod mark;
 pub mod logging;
 pub mod render;
 mod run;
@@ -67,6 +68,8 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         keep: Option<PathBuf>,
     },
+    /// Put tags on and off a customer: check, queue, deliver and wait (`--queue`: only queue).
+    Mark(mark::MarkArgs),
     /// Print the JSON Schema of tag files (the one checked in at schema/tags.schema.json).
     Schema,
 }
@@ -178,6 +181,7 @@ pub async fn run(cli: Cli) -> Result<Success, Failure> {
         },
         Command::Demo { keep } => demo::run(keep).await,
         Command::Run => run::run(&cli.config).await,
+        Command::Mark(args) => mark::run(&cli.config, args).await,
         Command::Healthcheck { url } => healthcheck::run(&cli.config, url).await,
         Command::Schema => {
             print!("{}", crate::model::tagfile::json_schema());

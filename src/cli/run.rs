@@ -40,6 +40,13 @@ pub async fn run(config: &std::path::Path) -> Result<Success, Failure> {
         readiness: daemon::ReadinessPolicy::default(),
         shutdown_grace: SHUTDOWN_GRACE,
     };
+    // Mark workers share the cycles' clients: one rate limiter per platform.
+    let marks = daemon::marks::spawn(
+        engine.clone(),
+        targets.clone(),
+        loader(&settings),
+        desired.clone(),
+    );
     let parts = daemon::Parts {
         runner: Arc::new(runner::EngineRunner::new(engine, targets, max_deletes)),
         probe: Arc::new(runner::StoreProbe(store)),
@@ -47,7 +54,9 @@ pub async fn run(config: &std::path::Path) -> Result<Success, Failure> {
         initial: desired,
         on_reload: Box::new(reload_check(config.to_owned(), settings.clone())),
     };
-    match daemon::run(options, parts).await {
+    let ended = daemon::run(options, parts).await;
+    marks.stop(SHUTDOWN_GRACE).await;
+    match ended {
         Ok(()) => Ok(Success::Done),
         Err(daemon::Error::Bind(e)) => {
             let message = format!("error: {e}\n  hint: {}", e.hint());

@@ -13,6 +13,7 @@ mod engine;
 mod first_hour;
 mod juzibot_adapter;
 mod juzibot_e2e;
+mod marks;
 mod readme;
 mod reporting;
 mod saved_plans;

@@ -23,7 +23,7 @@ pub const MAX_ATTEMPTS: i64 = 12;
 const CLAIM_TTL: Duration = Duration::from_secs(300);
 
 /// Calls one pass sends at once (each customer is in at most one of them, so order holds).
-const CALLS_AT_ONCE: usize = 8;
+const CALLS_AT_ONCE: usize = 32;
 
 /// Requests of one customer folded into one call at most.
 const PER_CUSTOMER: i64 = 100;
