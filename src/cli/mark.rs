@@ -92,8 +92,8 @@ pub async fn run(config: &std::path::Path, args: MarkArgs) -> Result<Success, Fa
         None
     } else {
         let names = [p.name.clone()];
-        let mut targets = engine::connect(&settings, &names, RetryPolicy::default())
-            .map_err(UserError::from)?;
+        let mut targets =
+            engine::connect(&settings, &names, RetryPolicy::default()).map_err(UserError::from)?;
         Some(targets.remove(0))
     };
     let id = match engine.enqueue_mark(p, &desired, &input).await {
@@ -108,7 +108,11 @@ pub async fn run(config: &std::path::Path, args: MarkArgs) -> Result<Success, Fa
     };
     let Some(target) = target else {
         let row = read(&engine, id).await?;
-        print(&row, args.format, "queued; the daemon (`tagsync run`) delivers it");
+        print(
+            &row,
+            args.format,
+            "queued; the daemon (`tagsync run`) delivers it",
+        );
         return Ok(Success::Done);
     };
     let report = engine

@@ -10,8 +10,8 @@ use crate::settings::{self, Settings};
 
 mod demo;
 mod healthcheck;
-pub mod mark;
 pub mod logging;
+pub mod mark;
 pub mod render;
 mod run;
 mod simconfig;

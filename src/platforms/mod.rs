@@ -208,7 +208,10 @@ pub struct MarkCall {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MarkChange {
     /// Put these on and take those off (disjoint lists); other tags stay.
-    Edit { add: Vec<String>, remove: Vec<String> },
+    Edit {
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
     /// The customer's whole set becomes exactly this.
     Replace(Vec<String>),
 }

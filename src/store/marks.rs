@@ -335,7 +335,11 @@ impl Store {
 
     /// One request.
     pub async fn mark(&self, id: MarkId) -> Result<Option<MarkRow>, Error> {
-        let sql = concat!("SELECT ", mark_columns!(), " FROM mark_requests WHERE id = $1");
+        let sql = concat!(
+            "SELECT ",
+            mark_columns!(),
+            " FROM mark_requests WHERE id = $1"
+        );
         let row: Option<rows::Mark> = on_pool!(self, |pool| {
             sqlx::query_as(sql).bind(id).fetch_optional(pool).await
         })

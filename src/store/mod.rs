@@ -59,9 +59,8 @@ use error::Context;
 pub use error::Error;
 pub use types::{
     Applied, ClaimedContact, DesiredStateRow, EventKind, EventRow, EventSource, MarkId,
-    MarkOutcome, MarkQueueStats, MarkRow, MarkStatus,
-    NewEvent, NewMark, Object, OpStatus, OperationId, OperationRow, PlatformRow, PullSummary,
-    RunId, RunOutcome, RunRow, RunStatus,
+    MarkOutcome, MarkQueueStats, MarkRow, MarkStatus, NewEvent, NewMark, Object, OpStatus,
+    OperationId, OperationRow, PlatformRow, PullSummary, RunId, RunOutcome, RunRow, RunStatus,
 };
 
 /// The mirror database. Cheap to clone: clones share one connection pool.

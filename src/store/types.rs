@@ -273,7 +273,9 @@ pub enum MarkOutcome {
         next_attempt_at: DateTime<Utc>,
     },
     /// Dead: given up on.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// One platform's mark queue at a glance (`status`, `/metrics`).

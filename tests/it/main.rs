@@ -14,6 +14,7 @@ mod first_hour;
 mod juzibot_adapter;
 mod juzibot_e2e;
 mod marks;
+mod marks_chaos;
 mod readme;
 mod reporting;
 mod saved_plans;

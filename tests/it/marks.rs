@@ -80,7 +80,13 @@ impl Kind {
         } else {
             ""
         };
-        let id = |s: &str, n: &str| if yzj { format!("\"{n}\"") } else { s.to_owned() };
+        let id = |s: &str, n: &str| {
+            if yzj {
+                format!("\"{n}\"")
+            } else {
+                s.to_owned()
+            }
+        };
         let mut text = format!(
             "groups:\n  - id: {}\n    name: 客户级别{strategy}\n    tags:\n",
             id("g-level", "1")
@@ -331,13 +337,31 @@ async fn bad_marks_are_refused_before_anything_is_queued_or_sent() {
     )
     .unwrap();
     sim.clear_log();
-    let base = ["mark", "--platform", "juzi", "--contact", "c1", "--user", STAFF];
+    let base = [
+        "mark",
+        "--platform",
+        "juzi",
+        "--contact",
+        "c1",
+        "--user",
+        STAFF,
+    ];
     let with = |extra: &[&'static str]| -> Vec<&'static str> {
         base.iter().chain(extra).copied().collect()
     };
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
-            vec!["mark", "--platform", "dustess", "--contact", "c1", "--user", STAFF, "--add", "客户级别/重要客户"],
+            vec![
+                "mark",
+                "--platform",
+                "dustess",
+                "--contact",
+                "c1",
+                "--user",
+                STAFF,
+                "--add",
+                "客户级别/重要客户",
+            ],
             "error: platform \"dustess\" (dustess) cannot mark customers: its API has no mark call\n  hint: marks go to WeCom, Juzibot or Miaokol platforms (PLATFORMS.md, capability table)\n",
         ),
         (
@@ -345,19 +369,52 @@ async fn bad_marks_are_refused_before_anything_is_queued_or_sent() {
             "error: nothing to mark: no --add and no --remove\n  hint: give at least one --add GROUP/TAG or --remove GROUP/TAG\n",
         ),
         (
-            vec!["mark", "--platform", "juzi", "--contact", "c1", "--add", "客户级别/重要客户"],
+            vec![
+                "mark",
+                "--platform",
+                "juzi",
+                "--contact",
+                "c1",
+                "--add",
+                "客户级别/重要客户",
+            ],
             "error: platform \"juzi\" (juzibot) needs the staff member who owns the customer (--user)\n  hint: pass --user ID (WeCom `userid`, Juzibot `userId`, Miaokol `rel_wxid`)\n",
         ),
         (
-            vec!["mark", "--platform", "juzi", "--contact", "c 1", "--user", STAFF, "--add", "客户级别/重要客户"],
+            vec![
+                "mark",
+                "--platform",
+                "juzi",
+                "--contact",
+                "c 1",
+                "--user",
+                STAFF,
+                "--add",
+                "客户级别/重要客户",
+            ],
             "error: --contact \"c 1\" cannot be an id on platform \"juzi\": it contains blanks or control characters\n  hint: pass the id exactly as the platform gives it\n",
         ),
         (
-            vec!["mark", "--platform", "juzi", "--contact", "", "--user", STAFF, "--add", "客户级别/重要客户"],
+            vec![
+                "mark",
+                "--platform",
+                "juzi",
+                "--contact",
+                "",
+                "--user",
+                STAFF,
+                "--add",
+                "客户级别/重要客户",
+            ],
             "error: --contact \"\" cannot be an id on platform \"juzi\": it is empty\n  hint: pass the id exactly as the platform gives it\n",
         ),
         (
-            with(&["--add", "客户级别/重要客户", "--remove", "客户级别/重要客户"]),
+            with(&[
+                "--add",
+                "客户级别/重要客户",
+                "--remove",
+                "客户级别/重要客户",
+            ]),
             "error: `客户级别/重要客户` is both added and removed\n  hint: name each tag once: --add or --remove\n",
         ),
         (
@@ -377,7 +434,17 @@ async fn bad_marks_are_refused_before_anything_is_queued_or_sent() {
             "error: `客户来源/电话咨询` is declared but not yet on platform \"juzi\" (it has no binding)\n  hint: run `tagsync apply` so that the tag exists on the platform, then mark\n",
         ),
         (
-            vec!["mark", "--platform", "nope", "--contact", "c1", "--user", STAFF, "--add", "客户级别/重要客户"],
+            vec![
+                "mark",
+                "--platform",
+                "nope",
+                "--contact",
+                "c1",
+                "--user",
+                STAFF,
+                "--add",
+                "客户级别/重要客户",
+            ],
             "error: --platform \"nope\" is not configured\n  hint: configured platforms: dustess, juzi\n",
         ),
     ];
@@ -396,7 +463,15 @@ async fn bad_marks_are_refused_before_anything_is_queued_or_sent() {
     // Several problems at once are all reported, under the first one's hint.
     let out = output(tagsync(
         &config,
-        &["mark", "--platform", "juzi", "--contact", "c 1", "--add", "x"],
+        &[
+            "mark",
+            "--platform",
+            "juzi",
+            "--contact",
+            "c 1",
+            "--add",
+            "x",
+        ],
     ))
     .await;
     assert_eq!(out.status.code(), Some(2));
@@ -421,18 +496,39 @@ async fn mark_delivers_at_once_on_each_platform() {
     for k in [JUZIBOT, WECOM, YZJ] {
         let sim = k.start(3, FaultSpec::default()).await;
         let db = Db::sqlite();
-        let config = write_config(db.dir.path(), &db.url, &[platform_config(k, &sim.base_url())]);
+        let config = write_config(
+            db.dir.path(),
+            &db.url,
+            &[platform_config(k, &sim.base_url())],
+        );
         apply(&config, k.name).await;
         let mark = |extra: &[&str]| {
-            let mut args = vec!["mark", "--platform", k.name, "--contact", "c1", "--user", STAFF];
+            let mut args = vec![
+                "mark",
+                "--platform",
+                k.name,
+                "--contact",
+                "c1",
+                "--user",
+                STAFF,
+            ];
             args.extend_from_slice(extra);
             tagsync(&config, &args)
         };
-        let out = output(mark(&["--add", "客户级别/重要客户", "--add", "客户来源/官网咨询"])).await;
+        let out = output(mark(&[
+            "--add",
+            "客户级别/重要客户",
+            "--add",
+            "客户来源/官网咨询",
+        ]))
+        .await;
         assert_eq!(out.status.code(), Some(0), "{}: {}", k.name, describe(&out));
         assert_eq!(
             stdout(&out),
-            format!("Mark request 1 for c1 on {}: delivered: the platform has it.\n", k.name)
+            format!(
+                "Mark request 1 for c1 on {}: delivered: the platform has it.\n",
+                k.name
+            )
         );
         let mut expected = vec![k.id("客户级别/重要客户"), k.id("客户来源/官网咨询")];
         if k.platform != SimPlatform::Yzj {
@@ -460,14 +556,27 @@ async fn mark_delivers_at_once_on_each_platform() {
         // A customer the platform does not know: refused, dead, exit 1.
         let out = output(tagsync(
             &config,
-            &["mark", "--platform", k.name, "--contact", "nobody", "--user", STAFF, "--add", "客户级别/重要客户"],
+            &[
+                "mark",
+                "--platform",
+                k.name,
+                "--contact",
+                "nobody",
+                "--user",
+                STAFF,
+                "--add",
+                "客户级别/重要客户",
+            ],
         ))
         .await;
         assert_eq!(out.status.code(), Some(1), "{}: {}", k.name, describe(&out));
         let err = stderr(&out);
         assert!(
-            err.starts_with(&format!("error: mark request 3 was refused by {}: ", k.name))
-                && err.ends_with("; the request is dead (`tagsync mark --retry-dead` requeues it)\n"),
+            err.starts_with(&format!(
+                "error: mark request 3 was refused by {}: ",
+                k.name
+            )) && err
+                .ends_with("; the request is dead (`tagsync mark --retry-dead` requeues it)\n"),
             "{}: {err}",
             k.name
         );
@@ -483,26 +592,54 @@ async fn a_failed_delivery_stays_queued_and_is_delivered_later() {
     let k = JUZIBOT;
     let sim = k.start(3, FaultSpec::default()).await;
     let db = Db::sqlite();
-    let config = write_config(db.dir.path(), &db.url, &[platform_config(k, &sim.base_url())]);
+    let config = write_config(
+        db.dir.path(),
+        &db.url,
+        &[platform_config(k, &sim.base_url())],
+    );
     apply(&config, k.name).await;
     // Every attempt the HTTP layer makes (1 + 6 retries) fails.
     sim.fail_next("/api/v1/tag/mark", sim::FaultKind::Http500, 7);
     let out = output(tagsync(
         &config,
-        &["mark", "--platform", "juzi", "--contact", "c1", "--user", STAFF, "--add", "客户级别/重要客户"],
+        &[
+            "mark",
+            "--platform",
+            "juzi",
+            "--contact",
+            "c1",
+            "--user",
+            STAFF,
+            "--add",
+            "客户级别/重要客户",
+        ],
     ))
     .await;
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = stderr(&out);
     assert!(
         err.starts_with("error: mark request 1 was not delivered: tag/mark: still failing after ")
-            && err.contains("; it stays queued and the daemon (`tagsync run`) delivers it (next attempt at "),
+            && err.contains(
+                "; it stays queued and the daemon (`tagsync run`) delivers it (next attempt at "
+            ),
         "{err}"
     );
     // Queued behind it: the same customer's next request waits (order), and says so.
     let out = output(tagsync(
         &config,
-        &["mark", "--platform", "juzi", "--contact", "c1", "--user", STAFF, "--remove", "客户级别/重要客户", "--add", "客户级别/普通客户"],
+        &[
+            "mark",
+            "--platform",
+            "juzi",
+            "--contact",
+            "c1",
+            "--user",
+            STAFF,
+            "--remove",
+            "客户级别/重要客户",
+            "--add",
+            "客户级别/普通客户",
+        ],
     ))
     .await;
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
@@ -513,7 +650,18 @@ async fn a_failed_delivery_stays_queued_and_is_delivered_later() {
     );
     let out = output(tagsync(
         &config,
-        &["mark", "--platform", "juzi", "--contact", "c2", "--user", STAFF, "--add", "客户级别/潜在客户", "--queue"],
+        &[
+            "mark",
+            "--platform",
+            "juzi",
+            "--contact",
+            "c2",
+            "--user",
+            STAFF,
+            "--add",
+            "客户级别/潜在客户",
+            "--queue",
+        ],
     ))
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
@@ -524,20 +672,20 @@ async fn a_failed_delivery_stays_queued_and_is_delivered_later() {
     assert_eq!(k.held(&sim, "c2"), k.ids(&["others"]), "only queued");
 
     let rows = requests(&db.url).await;
-    assert_eq!(rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(), ["queued"; 3]);
+    assert_eq!(
+        rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(),
+        ["queued"; 3]
+    );
     let out = output(tagsync(&config, &["mark", "--drain", "--format", "json"])).await;
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     // c1's two requests folded into one call with c2's: one `tag/mark` for both customers.
-    assert_eq!(
-        k.held(&sim, "c1"),
-        k.ids(&["others", "客户级别/普通客户"])
-    );
-    assert_eq!(
-        k.held(&sim, "c2"),
-        k.ids(&["客户级别/潜在客户", "others"])
-    );
+    assert_eq!(k.held(&sim, "c1"), k.ids(&["others", "客户级别/普通客户"]));
+    assert_eq!(k.held(&sim, "c2"), k.ids(&["客户级别/潜在客户", "others"]));
     let rows = requests(&db.url).await;
-    assert_eq!(rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(), ["succeeded"; 3]);
+    assert_eq!(
+        rows.iter().map(|r| r.2.as_str()).collect::<Vec<_>>(),
+        ["succeeded"; 3]
+    );
     db.finish().await;
 }
 
@@ -549,21 +697,40 @@ async fn the_readme_insert_enqueues_on_both_backends() {
     for db in Db::all("readme_insert").await {
         let k = JUZIBOT;
         let sim = k.start(3, FaultSpec::default()).await;
-        let config = write_config(db.dir.path(), &db.url, &[platform_config(k, &sim.base_url())]);
+        let config = write_config(
+            db.dir.path(),
+            &db.url,
+            &[platform_config(k, &sim.base_url())],
+        );
         apply(&config, k.name).await;
         let insert = |contact: &str, add: &str, remove: &str| {
             format!(
                 "INSERT INTO mark_requests (platform, contact, user_id, add_tags, remove_tags)\nVALUES ('juzi', '{contact}', '{STAFF}', '{add}', '{remove}');"
             )
         };
-        // As in the README.
-        db.execute(&insert("c1", r#"["客户级别/重要客户", "客户来源/官网咨询"]"#, "[]"))
+        // The README's statement (its example values aside).
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        assert!(readme.contains("INSERT INTO mark_requests (platform, contact, user_id, add_tags, remove_tags)\nVALUES ('juzi-main', "));
+        db.execute(&insert(
+            "c1",
+            r#"["客户级别/重要客户", "客户来源/官网咨询"]"#,
+            "[]",
+        ))
+        .await;
+        db.execute(&insert("c1", "[]", r#"["客户级别/不存在"]"#))
             .await;
-        db.execute(&insert("c1", "[]", r#"["客户级别/不存在"]"#)).await;
-        db.execute(&insert("c1", "[]", r#"["客户来源/官网咨询"]"#)).await;
+        db.execute(&insert("c1", "[]", r#"["客户来源/官网咨询"]"#))
+            .await;
         db.execute(&insert("c2", "[]", "[]")).await;
         let out = output(tagsync(&config, &["mark", "--drain"])).await;
-        assert_eq!(out.status.code(), Some(0), "{}: {}", db.backend(), describe(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            db.backend(),
+            describe(&out)
+        );
         assert_eq!(
             stdout(&out),
             "juzi: 2 delivered, 0 retried, 2 dead, 1 call(s).\n",
@@ -587,7 +754,9 @@ async fn the_readme_insert_enqueues_on_both_backends() {
                 ("succeeded", None),
                 (
                     "failed",
-                    Some("`客户级别/不存在` is not a declared tag (GROUP/TAG) of platform \"juzi\"")
+                    Some(
+                        "`客户级别/不存在` is not a declared tag (GROUP/TAG) of platform \"juzi\""
+                    )
                 ),
                 ("succeeded", None),
                 (
@@ -598,7 +767,11 @@ async fn the_readme_insert_enqueues_on_both_backends() {
             "{}",
             db.backend()
         );
-        let out = output(tagsync(&config, &["mark", "--retry-dead", "--platform", "juzi"])).await;
+        let out = output(tagsync(
+            &config,
+            &["mark", "--retry-dead", "--platform", "juzi"],
+        ))
+        .await;
         assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
         assert_eq!(stdout(&out), "Requeued 2 dead mark request(s).\n");
         let store = scenario::open(&db.url).await;

@@ -23,7 +23,7 @@ pub const MAX_ATTEMPTS: i64 = 12;
 const CLAIM_TTL: Duration = Duration::from_secs(300);
 
 /// Calls one pass sends at once (each customer is in at most one of them, so order holds).
-const CALLS_AT_ONCE: usize = 32;
+const CALLS_AT_ONCE: usize = 64;
 
 /// Requests of one customer folded into one call at most.
 const PER_CUSTOMER: i64 = 100;
@@ -239,11 +239,14 @@ impl Engine {
         };
         let Some(change) = fold::fold(style, &known, resolved.iter().map(|(_, r)| r)) else {
             let error = "the platform cannot mark customers".to_owned();
-            outcomes.extend(
-                resolved
-                    .iter()
-                    .map(|((id, _), _)| (*id, MarkOutcome::Failed { error: error.clone() })),
-            );
+            outcomes.extend(resolved.iter().map(|((id, _), _)| {
+                (
+                    *id,
+                    MarkOutcome::Failed {
+                        error: error.clone(),
+                    },
+                )
+            }));
             return Ok(None);
         };
         Ok(Some(Unit {
@@ -292,7 +295,13 @@ fn outcome(result: &Result<(), Failed>, attempts: i64, now: DateTime<Utc>) -> Ma
         Ok(()) => return MarkOutcome::Succeeded,
         Err(e) => &e.text,
     };
-    if matches!(result, Err(Failed { permanent: true, .. })) {
+    if matches!(
+        result,
+        Err(Failed {
+            permanent: true,
+            ..
+        })
+    ) {
         return MarkOutcome::Failed { error: e.clone() };
     }
     let attempts = attempts + 1;

@@ -59,7 +59,11 @@ impl TagIndex {
         self.tags
             .keys()
             .find(|k| k.rsplit('/').next() == Some(tag))
-            .or_else(|| self.tags.keys().find(|k| k.split('/').next() == Some(group)))
+            .or_else(|| {
+                self.tags
+                    .keys()
+                    .find(|k| k.split('/').next() == Some(group))
+            })
             .map(String::as_str)
     }
 }
@@ -81,9 +85,7 @@ pub fn id_problem(id: &str) -> Option<&'static str> {
 
 /// A tag named both to add and to remove in one request.
 pub fn added_and_removed<'a>(add: &'a [String], remove: &[String]) -> Option<&'a str> {
-    add.iter()
-        .find(|t| remove.contains(t))
-        .map(String::as_str)
+    add.iter().find(|t| remove.contains(t)).map(String::as_str)
 }
 
 /// One request in the platform's ids.

@@ -76,7 +76,9 @@ impl MarkRefusal {
                 "marks go to WeCom, Juzibot or Miaokol platforms (PLATFORMS.md, capability table)"
                     .into()
             }
-            MarkRefusal::Nothing => "give at least one --add GROUP/TAG or --remove GROUP/TAG".into(),
+            MarkRefusal::Nothing => {
+                "give at least one --add GROUP/TAG or --remove GROUP/TAG".into()
+            }
             MarkRefusal::NeedsUser { .. } => {
                 "pass --user ID (WeCom `userid`, Juzibot `userId`, Miaokol `rel_wxid`)".into()
             }
@@ -182,7 +184,9 @@ impl Engine {
             });
         }
         if let Some(tag) = fold::added_and_removed(&input.add, &input.remove) {
-            problems.push(MarkRefusal::BothWays { tag: tag.to_owned() });
+            problems.push(MarkRefusal::BothWays {
+                tag: tag.to_owned(),
+            });
         }
         let bindings = self.store().bindings(&name).await?;
         let index = TagIndex::new(desired, &name, &bindings);
