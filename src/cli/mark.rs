@@ -227,40 +227,29 @@ async fn drain(
     }
     let targets =
         engine::connect(settings, &names, RetryPolicy::default()).map_err(UserError::from)?;
+    // Platforms drain side by side, each in customer order.
+    let mut tasks = tokio::task::JoinSet::new();
+    for target in targets {
+        let (engine, desired) = (engine.clone(), desired.clone());
+        tasks.spawn(async move {
+            let total = drain_one(&engine, &target, &desired).await;
+            (target.name, total)
+        });
+    }
+    let mut done = std::collections::BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (name, total) = joined.context("a drain task failed")?;
+        done.insert(name, total?);
+    }
     let mut reports = serde_json::Map::new();
-    for target in &targets {
-        let mut total = engine::DrainReport::default();
-        loop {
-            let r = engine
-                .drain_marks(target, desired)
-                .await
-                .context("cannot drain the mark queue")?;
-            total.succeeded += r.succeeded;
-            total.retried += r.retried;
-            total.dead += r.dead;
-            total.calls += r.calls;
-            total.released += r.released;
-            let left = engine
-                .store()
-                .mark_queue_stats(&target.name)
-                .await
-                .context("cannot read the mark queue")?;
-            if left.queued == 0 {
-                break;
-            }
-            // Retries wait out their backoff; claims of another worker their lease.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+    for (name, total) in done {
         match format {
             Format::Text => println!(
-                "{}: {} delivered, {} retried, {} dead, {} call(s).",
-                target.name, total.succeeded, total.retried, total.dead, total.calls
+                "{name}: {} delivered, {} retried, {} dead, {} call(s).",
+                total.succeeded, total.retried, total.dead, total.calls
             ),
             Format::Json => {
-                reports.insert(
-                    target.name.clone(),
-                    serde_json::to_value(&total).expect("serialises"),
-                );
+                reports.insert(name, serde_json::to_value(&total).expect("serialises"));
             }
         }
     }
@@ -268,4 +257,34 @@ async fn drain(
         println!("{}", serde_json::Value::Object(reports));
     }
     Ok(Success::Done)
+}
+
+/// One platform's queue, until nothing is left in it.
+async fn drain_one(
+    engine: &Engine,
+    target: &engine::Target,
+    desired: &crate::model::Desired,
+) -> anyhow::Result<engine::DrainReport> {
+    let mut total = engine::DrainReport::default();
+    loop {
+        let r = engine
+            .drain_marks(target, desired)
+            .await
+            .context("cannot drain the mark queue")?;
+        total.succeeded += r.succeeded;
+        total.retried += r.retried;
+        total.dead += r.dead;
+        total.calls += r.calls;
+        total.released += r.released;
+        let left = engine
+            .store()
+            .mark_queue_stats(&target.name)
+            .await
+            .context("cannot read the mark queue")?;
+        if left.queued == 0 {
+            return Ok(total);
+        }
+        // Retries wait out their backoff; claims of another worker their lease.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
