@@ -12,6 +12,7 @@ mod demo;
 mod healthcheck;
 mod import;
 pub mod logging;
+pub mod mark;
 mod progress;
 pub mod render;
 mod run;
@@ -70,6 +71,8 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         keep: Option<PathBuf>,
     },
+    /// Put tags on and off a customer: check, queue, deliver and wait (`--queue`: only queue).
+    Mark(mark::MarkArgs),
     /// Write a tag file of what a platform holds now and bind its keys, so that managing an
     /// existing taxonomy from git starts with an empty plan.
     Import(import::ImportArgs),
@@ -196,6 +199,7 @@ pub async fn run(cli: Cli) -> Result<Success, Failure> {
         Command::Run => run::run(&cli.config).await,
         Command::Import(args) => import::run(&cli.config, args).await,
         Command::Status(args) => status::run(&cli.config, args).await,
+        Command::Mark(args) => mark::run(&cli.config, args).await,
         Command::Healthcheck { url } => healthcheck::run(&cli.config, url).await,
         Command::Schema { plan } => {
             if plan {

@@ -36,6 +36,13 @@ pub async fn run(config: &std::path::Path) -> Result<Success, Failure> {
     let store = engine.store().clone();
     let clock = engine.clock().clone();
     let max_deletes = settings.max_deletes as usize;
+    // Mark workers share the cycles' clients: one rate limiter per platform.
+    let marks = daemon::marks::spawn(
+        engine.clone(),
+        targets.clone(),
+        loader(&settings),
+        desired.clone(),
+    );
     let runner = Arc::new(runner::EngineRunner::new(engine, targets, max_deletes));
     let options = daemon::Options {
         listen: settings.listen,
@@ -61,7 +68,9 @@ pub async fn run(config: &std::path::Path) -> Result<Success, Failure> {
         )),
         reconfigure: reconfigure(config.to_owned(), settings, runner),
     };
-    match daemon::run(options, parts).await {
+    let ended = daemon::run(options, parts).await;
+    marks.stop(SHUTDOWN_GRACE).await;
+    match ended {
         Ok(()) => Ok(Success::Done),
         Err(daemon::Error::Bind(e)) => {
             let message = format!("error: {e}\n  hint: {}", e.hint());

@@ -35,8 +35,20 @@ pub const SKIPPED_TICKS: &str = "tagsync_skipped_ticks_total";
 /// 1 while the tag files are valid, 0 while an invalid edit is refused.
 pub const DESIRED_VALID: &str = "tagsync_desired_state_valid";
 
+/// Unfinished customer mark requests (queued or being sent), by `platform`.
+pub const MARK_QUEUE: &str = "tagsync_mark_queue_depth";
+/// Age of the oldest unfinished mark request in seconds (0 when none), by `platform`.
+pub const MARK_OLDEST: &str = "tagsync_mark_oldest_age_seconds";
+/// Mark requests given up on (dead), by `platform`.
+pub const MARK_DEAD: &str = "tagsync_mark_dead";
+/// Mark request outcomes recorded by this process, by `platform` and `outcome` (`succeeded`,
+/// `retried`, `dead`): `rate(…{outcome="succeeded"}[5m])` is the delivery rate.
+pub const MARKS: &str = "tagsync_marks_total";
+/// Mark calls sent to the platform by this process, by `platform`.
+pub const MARK_CALLS: &str = "tagsync_mark_calls_total";
+
 /// Every metric above (the README and the Grafana dashboard are checked against this list).
-pub const ALL: [&str; 10] = [
+pub const ALL: [&str; 15] = [
     CYCLES,
     CYCLE_DURATION,
     OPERATIONS,
@@ -47,6 +59,11 @@ pub const ALL: [&str; 10] = [
     LEASE_HOLDER,
     SKIPPED_TICKS,
     DESIRED_VALID,
+    MARK_QUEUE,
+    MARK_OLDEST,
+    MARK_DEAD,
+    MARKS,
+    MARK_CALLS,
 ];
 
 /// Cycle-duration buckets, in seconds: a cycle takes from a fraction of a second (nothing to do)
@@ -107,6 +124,45 @@ fn describe() {
         DESIRED_VALID,
         "1 while the tag files are valid, 0 while an invalid edit is refused."
     );
+    describe_gauge!(
+        MARK_QUEUE,
+        "Unfinished customer mark requests (queued or being sent), by platform."
+    );
+    describe_gauge!(
+        MARK_OLDEST,
+        Unit::Seconds,
+        "Age of the oldest unfinished mark request, by platform."
+    );
+    describe_gauge!(MARK_DEAD, "Mark requests given up on (dead), by platform.");
+    describe_counter!(
+        MARKS,
+        "Mark request outcomes, by platform and outcome (succeeded, retried, dead)."
+    );
+    describe_counter!(MARK_CALLS, "Mark calls sent, by platform.");
+}
+
+/// Records one drain of a platform's mark queue and the queue it left.
+pub fn record_marks(
+    platform: &str,
+    report: &crate::engine::DrainReport,
+    queue: &crate::store::MarkQueueStats,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let p = platform.to_owned();
+    for (outcome, n) in [
+        ("succeeded", report.succeeded),
+        ("retried", report.retried),
+        ("dead", report.dead),
+    ] {
+        counter!(MARKS, "platform" => p.clone(), "outcome" => outcome).increment(n as u64);
+    }
+    counter!(MARK_CALLS, "platform" => p.clone()).increment(report.calls as u64);
+    gauge!(MARK_QUEUE, "platform" => p.clone()).set(queue.queued as f64);
+    gauge!(MARK_DEAD, "platform" => p.clone()).set(queue.dead as f64);
+    let age = queue
+        .oldest_created_at
+        .map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
+    gauge!(MARK_OLDEST, "platform" => p).set(age);
 }
 
 /// Records a finished cycle.

@@ -15,6 +15,7 @@ pub mod cycle;
 pub mod desired;
 pub mod health;
 pub mod http;
+pub mod marks;
 pub mod metrics;
 pub mod page;
 pub mod runner;

@@ -261,7 +261,7 @@ fn host_name() -> String {
 
 /// Whether a lease holder (`host:pid:nonce`) is a process of this host that no longer exists.
 /// Only answers yes where it can tell (Linux's /proc); a holder elsewhere is waited for.
-fn holder_is_gone(holder: &str) -> bool {
+pub(super) fn holder_is_gone(holder: &str) -> bool {
     let mut parts = holder.rsplitn(3, ':');
     let (Some(_nonce), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
         return false;

@@ -169,8 +169,51 @@ pub trait Platform: Send + Sync {
         })
     }
 
+    /// How many customers one [`Platform::mark`] call takes (Juzibot's `mark_list` batches; the
+    /// others mark one customer per call).
+    fn marks_per_call(&self) -> usize {
+        1
+    }
+
+    /// Puts tags on and off customers, at most [`Platform::marks_per_call`] of them, in one call.
+    /// Tag ids are the platform's. The change is as [`Capabilities::mark`] says: add/remove lists
+    /// where the platform takes them, the whole resulting set where its call replaces the set.
+    /// Idempotent: sending the same change again leaves the same sets, so it is retried on a lost
+    /// response.
+    ///
+    /// # Errors
+    /// As every write; a call that answers an error changes no customer (the documents' calls are
+    /// all-or-nothing).
+    async fn mark(&self, _marks: &[MarkCall]) -> Result<(), Error> {
+        Err(Error::Unsupported {
+            what: "mark customers",
+        })
+    }
+
     /// API calls made so far (each attempt counts).
     fn api_calls(&self) -> u64;
+}
+
+/// One customer's tag change in a [`Platform::mark`] call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkCall {
+    /// The customer (WeCom `external_userid`, Juzibot `unionId`, Miaokol `contact_wxid`).
+    pub contact: String,
+    /// The staff member (WeCom `userid`, Juzibot `userId`, Miaokol `rel_wxid`).
+    pub user: String,
+    pub change: MarkChange,
+}
+
+/// What a mark call does to one customer's set, in the platform's tag ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkChange {
+    /// Put these on and take those off (disjoint lists); other tags stay.
+    Edit {
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
+    /// The customer's whole set becomes exactly this.
+    Replace(Vec<String>),
 }
 
 /// A configured platform's client could not be built.

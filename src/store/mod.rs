@@ -64,9 +64,9 @@ pub use status::{
     ConsoleChange, DriftItem, FailedOperation, LIST_LIMIT, NotOursGroup, PlatformStatus, RunBrief,
 };
 pub use types::{
-    Applied, DesiredStateRow, EventKind, EventRow, EventSource, MarkId, MarkRow, MarkStatus,
-    NewEvent, NewMark, Object, OpStatus, OperationId, OperationRow, PlatformRow, PullSummary,
-    RunId, RunOutcome, RunRow, RunStatus,
+    Applied, ClaimedContact, DesiredStateRow, EventKind, EventRow, EventSource, MarkId,
+    MarkOutcome, MarkQueueStats, MarkRow, MarkStatus, NewEvent, NewMark, Object, OpStatus,
+    OperationId, OperationRow, PlatformRow, PullSummary, RunId, RunOutcome, RunRow, RunStatus,
 };
 
 /// The mirror database. Cheap to clone: clones share one connection pool.

@@ -113,8 +113,10 @@ text_enum! {
     pub enum MarkStatus {
         /// Waiting for its first or next attempt.
         Queued = "queued",
+        /// Taken by a worker (`claimed_by`, until `claimed_until`), being sent.
+        Claimed = "claimed",
         Succeeded = "succeeded",
-        /// Given up on.
+        /// Dead: given up on, the reason in `last_error` (`tagsync mark --retry-dead` requeues).
         Failed = "failed",
     }
 }
@@ -253,6 +255,45 @@ pub struct NewMark {
     pub add_tags: Vec<String>,
     /// Tags to remove, as "GROUP/TAG".
     pub remove_tags: Vec<String>,
+}
+
+/// What a worker claimed of one customer: the customer's unfinished requests in order, the
+/// first of which was due. See [`Store::claim_marks`](super::Store::claim_marks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClaimedContact {
+    pub contact: String,
+    pub user_id: Option<String>,
+    /// Oldest first; never empty.
+    pub requests: Vec<MarkRow>,
+}
+
+/// How one claimed request ended, for [`Store::finish_marks`](super::Store::finish_marks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkOutcome {
+    Succeeded,
+    /// Sent again from `next_attempt_at`.
+    Retry {
+        error: String,
+        next_attempt_at: DateTime<Utc>,
+    },
+    /// Dead: given up on.
+    Failed {
+        error: String,
+    },
+}
+
+/// One platform's mark queue at a glance (`status`, `/metrics`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MarkQueueStats {
+    /// Waiting or being sent.
+    pub queued: i64,
+    /// Of which claimed by a worker now.
+    pub claimed: i64,
+    /// Dead (status `failed`).
+    pub dead: i64,
+    pub succeeded: i64,
+    /// When the oldest unfinished request was enqueued.
+    pub oldest_created_at: Option<DateTime<Utc>>,
 }
 
 /// A row of `mark_requests`.

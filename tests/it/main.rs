@@ -16,6 +16,8 @@ mod history;
 mod import;
 mod juzibot_adapter;
 mod juzibot_e2e;
+mod marks;
+mod marks_chaos;
 mod readme;
 mod reporting;
 mod saved_plans;

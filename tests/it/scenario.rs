@@ -34,8 +34,8 @@ pub struct Scenario {
 }
 
 /// The secret every scenario's simulator accepts, handed to the binary through `SECRET_VAR`.
-const SECRET: &str = "crash-secret-token-5d1e";
-const SECRET_VAR: &str = "CRASH_IT_SECRET";
+pub const SECRET: &str = "crash-secret-token-5d1e";
+pub const SECRET_VAR: &str = "CRASH_IT_SECRET";
 
 pub const JUZIBOT: Scenario = Scenario {
     platform: SimPlatform::Juzibot,

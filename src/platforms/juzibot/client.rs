@@ -11,7 +11,7 @@ use super::wire;
 use crate::model::NewTag;
 use crate::model::{Capabilities, RemoteGroup, RemoteTag, Snapshot};
 use crate::platforms::http::{Credential, Http, Request, Verdict};
-use crate::platforms::{Error, Platform};
+use crate::platforms::{Error, MarkCall, MarkChange, Platform};
 
 /// A Juzibot hub account.
 pub struct Juzibot {
@@ -243,6 +243,35 @@ impl Platform for Juzibot {
     async fn delete_tags(&self, ids: &[String]) -> Result<(), Error> {
         let body = serde_json::to_value(wire::DeleteRequest { id: ids }).expect("serialises");
         self.call::<serde_json::Value>(self.request("tag/delete", Method::POST, Some(body), true))
+            .await?;
+        Ok(())
+    }
+
+    fn marks_per_call(&self) -> usize {
+        super::MARKS_PER_CALL
+    }
+
+    /// One `tag/mark` for every customer given (`mark_list`).
+    async fn mark(&self, marks: &[MarkCall]) -> Result<(), Error> {
+        let mut list = Vec::with_capacity(marks.len());
+        for m in marks {
+            let MarkChange::Edit { add, remove } = &m.change else {
+                return Err(Error::Unsupported {
+                    what: "replace a customer's whole set",
+                });
+            };
+            list.push(wire::MarkItem {
+                union_id: &m.contact,
+                user_id: &m.user,
+                add_tag_id: add,
+                del_tag_id: remove,
+            });
+        }
+        if list.is_empty() {
+            return Ok(());
+        }
+        let body = serde_json::to_value(wire::MarkRequest { mark_list: list }).expect("serialises");
+        self.call::<serde_json::Value>(self.request("tag/mark", Method::POST, Some(body), true))
             .await?;
         Ok(())
     }

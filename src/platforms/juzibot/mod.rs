@@ -49,6 +49,10 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     mark: MarkStyle::AddRemove,
 };
 
+/// Customers per `tag/mark` call. The seed states no bound on `mark_list`; 100 is the bound it
+/// states for every other list (tags per create), so a call stays a size the hub is known to take.
+pub const MARKS_PER_CALL: usize = 100;
+
 /// This kind has no settings of its own.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]

@@ -129,6 +129,23 @@ pub struct DeleteRequest<'a> {
     pub id: &'a [String],
 }
 
+/// `tag/mark`: `{mark_list:[{unionId, userId, addTagId, delTagId}]}`.
+#[derive(Debug, Serialize)]
+pub struct MarkRequest<'a> {
+    pub mark_list: Vec<MarkItem<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarkItem<'a> {
+    pub union_id: &'a str,
+    pub user_id: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub add_tag_id: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub del_tag_id: &'a [String],
+}
+
 /// For the conformance corpus (`tests/data/wire/juzibot/`) and fuzzing: an answer of `call`
 /// (`list`, `detail`, `create`, `edit`, `delete`, `mark`) decoded and classified as the client
 /// does; on success the groups in the canonical model (`null` for calls that answer no data).

@@ -17,7 +17,7 @@ use super::wire;
 use crate::model::NewTag;
 use crate::model::{Capabilities, RemoteGroup, RemoteTag, Snapshot};
 use crate::platforms::http::{Credential, Http, Request, Verdict};
-use crate::platforms::{Error, Platform};
+use crate::platforms::{Error, MarkCall, MarkChange, Platform};
 
 /// How long before its `expires_in` a token is replaced, for tokens that live long enough.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
@@ -624,6 +624,19 @@ impl Platform for Wecom {
                 self.call(self.request(self.api.delete, &body, true), deleted)
                     .await?;
             }
+        }
+        Ok(())
+    }
+
+    /// One `mark_tag` per customer (`add_tag` and `remove_tag` together).
+    async fn mark(&self, marks: &[MarkCall]) -> Result<(), Error> {
+        for m in marks {
+            let MarkChange::Edit { add, remove } = &m.change else {
+                return Err(Error::Unsupported {
+                    what: "replace a customer's whole set",
+                });
+            };
+            Wecom::mark(self, &m.user, &m.contact, add, remove).await?;
         }
         Ok(())
     }

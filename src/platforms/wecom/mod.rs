@@ -28,7 +28,7 @@
 //!   `del_corp_tag`, the same without `strategy_id`; groups and tags carry `deleted`, and deleted
 //!   ones are left out of the snapshot.
 //! - Marks *(public docs)*: `mark_tag {userid, external_userid, add_tag?[], remove_tag?[]}`, one
-//!   customer per call ([`Wecom::mark`]; the `Platform` trait has no mark yet).
+//!   customer per call ([`Wecom::mark`], behind `Platform::mark`).
 //! - Limits: names at most 30 characters; `order` in `[0, 2^32)`, bigger first; at most 10,000 corp
 //!   plus strategy tags per corp (40126, permanent); about 10,000 calls a minute per API *(public
 //!   docs)*. The seed states no batch size: tagsync sends at most 100 tags or ids per call.

@@ -12,7 +12,7 @@ use super::wire;
 use crate::model::NewTag;
 use crate::model::{Capabilities, RemoteGroup, RemoteTag, Snapshot};
 use crate::platforms::http::{Credential, Http, Request, Verdict};
-use crate::platforms::{Error, Platform};
+use crate::platforms::{Error, MarkCall, MarkChange, Platform};
 
 /// The largest page `list` answers (每页条数,默认10,最大100).
 pub(super) const PAGE_SIZE: u64 = 100;
@@ -341,6 +341,29 @@ impl Platform for Yzj {
 
     async fn delete_tags(&self, ids: &[String]) -> Result<(), Error> {
         self.delete_each(ids).await
+    }
+
+    /// `updateContact` per customer with the whole resulting set: the call replaces the set, so
+    /// an add/remove edit cannot be sent (the engine keeps each customer's known set).
+    async fn mark(&self, marks: &[MarkCall]) -> Result<(), Error> {
+        for m in marks {
+            let MarkChange::Replace(set) = &m.change else {
+                return Err(Error::Unsupported {
+                    what: "add or remove single tags (updateContact replaces the whole set)",
+                });
+            };
+            let body = wire::UpdateContactRequest {
+                app_id: &self.app_id,
+                rel_wxid: &m.user,
+                contact_wxid: &m.contact,
+                smart_tag_ids: set
+                    .iter()
+                    .map(|id| wire_id("updateContact", id))
+                    .collect::<Result<_, _>>()?,
+            };
+            self.post("updateContact", body, true).await?;
+        }
+        Ok(())
     }
 
     fn api_calls(&self) -> u64 {

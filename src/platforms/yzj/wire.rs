@@ -100,6 +100,15 @@ pub struct DeleteRequest<'a> {
     pub id: u64,
 }
 
+/// `updateContact`: the customer's whole set (全量覆盖).
+#[derive(Debug, Serialize)]
+pub struct UpdateContactRequest<'a> {
+    pub app_id: &'a str,
+    pub rel_wxid: &'a str,
+    pub contact_wxid: &'a str,
+    pub smart_tag_ids: Vec<u64>,
+}
+
 /// For the conformance corpus (`tests/data/wire/yzj/`) and fuzzing: an answer of `call` (`list`,
 /// `add`, `delete`, `batchAddTag`, `updateContact`) decoded and classified as the client does; on
 /// success the canonical value (`list`: the groups and `numPages`; `add`: the row's id and name).
