@@ -11,6 +11,7 @@ mod daemon;
 mod dustess_e2e;
 mod engine;
 mod first_hour;
+mod fuzz;
 mod juzibot_adapter;
 mod juzibot_e2e;
 mod readme;
