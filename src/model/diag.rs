@@ -149,11 +149,22 @@ impl fmt::Display for Diagnostics {
 /// The serde-saphyr options for every user file: YAML 1.2 booleans only, so that `prune: no` or
 /// `secret_env: Y` is not silently read as a boolean (the YAML 1.1 "Norway problem"); the JSON
 /// Schema that editors check against says the same.
+///
+/// Nesting is capped at [`MAX_YAML_DEPTH`] levels (serde-saphyr's default is 64): the untyped
+/// trees (the configuration's position tree, figment's values) recurse once per level, and 64
+/// levels overflowed a 2 MiB thread stack (tokio's workers, where SIGHUP re-reads the
+/// configuration) in a debug build. Found by `tests/it/fuzz.rs`.
 pub fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
+        budget: serde_saphyr::budget! {
+            max_depth: MAX_YAML_DEPTH,
+        },
     }
 }
+
+/// The deepest nesting a tag file or configuration may have: theirs is at most 5 levels.
+pub const MAX_YAML_DEPTH: usize = 16;
 
 /// Turns a serde-saphyr error into a located diagnostic for `file`.
 ///
@@ -237,6 +248,13 @@ pub fn from_yaml_error(file: &str, text: &str, err: &serde_saphyr::Error) -> Dia
                 None => "a key appears twice in this mapping".into(),
             },
             Some("a key may appear only once in a mapping; remove one".into()),
+        ),
+        E::Budget {
+            breach: serde_saphyr::budget::BudgetBreach::Depth { .. },
+            ..
+        } => (
+            format!("nested more than {MAX_YAML_DEPTH} levels deep"),
+            Some("check the indentation and the brackets: the file's lists and mappings nest a few levels at most".into()),
         ),
         _ => {
             let opts = serde_saphyr::render_options! {

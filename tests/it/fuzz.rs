@@ -950,3 +950,39 @@ fn an_alias_bomb_is_refused_quickly() {
     check_tag_bytes(s.clone().into_bytes()).unwrap();
     check_config_bytes(s.into_bytes()).unwrap();
 }
+
+/// Campaign of 2026-12-02: `{a: ` nested 50 times overflowed a 2 MiB thread (tokio's workers,
+/// where SIGHUP re-reads the configuration) in the configuration's position tree, in a debug
+/// build: about 40 KB of stack per level, and serde-saphyr allowed 64 levels. Now at most 16
+/// levels, located.
+#[test]
+fn deep_nesting_is_refused_at_its_level_on_a_small_stack() {
+    let config = format!("tags: tags\nplatforms: {}", "{a: ".repeat(50));
+    let tags = format!("groups:\n  - name: a\n    tags: {}", "[".repeat(50));
+    let (config_err, tags_err) = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let c = tagsync::settings::load_str("tagsync.yaml", &config).unwrap_err();
+            let t = parse(
+                &[Source {
+                    name: "a.yaml".into(),
+                    text: tags,
+                }],
+                &tag_context(),
+            )
+            .unwrap_err();
+            (c.to_string(), t.to_string())
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let hint = "check the indentation and the brackets: the file's lists and mappings nest a few levels at most";
+    assert_eq!(
+        config_err,
+        format!("error: tagsync.yaml:2:72: nested more than 16 levels deep\n  hint: {hint}")
+    );
+    assert!(
+        tags_err.starts_with("error: a.yaml:3:"),
+        "a tag file's nesting is refused where it starts: {tags_err}"
+    );
+}
