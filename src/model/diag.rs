@@ -153,15 +153,25 @@ impl fmt::Display for Diagnostics {
 /// Nesting is capped at [`MAX_YAML_DEPTH`] levels (serde-saphyr's default is 64): the untyped
 /// trees (the configuration's position tree, figment's values) recurse once per level, and 64
 /// levels overflowed a 2 MiB thread stack (tokio's workers, where SIGHUP re-reads the
-/// configuration) in a debug build. Found by `tests/it/fuzz.rs`.
+/// configuration) in a debug build. Aliases may replay at most [`MAX_ALIAS_REPLAY`] events
+/// (default: a million): the untyped trees accept any expansion, so a six-level alias bomb in a
+/// configuration ran for seconds before the node budget stopped it. Both found by
+/// `tests/it/fuzz.rs`.
 pub fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
         budget: serde_saphyr::budget! {
             max_depth: MAX_YAML_DEPTH,
         },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: MAX_ALIAS_REPLAY,
+        },
     }
 }
+
+/// Events that aliases may replay in one file: an anchored platform list reused by a thousand
+/// groups is a few thousand.
+pub const MAX_ALIAS_REPLAY: usize = 20_000;
 
 /// The deepest nesting a tag file or configuration may have: theirs is at most 5 levels.
 pub const MAX_YAML_DEPTH: usize = 16;
@@ -256,6 +266,19 @@ pub fn from_yaml_error(file: &str, text: &str, err: &serde_saphyr::Error) -> Dia
             format!("nested more than {MAX_YAML_DEPTH} levels deep"),
             Some("check the indentation and the brackets: the file's lists and mappings nest a few levels at most".into()),
         ),
+        e if matches!(
+            match e {
+                E::AliasError { error, .. } => error.without_snippet(),
+                other => other,
+            },
+            E::AliasReplayLimitExceeded { .. } | E::AliasReplayStackDepthExceeded { .. }
+        ) =>
+        {
+            (
+            format!("aliases (`*name`) expand to more than {MAX_ALIAS_REPLAY} values"),
+            Some("write the values out, or refer to each anchor (`&name`) fewer times".into()),
+            )
+        }
         _ => {
             let opts = serde_saphyr::render_options! {
                 snippets: serde_saphyr::SnippetMode::Off,
