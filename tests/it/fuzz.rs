@@ -58,7 +58,8 @@ fn config(cases: u32) -> ProptestConfig {
 }
 
 /// Runs `f` on its own thread: a panic or an answer later than [`LIMIT`] fails the case (the
-/// thread of a hang is left behind; the test fails anyway).
+/// thread of a hang is left behind; the test fails anyway). The thread has Rust's default 2 MiB
+/// stack, as tokio's workers do, so that deep recursion shows here as it would in the daemon.
 fn guarded<T: Send + 'static>(
     what: &str,
     f: impl FnOnce() -> T + Send + 'static,
