@@ -149,11 +149,32 @@ impl fmt::Display for Diagnostics {
 /// The serde-saphyr options for every user file: YAML 1.2 booleans only, so that `prune: no` or
 /// `secret_env: Y` is not silently read as a boolean (the YAML 1.1 "Norway problem"); the JSON
 /// Schema that editors check against says the same.
+///
+/// Nesting is capped at [`MAX_YAML_DEPTH`] levels (serde-saphyr's default is 64): the untyped
+/// trees (the configuration's position tree, figment's values) recurse once per level, and 64
+/// levels overflowed a 2 MiB thread stack (tokio's workers, where SIGHUP re-reads the
+/// configuration) in a debug build. Aliases may replay at most [`MAX_ALIAS_REPLAY`] events
+/// (default: a million): the untyped trees accept any expansion, so a six-level alias bomb in a
+/// configuration ran for seconds before the node budget stopped it. Both found by
+/// `tests/it/fuzz.rs`.
 pub fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
+        budget: serde_saphyr::budget! {
+            max_depth: MAX_YAML_DEPTH,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: MAX_ALIAS_REPLAY,
+        },
     }
 }
+
+/// Events that aliases may replay in one file: an anchored platform list reused by a thousand
+/// groups is a few thousand.
+pub const MAX_ALIAS_REPLAY: usize = 20_000;
+
+/// The deepest nesting a tag file or configuration may have: theirs is at most 5 levels.
+pub const MAX_YAML_DEPTH: usize = 16;
 
 /// Turns a serde-saphyr error into a located diagnostic for `file`.
 ///
@@ -238,6 +259,26 @@ pub fn from_yaml_error(file: &str, text: &str, err: &serde_saphyr::Error) -> Dia
             },
             Some("a key may appear only once in a mapping; remove one".into()),
         ),
+        E::Budget {
+            breach: serde_saphyr::budget::BudgetBreach::Depth { .. },
+            ..
+        } => (
+            format!("nested more than {MAX_YAML_DEPTH} levels deep"),
+            Some("check the indentation and the brackets: the file's lists and mappings nest a few levels at most".into()),
+        ),
+        e if matches!(
+            match e {
+                E::AliasError { error, .. } => error.without_snippet(),
+                other => other,
+            },
+            E::AliasReplayLimitExceeded { .. } | E::AliasReplayStackDepthExceeded { .. }
+        ) =>
+        {
+            (
+            format!("aliases (`*name`) expand to more than {MAX_ALIAS_REPLAY} values"),
+            Some("write the values out, or refer to each anchor (`&name`) fewer times".into()),
+            )
+        }
         _ => {
             let opts = serde_saphyr::render_options! {
                 snippets: serde_saphyr::SnippetMode::Off,

@@ -282,3 +282,19 @@ fn examples_validate_without_secrets() {
         "validate prints nothing on stderr when all is well"
     );
 }
+
+/// `docs/BAD_INPUTS.md`, the census of issue 14, names every case of the corpus.
+#[test]
+fn the_census_lists_every_case() {
+    let census =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/BAD_INPUTS.md"))
+            .expect("docs/BAD_INPUTS.md");
+    let missing: Vec<_> = BAD
+        .iter()
+        .filter(|case| !census.contains(&format!("| `{case}` |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/BAD_INPUTS.md does not list {missing:?}"
+    );
+}

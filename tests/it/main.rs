@@ -12,6 +12,7 @@ mod dustess_e2e;
 mod engine;
 mod first_hour;
 mod first_hour_plans;
+mod fuzz;
 mod history;
 mod import;
 mod juzibot_adapter;
