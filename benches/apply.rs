@@ -237,7 +237,10 @@ async fn run(platform: SimPlatform, size: Size, spans: &Spans) -> Vec<Row> {
     }
     let refused = sim.calls().iter().filter(|c| c.rate_limited).count();
     if refused > 0 {
-        println!("  ({platform} {}×{}: {refused} calls refused by the simulator's rate limit)", size.groups, size.tags);
+        println!(
+            "  ({platform} {}×{}: {refused} calls refused by the simulator's rate limit)",
+            size.groups, size.tags
+        );
     }
     rows
 }

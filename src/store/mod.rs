@@ -344,6 +344,7 @@ mod not_ours;
 mod platforms;
 mod reports;
 mod runs;
+pub use runs::{Intent, OutcomeRow};
 
 impl fmt::Debug for Store {
     /// Names the backend only: pool options are nobody's business in a log line.

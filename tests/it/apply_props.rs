@@ -516,7 +516,7 @@ impl Env {
             kind,
             base_url: sim.base_url().parse().unwrap(),
             mode: Mode::Enforce,
-            rate_limit: None,
+            rate_limit: Some(crate::support::UNTHROTTLED),
             schedule: None,
             secret: SecretSource::Env("UNUSED".into()),
             config: match p {
