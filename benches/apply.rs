@@ -151,8 +151,10 @@ fn minimum(platform: SimPlatform, scenario: &str, s: Size, delete_chunk: usize) 
 }
 
 async fn run(platform: SimPlatform, size: Size, spans: &Spans) -> Vec<Row> {
-    let mut fixture = Fixture::default();
-    fixture.token = SECRET.into();
+    let fixture = Fixture {
+        token: SECRET.into(),
+        ..Fixture::default()
+    };
     let sim = sim::start(
         platform,
         SimOptions {
@@ -182,6 +184,7 @@ async fn run(platform: SimPlatform, size: Size, spans: &Spans) -> Vec<Row> {
         rate_limit: Some(RateLimit {
             per_second: size.rps,
             burst: 1,
+            concurrency: None,
         }),
         schedule: None,
         secret: SecretSource::Env("UNUSED".into()),

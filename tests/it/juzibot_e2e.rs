@@ -486,11 +486,6 @@ groups:
             .map(|v| v.to_string())
             .unwrap_or_default()
     };
-    let edits_of = |id: &'static str| {
-        move |c: &tagsync::sim::CallRecord| {
-            c.path.ends_with("tag/edit") && body(c, "id").contains(id)
-        }
-    };
     let create = seq(&|c| c.path.ends_with("tag/create"), "the create")[0];
     let new_group = e
         .sim
