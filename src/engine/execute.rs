@@ -15,7 +15,7 @@ use tracing::Instrument;
 use crate::model::{RemoteGroup, RemoteTag};
 use crate::planner::{Action, Op, PlatformPlan, deps};
 use crate::platforms;
-use crate::store::{Applied, Intent, OpStatus, OperationId, OutcomeRow};
+use crate::store::{Applied, Intent, Object, OpStatus, OperationId, OutcomeRow};
 
 use super::Ctx;
 use super::report::{CycleReport, Error, ErrorClass, Problem};
@@ -89,11 +89,16 @@ impl Book {
                 .collect();
             ctx.store.record_outcomes(&rows, now).await?;
         }
-        for (group, tag, id) in &self.binds {
-            match tag {
-                None => ctx.store.bind_group(ctx.name, group, id, now).await?,
-                Some(t) => ctx.store.bind_tag(ctx.name, group, t, id, now).await?,
-            }
+        if !self.binds.is_empty() {
+            let binds: Vec<(Object, &str, &str, &str)> = self
+                .binds
+                .iter()
+                .map(|(group, tag, id)| match tag {
+                    None => (Object::Group, group.as_str(), "", id.as_str()),
+                    Some(t) => (Object::Tag, group.as_str(), t.as_str(), id.as_str()),
+                })
+                .collect();
+            ctx.store.bind_many(ctx.name, &binds, now).await?;
         }
         for change in &self.applied {
             ctx.store

@@ -23,7 +23,7 @@ use crate::store::Store;
 
 use super::report::Error;
 
-/// How long a writer's lease lasts without renewal; it is renewed before every operation, so a
+/// How long a writer's lease lasts without renewal; it is renewed before every batch, so a
 /// crashed holder blocks others for at most this long.
 pub const LEASE_TTL: Duration = Duration::from_secs(120);
 
