@@ -91,8 +91,12 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     capabilities: &CAPABILITIES,
     example_base_url: "https://qw-openapi-tx.dustess.com",
     fields: &[],
-    // No published limit: conservative (README, "Rate limits").
-    limits: Limits::UNPUBLISHED,
+    // No published limit: conservative (README, "Rate limits"). One operation at a time: without
+    // a list call a lost create is repeated by name from the mirror, and its tests pin the order.
+    limits: Limits {
+        concurrency: 1,
+        ..Limits::UNPUBLISHED
+    },
 };
 
 /// Builds the client. Makes no call.
