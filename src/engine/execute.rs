@@ -1,18 +1,39 @@
-//! Executing one plan's operations in order: each journaled as an intent before it is sent and
-//! given its outcome after; created objects bound at once; a failure decides how the round ends.
+//! Executing one plan's operations: wave after wave of operations that do not depend on each
+//! other (`planner::deps`), each wave in batches. A batch's intents are journaled in one
+//! transaction before any of its calls is sent; its calls go at once, up to the platform's
+//! concurrency, with the rate limiter deciding the pace; its outcomes, the bindings of what it
+//! created and the changes it made are recorded while the next batch is being sent. A failure
+//! decides how the round ends, as it did one operation at a time.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use tracing::Instrument;
 
 use crate::model::{RemoteGroup, RemoteTag};
-use crate::planner::{Action, Op, PlatformPlan};
+use crate::planner::{Action, Op, PlatformPlan, deps};
 use crate::platforms;
-use crate::store::{Applied, OpStatus};
+use crate::store::{Applied, Intent, Object, OpStatus, OperationId, OutcomeRow};
 
 use super::Ctx;
 use super::report::{CycleReport, Error, ErrorClass, Problem};
+
+/// The most operations journaled in one transaction and sent as one batch: large enough that
+/// the journal costs little per call, small enough that a round stopped by a transient failure
+/// leaves few intents unsent.
+const BATCH: usize = 100;
+
+/// One operation's call in flight: its index in the batch and, unless it was held back, its
+/// result.
+type Call<'a> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = (usize, Option<Result<Vec<Applied>, platforms::Error>>)>
+            + Send
+            + 'a,
+    >,
+>;
 
 /// How a plan's execution ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +63,56 @@ impl Created {
     }
 }
 
-/// Carries out one plan under the run's lease (renewed before every operation).
+/// What a batch leaves to record, written while the next batch is in flight.
+#[derive(Debug, Default)]
+struct Book {
+    outcomes: Vec<(OperationId, OpStatus, i64, Option<String>)>,
+    /// Group key, tag key (none for a group), remote id.
+    binds: Vec<(String, Option<String>, String)>,
+    applied: Vec<Applied>,
+    not_ours: Vec<String>,
+}
+
+impl Book {
+    async fn flush(self, ctx: &Ctx<'_>) -> Result<(), Error> {
+        let now = ctx.clock.now();
+        if !self.outcomes.is_empty() {
+            let rows: Vec<OutcomeRow<'_>> = self
+                .outcomes
+                .iter()
+                .map(|(id, status, attempts, error)| OutcomeRow {
+                    id: *id,
+                    status: *status,
+                    attempts: *attempts,
+                    error: error.as_deref(),
+                })
+                .collect();
+            ctx.store.record_outcomes(&rows, now).await?;
+        }
+        if !self.binds.is_empty() {
+            let binds: Vec<(Object, &str, &str, &str)> = self
+                .binds
+                .iter()
+                .map(|(group, tag, id)| match tag {
+                    None => (Object::Group, group.as_str(), "", id.as_str()),
+                    Some(t) => (Object::Tag, group.as_str(), t.as_str(), id.as_str()),
+                })
+                .collect();
+            ctx.store.bind_many(ctx.name, &binds, now).await?;
+        }
+        for change in &self.applied {
+            ctx.store
+                .record_applied(ctx.name, change, Some(ctx.run), now)
+                .await?;
+        }
+        for id in &self.not_ours {
+            ctx.store.mark_not_ours(ctx.name, id, now).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Carries out one plan under the run's lease (renewed before every batch).
 pub(super) async fn execute(
     ctx: &Ctx<'_>,
     plan: &PlatformPlan,
@@ -51,146 +121,215 @@ pub(super) async fn execute(
     let mut created = Created::default();
     // Groups whose creation failed or that refused us: later steps on them are skipped.
     let mut blocked: BTreeSet<String> = BTreeSet::new();
+    // Groups an operation of this plan reached: their other steps may go at once. A group's
+    // first step goes alone, so that a group that refuses us (not ours, rejected) is refused
+    // once and its later steps are skipped, as one operation at a time would.
+    let mut reached: BTreeSet<String> = BTreeSet::new();
     let mut stop = Stop::Finished;
-    let mut queue: VecDeque<Cow<'_, Op>> = plan.ops.iter().map(Cow::Borrowed).collect();
+    let mut book = Book::default();
+    let concurrency = ctx.platform.concurrency().max(1);
     ctx.progress(|platform| super::ProgressEvent::Sending {
         platform,
         operations: plan.ops.len(),
     });
-    while let Some(op) = queue.pop_front() {
-        let op: &Op = &op;
-        let group_key = op.action.group_key();
-        if blocked.contains(group_key) {
-            continue;
-        }
-        if let Some(lease) = ctx.lease {
-            lease.renew().await?;
-        }
-        let seq = report.next_seq;
-        report.next_seq += 1;
-        let journal = op.journal();
-        let intent = ctx
-            .store
-            .record_intent(
-                report.run,
-                ctx.name,
-                seq,
-                journal.kind.as_str(),
-                &journal.target,
-                &journal.request,
-                ctx.clock.now(),
-            )
-            .await?;
-        let result = send(ctx.platform, &op.action, &created).await;
-        ctx.progress(|platform| super::ProgressEvent::Sent { platform });
-        let now = ctx.clock.now();
-        let e = match result {
-            Ok(applied) => {
-                ctx.store
-                    .record_outcome(intent, OpStatus::Succeeded, 1, None, now)
-                    .await?;
-                report.succeeded += 1;
-                if !record_applied(ctx, op, &applied, &mut created, now).await? {
-                    // Until the list that ends the round finds it, nothing can address it: its
-                    // later steps wait for that round.
-                    blocked.insert(group_key.to_owned());
-                }
-                continue;
-            }
-            Err(e) => e,
-        };
-        let not_ours = matches!(e, platforms::Error::NotOurs { .. });
-        let status = if not_ours {
-            OpStatus::NotOurs
-        } else {
-            OpStatus::Failed
-        };
-        ctx.store
-            .record_outcome(intent, status, 1, Some(&e.to_string()), now)
-            .await?;
-        tracing::warn!(message = "An operation failed.", platform = %ctx.name, operation = %journal.kind, target = %journal.target, error = %e);
-        match ErrorClass::of(&e) {
-            ErrorClass::NotOurs => {
-                // A refused delete of several groups' tags does not say whose they are, and
-                // deleted nothing (calls are all-or-nothing): it goes again one group at a time,
-                // so that only the refusing group is remembered as not ours.
-                if let Some(parts) = op.action.split_by_group() {
-                    for action in parts.into_iter().rev() {
-                        let reason = op.reason.clone();
-                        queue.push_front(Cow::Owned(Op { action, reason }));
-                    }
+    for wave in deps::waves(&plan.ops) {
+        let mut todo: VecDeque<Cow<'_, Op>> = wave
+            .into_iter()
+            .map(|i| Cow::Borrowed(&plan.ops[i]))
+            .collect();
+        while !todo.is_empty() {
+            let mut batch: Vec<Cow<'_, Op>> = Vec::new();
+            let mut later: VecDeque<Cow<'_, Op>> = VecDeque::new();
+            let mut probing: BTreeSet<String> = BTreeSet::new();
+            while let Some(op) = todo.pop_front() {
+                let group = op.action.group_key();
+                if blocked.contains(group) {
                     continue;
                 }
-                report.not_ours += 1;
-                if let Some(id) = created.group_id(&op.action) {
-                    ctx.store.mark_not_ours(ctx.name, &id, now).await?;
+                if batch.len() == BATCH
+                    || (!reached.contains(group) && !probing.insert(group.to_owned()))
+                {
+                    later.push_back(op);
+                } else {
+                    batch.push(op);
                 }
-                blocked.insert(group_key.to_owned());
             }
-            ErrorClass::Transient => {
-                report.failed += 1;
+            todo = later;
+            if batch.is_empty() {
+                continue;
+            }
+            if let Some(lease) = ctx.lease {
+                lease.renew().await?;
+            }
+            let ids = journal_intents(ctx, &batch, report).await?;
+            let halt = AtomicBool::new(false);
+            let mut calls: Vec<Call<'_>> = Vec::with_capacity(batch.len());
+            for (k, op) in batch.iter().enumerate() {
+                let (halt, created) = (&halt, &created);
+                let span = tracing::debug_span!("operation", kind = %op.action.kind());
+                calls.push(Box::pin(
+                    async move {
+                        if halt.load(Ordering::Relaxed) {
+                            return (k, None);
+                        }
+                        let result = send(ctx.platform, &op.action, created).await;
+                        ctx.progress(|platform| super::ProgressEvent::Sent { platform });
+                        if let Err(e) = &result
+                            && ErrorClass::of(e) == ErrorClass::Transient
+                        {
+                            halt.store(true, Ordering::Relaxed);
+                        }
+                        (k, Some(result))
+                    }
+                    .instrument(span),
+                ));
+            }
+            let sends = futures_util::stream::iter(calls)
+                .buffer_unordered(concurrency)
+                .collect::<Vec<_>>();
+            let (mut results, flushed) = tokio::join!(sends, std::mem::take(&mut book).flush(ctx));
+            flushed?;
+            results.sort_by_key(|(k, _)| *k);
+            let mut reread = false;
+            let mut split: Vec<Cow<'_, Op>> = Vec::new();
+            for ((_, result), (op, id)) in results.into_iter().zip(batch.iter().zip(ids)) {
+                let group_key = op.action.group_key();
+                let e = match result {
+                    None => {
+                        book.outcomes.push((
+                            id,
+                            OpStatus::Skipped,
+                            0,
+                            Some("not sent: a call of its batch failed; the round re-reads".into()),
+                        ));
+                        continue;
+                    }
+                    Some(Ok(applied)) => {
+                        book.outcomes.push((id, OpStatus::Succeeded, 1, None));
+                        report.succeeded += 1;
+                        reached.insert(group_key.to_owned());
+                        if !note_applied(op, applied, &mut created, &mut book) {
+                            // Until the list that ends the round finds it, nothing can address
+                            // it: its later steps wait for that round.
+                            blocked.insert(group_key.to_owned());
+                        }
+                        continue;
+                    }
+                    Some(Err(e)) => e,
+                };
+                let journal = op.journal();
+                let not_ours = matches!(e, platforms::Error::NotOurs { .. });
+                let status = if not_ours {
+                    OpStatus::NotOurs
+                } else {
+                    OpStatus::Failed
+                };
+                book.outcomes.push((id, status, 1, Some(e.to_string())));
+                tracing::warn!(message = "An operation failed.", platform = %ctx.name, operation = %journal.kind, target = %journal.target, error = %e);
+                match ErrorClass::of(&e) {
+                    ErrorClass::NotOurs => {
+                        // A refused delete of several groups' tags does not say whose they are,
+                        // and deleted nothing (calls are all-or-nothing): it goes again one group
+                        // at a time, so that only the refusing group is remembered as not ours.
+                        if let Some(parts) = op.action.split_by_group() {
+                            for action in parts {
+                                let reason = op.reason.clone();
+                                split.push(Cow::Owned(Op { action, reason }));
+                            }
+                            continue;
+                        }
+                        report.not_ours += 1;
+                        if let Some(id) = created.group_id(&op.action) {
+                            book.not_ours.push(id);
+                        }
+                        blocked.insert(group_key.to_owned());
+                    }
+                    ErrorClass::Transient => {
+                        report.failed += 1;
+                        reread = true;
+                    }
+                    class => {
+                        report.failed += 1;
+                        report.errors.push(Problem {
+                            class,
+                            platform: ctx.name.to_owned(),
+                            message: e.to_string(),
+                        });
+                        blocked.insert(group_key.to_owned());
+                        stop = Stop::Permanent;
+                    }
+                }
+            }
+            if reread {
+                book.flush(ctx).await?;
                 return Ok(Stop::Reread);
             }
-            class => {
-                report.failed += 1;
-                report.errors.push(Problem {
-                    class,
-                    platform: ctx.name.to_owned(),
-                    message: e.to_string(),
-                });
-                blocked.insert(group_key.to_owned());
-                stop = Stop::Permanent;
+            // The parts of a refused joined delete go next, before the rest of the wave, and
+            // each group's part probes that group on its own.
+            for op in split.into_iter().rev() {
+                reached.remove(op.action.group_key());
+                todo.push_front(op);
             }
         }
     }
+    book.flush(ctx).await?;
     Ok(stop)
 }
 
-/// Records what a successful operation changed: the ids of what it created (bound to their keys
-/// at once) and the change itself in the mirror. Returns whether what it made can be addressed
-/// now: a create that answers no id (Miaokol's `batchAddTag`) is bound by name from the list
-/// that ends the round, and recorded from it.
-async fn record_applied(
+/// Journals a batch's operations as intents, in one transaction, and returns their ids.
+async fn journal_intents(
     ctx: &Ctx<'_>,
-    op: &Op,
-    applied: &[Applied],
-    created: &mut Created,
-    now: DateTime<Utc>,
-) -> Result<bool, Error> {
+    batch: &[Cow<'_, Op>],
+    report: &mut CycleReport,
+) -> Result<Vec<OperationId>, Error> {
+    let first = report.next_seq;
+    report.next_seq += batch.len() as i64;
+    let journals: Vec<_> = batch.iter().map(|op| op.journal()).collect();
+    let intents: Vec<Intent<'_>> = journals
+        .iter()
+        .zip(first..)
+        .map(|(j, seq)| Intent {
+            seq,
+            kind: j.kind.as_str(),
+            target: &j.target,
+            request: &j.request,
+        })
+        .collect();
+    Ok(ctx
+        .store
+        .record_intents(report.run, ctx.name, &intents, ctx.clock.now())
+        .await?)
+}
+
+/// Notes what a successful operation changed: the ids of what it created (bound to their keys
+/// in memory at once, in the mirror with the batch's record) and the change itself. Returns
+/// whether what it made can be addressed now: a create that answers no id (Miaokol's
+/// `batchAddTag`) is bound by name from the list that ends the round, and recorded from it.
+fn note_applied(op: &Op, applied: Vec<Applied>, created: &mut Created, book: &mut Book) -> bool {
     let group_key = op.action.group_key();
     let mut addressable = true;
     for change in applied {
-        match change {
+        match &change {
             Applied::GroupCreated(g) if g.id.is_empty() => {
                 addressable = false;
                 continue;
             }
             Applied::GroupCreated(g) => {
                 created.groups.insert(group_key.to_owned(), g.id.clone());
-                ctx.store
-                    .bind_group(ctx.name, group_key, &g.id, now)
-                    .await?;
-                bind_new_tags(ctx, &op.action, &g.tags, created, now).await?;
+                book.binds.push((group_key.to_owned(), None, g.id.clone()));
+                bind_new_tags(&op.action, &g.tags, created, book);
             }
             Applied::TagsCreated { tags, .. } => {
-                bind_new_tags(ctx, &op.action, tags, created, now).await?;
+                bind_new_tags(&op.action, tags, created, book);
             }
             _ => {}
         }
-        ctx.store
-            .record_applied(ctx.name, change, Some(ctx.run), now)
-            .await?;
+        book.applied.push(change);
     }
-    Ok(addressable)
+    addressable
 }
 
-async fn bind_new_tags(
-    ctx: &Ctx<'_>,
-    action: &Action,
-    returned: &[RemoteTag],
-    created: &mut Created,
-    now: DateTime<Utc>,
-) -> Result<(), Error> {
+fn bind_new_tags(action: &Action, returned: &[RemoteTag], created: &mut Created, book: &mut Book) {
     let (group_key, wanted) = match action {
         Action::CreateGroup {
             group_key, tags, ..
@@ -198,7 +337,7 @@ async fn bind_new_tags(
         | Action::AddTags {
             group_key, tags, ..
         } => (group_key, tags),
-        _ => return Ok(()),
+        _ => return,
     };
     for t in wanted {
         if let Some(r) = returned
@@ -208,12 +347,10 @@ async fn bind_new_tags(
             created
                 .tags
                 .insert((group_key.clone(), t.key.clone()), r.id.clone());
-            ctx.store
-                .bind_tag(ctx.name, group_key, &t.key, &r.id, now)
-                .await?;
+            book.binds
+                .push((group_key.clone(), Some(t.key.clone()), r.id.clone()));
         }
     }
-    Ok(())
 }
 
 /// Makes the call(s) of one operation and says what changed.

@@ -24,7 +24,7 @@ use crate::store::Store;
 use super::report::Error;
 
 /// How long a writer's lease lasts without renewal by default (`Policy::lease_ttl`); it is renewed
-/// before every operation and every third of it while held, so a crashed holder blocks others for
+/// before every batch and every third of it while held, so a crashed holder blocks others for
 /// at most this long.
 pub const LEASE_TTL: Duration = Duration::from_secs(120);
 

@@ -27,8 +27,8 @@
 //! - Every time recorded comes from the engine's [`Clock`].
 //!
 //! # Cancellation
-//! Dropping a cycle's future leaves at most one operation in state `intent` and its run without
-//! an end; the next writer resolves both against the platform before it writes, so nothing is
+//! Dropping a cycle's future leaves at most one batch of operations in state `intent` and its run
+//! without an end; the next writer resolves both against the platform before it writes, so nothing is
 //! duplicated. The writer lease is released by the dropped cycle (or, failing that, taken over at
 //! once by this process's next cycle): a cancelled cycle never locks the platform out.
 //!

@@ -18,6 +18,7 @@
 //! The plan leaves no choice to execution: apply carries it out step by step.
 
 mod action;
+pub mod deps;
 mod groups;
 mod guard;
 mod markdown;

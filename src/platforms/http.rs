@@ -8,19 +8,18 @@
 //! - the outcome is unknown (timeout after sending, 5xx, reset): retry only idempotent requests; a
 //!   create gets [`Error::Indeterminate`] and the caller re-reads the platform instead.
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use super::Error;
+use super::limit::Limiter;
 use crate::settings::PlatformSettings;
 
 /// The log target of retry events, which the command line shows at `info` by default.
@@ -64,8 +63,11 @@ impl RetryPolicy {
 #[derive(Debug)]
 pub enum Verdict<T> {
     Ok(T),
-    /// The platform did not process the request (rate limited, busy): safe to repeat.
+    /// The platform did not process the request: safe to repeat.
     Refused(String),
+    /// The platform did not process the request because calls come too fast (a frequency
+    /// error, a documented busy code): safe to repeat, and the limiter slows down.
+    Throttled(String),
     /// The request may have been processed (5xx and the like).
     Unknown(String),
     /// The credential is expired or invalid: refresh it, then retry once.
@@ -85,7 +87,7 @@ impl<T> Verdict<T> {
     fn label(&self) -> &'static str {
         match self {
             Verdict::Ok(_) => "ok",
-            Verdict::Refused(_) => "refused",
+            Verdict::Refused(_) | Verdict::Throttled(_) => "refused",
             Verdict::Unknown(_) => "unknown",
             Verdict::CredentialExpired(_) => "credential expired",
             Verdict::NotOurs { .. } => "not ours",
@@ -136,6 +138,7 @@ where
             serde_json::Value::String(format!("errcode {errcode}: {message}"))
         }
         Verdict::Refused(m)
+        | Verdict::Throttled(m)
         | Verdict::Unknown(m)
         | Verdict::CredentialExpired(m)
         | Verdict::Protocol(m) => serde_json::Value::String(m),
@@ -173,7 +176,9 @@ pub enum Credential {
 /// The shared client of one platform.
 pub struct Http {
     client: reqwest::Client,
-    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    limiter: Arc<Limiter>,
+    /// How many requests of this platform may be in flight at once.
+    concurrency: usize,
     calls: AtomicU64,
     platform: String,
     retry: RetryPolicy,
@@ -192,16 +197,21 @@ impl Http {
             .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("tagsync/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let limiter = settings.rate_limit.map(|rl| {
-            let per_second = NonZeroU32::new(rl.per_second).unwrap_or(NonZeroU32::MIN);
-            let burst = NonZeroU32::new(rl.burst).unwrap_or(NonZeroU32::MIN);
-            Arc::new(RateLimiter::direct(
-                Quota::per_second(per_second).allow_burst(burst),
-            ))
-        });
+        // The kind's defaults where the platform's `rate_limit` does not say.
+        let limits = settings.kind.descriptor().limits;
+        let (per_second, burst) = settings
+            .rate_limit
+            .map_or((limits.per_second, limits.burst), |rl| {
+                (rl.per_second, rl.burst)
+            });
+        let concurrency = settings
+            .rate_limit
+            .and_then(|rl| rl.concurrency)
+            .unwrap_or(limits.concurrency);
         Ok(Self {
             client,
-            limiter,
+            limiter: Arc::new(Limiter::new(per_second, burst)),
+            concurrency: usize::try_from(concurrency).unwrap_or(1).max(1),
             calls: AtomicU64::new(0),
             platform: settings.name.clone(),
             retry,
@@ -214,6 +224,16 @@ impl Http {
 
     pub fn platform(&self) -> &str {
         &self.platform
+    }
+
+    /// How many requests may be in flight at once (the limiter still paces them).
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// The rate in force now, per second: lower than configured after frequency errors.
+    pub fn per_second_now(&self) -> u32 {
+        self.limiter.per_second_now()
     }
 
     /// Sends `req` (adding `cred`), classifies each response with `classify`, and retries as the
@@ -332,9 +352,10 @@ impl Http {
     where
         W: DeserializeOwned,
     {
-        if let Some(limiter) = &self.limiter {
-            limiter.until_ready().await;
-        }
+        self.limiter
+            .until_ready()
+            .instrument(tracing::debug_span!("limiter", platform = %self.platform))
+            .await;
         let span = tracing::debug_span!(
             "request",
             platform = %self.platform,
@@ -399,6 +420,7 @@ impl Http {
             let status = response.status();
             span.record("status", status.as_u16());
             if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                self.limiter.slow_down();
                 return Err(Attempt::Refused("HTTP 429 Too Many Requests".into()));
             }
             if status.is_server_error() {
@@ -439,6 +461,10 @@ impl Http {
             match verdict {
                 Verdict::Ok(v) => Ok(v),
                 Verdict::Refused(why) => Err(Attempt::Refused(why)),
+                Verdict::Throttled(why) => {
+                    self.limiter.slow_down();
+                    Err(Attempt::Refused(why))
+                }
                 Verdict::Unknown(why) => Err(Attempt::Unknown(why)),
                 Verdict::CredentialExpired(message) => Err(Attempt::Final(Error::Credential {
                     endpoint: req.endpoint,

@@ -6,6 +6,7 @@
 
 pub mod flex;
 pub mod http;
+pub mod limit;
 #[macro_use]
 pub mod registry;
 
@@ -28,7 +29,7 @@ use crate::model::{Capabilities, RemoteGroup, RemoteTag, Snapshot};
 use crate::settings::PlatformSettings;
 
 pub use http::{Http, RetryPolicy};
-pub use registry::{Descriptor, Field};
+pub use registry::{Descriptor, Field, Limits};
 
 /// How a call to a platform failed. Each variant is an outcome the caller treats differently.
 #[derive(Debug, thiserror::Error)]
@@ -192,6 +193,12 @@ pub trait Platform: Send + Sync {
 
     /// API calls made so far (each attempt counts).
     fn api_calls(&self) -> u64;
+
+    /// How many independent operations apply may have in flight at once; the rate limiter still
+    /// paces every call.
+    fn concurrency(&self) -> usize {
+        1
+    }
 }
 
 /// One customer's tag change in a [`Platform::mark`] call.

@@ -21,6 +21,27 @@ pub struct Descriptor {
     pub example_base_url: &'static str,
     /// The settings only this kind has, besides those every platform has.
     pub fields: &'static [Field],
+    /// The client-side limits used where a platform's `rate_limit` does not say.
+    pub limits: Limits,
+}
+
+/// A kind's default client-side limits: the rate and burst of its limiter and how many
+/// independent operations apply keeps in flight. Where a platform publishes its limit the rate
+/// stays below it; where it does not, they are conservative (README, "Rate limits").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub per_second: u32,
+    pub burst: u32,
+    pub concurrency: u32,
+}
+
+impl Limits {
+    /// For a platform that publishes no limit.
+    pub const UNPUBLISHED: Limits = Limits {
+        per_second: 20,
+        burst: 5,
+        concurrency: 4,
+    };
 }
 
 /// How a kind builds its client from its typed settings and the secret. Makes no call.

@@ -70,12 +70,15 @@ impl Mode {
     }
 }
 
-/// Requests per second and burst for one platform's rate limiter.
+/// Requests per second and burst for one platform's rate limiter, and how many independent
+/// operations apply keeps in flight (the kind's default when absent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
     pub per_second: u32,
     pub burst: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
 }
 
 /// One configured platform, validated.

@@ -152,6 +152,17 @@ pub(super) fn validate_platform(
     };
     let config = kind_settings(name, p.kind, specific, at, diags);
     if let Some(rl) = p.rate_limit
+        && rl.concurrency == Some(0)
+    {
+        diags.push(
+            Diagnostic::new(
+                here("rate_limit"),
+                "`rate_limit.concurrency` must be at least 1",
+            )
+            .hint("1 sends one operation at a time; leave it out for the kind's default"),
+        );
+    }
+    if let Some(rl) = p.rate_limit
         && (rl.per_second == 0 || rl.burst == 0)
     {
         diags.push(

@@ -73,39 +73,54 @@ impl Store {
         remote_id: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
+        self.bind_many(platform, &[(object, group_key, tag_key, remote_id)], now)
+            .await
+    }
+
+    /// Records several bindings in one transaction, each as [`Store::bind_group`] or
+    /// [`Store::bind_tag`] would (`tag_key` empty for a group): what one batch of apply created.
+    #[tracing::instrument(skip_all, fields(platform = %platform, n = binds.len()))]
+    pub async fn bind_many(
+        &self,
+        platform: &str,
+        binds: &[(Object, &str, &str, &str)],
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
         const WHAT: &str = "record a binding";
         in_tx!(self, WHAT, |tx| {
             ensure_platform!(tx, platform, WHAT);
-            sqlx::query(
-                "DELETE FROM bindings
-                 WHERE platform = $1 AND object = $2 AND remote_id = $3
-                   AND NOT (group_key = $4 AND tag_key = $5)",
-            )
-            .bind(platform)
-            .bind(object.as_str())
-            .bind(remote_id)
-            .bind(group_key)
-            .bind(tag_key)
-            .execute(&mut *tx)
-            .await
-            .ctx(WHAT)?;
-            sqlx::query(
-                "INSERT INTO bindings (platform, object, group_key, tag_key, remote_id, bound_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (platform, object, group_key, tag_key) DO UPDATE
-                 SET remote_id = excluded.remote_id,
-                     bound_at = CASE WHEN bindings.remote_id = excluded.remote_id
-                                     THEN bindings.bound_at ELSE excluded.bound_at END",
-            )
-            .bind(platform)
-            .bind(object.as_str())
-            .bind(group_key)
-            .bind(tag_key)
-            .bind(remote_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .ctx(WHAT)?;
+            for (object, group_key, tag_key, remote_id) in binds {
+                sqlx::query(
+                    "DELETE FROM bindings
+                     WHERE platform = $1 AND object = $2 AND remote_id = $3
+                       AND NOT (group_key = $4 AND tag_key = $5)",
+                )
+                .bind(platform)
+                .bind(object.as_str())
+                .bind(*remote_id)
+                .bind(*group_key)
+                .bind(*tag_key)
+                .execute(&mut *tx)
+                .await
+                .ctx(WHAT)?;
+                sqlx::query(
+                    "INSERT INTO bindings (platform, object, group_key, tag_key, remote_id, bound_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (platform, object, group_key, tag_key) DO UPDATE
+                     SET remote_id = excluded.remote_id,
+                         bound_at = CASE WHEN bindings.remote_id = excluded.remote_id
+                                         THEN bindings.bound_at ELSE excluded.bound_at END",
+                )
+                .bind(platform)
+                .bind(object.as_str())
+                .bind(*group_key)
+                .bind(*tag_key)
+                .bind(*remote_id)
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await
+                .ctx(WHAT)?;
+            }
         });
         Ok(())
     }

@@ -439,6 +439,7 @@ mod platforms;
 mod reports;
 mod runs;
 mod status;
+pub use runs::{Intent, OutcomeRow};
 
 impl fmt::Debug for Store {
     /// Names the backend only: pool options are nobody's business in a log line.

@@ -124,6 +124,83 @@ impl Store {
         Ok(id)
     }
 
+    /// Journals the operations of one batch as intents in one transaction, before any of them
+    /// is sent, and returns their ids in the order given. `seq`s are unique within the run.
+    ///
+    /// # Errors
+    /// As [`Store::record_intent`].
+    #[tracing::instrument(skip_all, fields(platform = %platform, run = run, n = intents.len()))]
+    pub async fn record_intents(
+        &self,
+        run: RunId,
+        platform: &str,
+        intents: &[Intent<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OperationId>, Error> {
+        const WHAT: &str = "record operations";
+        let now = ts(now);
+        let ids = in_tx!(self, WHAT, |tx| {
+            ensure_run!(tx, run, platform, WHAT);
+            let mut ids = Vec::with_capacity(intents.len());
+            for i in intents {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO operations (run_id, platform, seq, kind, target, request, status,
+                         attempts, created_at, started_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, 'intent', 0, $7, $7) RETURNING id",
+                )
+                .bind(run)
+                .bind(platform)
+                .bind(i.seq)
+                .bind(i.kind)
+                .bind(i.target)
+                .bind(i.request)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .ctx(WHAT)?;
+                ids.push(id);
+            }
+            ids
+        });
+        Ok(ids)
+    }
+
+    /// Records what became of the operations of one batch, in one transaction.
+    ///
+    /// # Errors
+    /// [`Error::UnknownOperation`] for the first id that is not an operation.
+    #[tracing::instrument(skip_all, fields(n = outcomes.len()))]
+    pub async fn record_outcomes(
+        &self,
+        outcomes: &[OutcomeRow<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        const WHAT: &str = "record operations' outcomes";
+        let now = ts(now);
+        in_tx!(self, WHAT, |tx| {
+            for o in outcomes {
+                let updated = sqlx::query(
+                    "UPDATE operations SET status = $2, attempts = $3, error = $4,
+                         finished_at = $5
+                     WHERE id = $1",
+                )
+                .bind(o.id)
+                .bind(o.status.as_str())
+                .bind(o.attempts)
+                .bind(o.error)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .ctx(WHAT)?
+                .rows_affected();
+                if updated == 0 {
+                    return Err(Error::UnknownOperation { operation: o.id });
+                }
+            }
+        });
+        Ok(())
+    }
+
     /// Records what became of an operation.
     ///
     /// # Errors
@@ -203,4 +280,23 @@ impl Store {
         .ctx("read runs")?;
         rows.into_iter().map(RunRow::try_from).collect()
     }
+}
+
+/// One operation to journal as an intent ([`Store::record_intents`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Intent<'a> {
+    pub seq: i64,
+    pub kind: &'a str,
+    pub target: &'a str,
+    /// A summary for people: never a secret.
+    pub request: &'a str,
+}
+
+/// What became of one operation ([`Store::record_outcomes`]).
+#[derive(Debug, Clone, Copy)]
+pub struct OutcomeRow<'a> {
+    pub id: OperationId,
+    pub status: OpStatus,
+    pub attempts: i64,
+    pub error: Option<&'a str>,
 }

@@ -206,7 +206,8 @@ async fn two_at_once(mirror: Mirror) {
         by_kind_and_target(&reference),
         "by kind and target"
     );
-    assert_eq!(writes, reference);
+    // (Independent operations are in flight together: their order in the log may differ.)
+    assert_eq!(writes.len(), reference.len());
     assert_eq!(sim.writes().len(), reference.len(), "no write refused");
     let lists = sim.count("/api/v1/tag/list");
     assert_eq!(lists, 3, "the writer's two pulls and the waiter's one");

@@ -99,7 +99,8 @@ async fn trial(s: &Scenario, seed: u64, (span_ms, writes): (u64, usize), tally: 
 
     let store = scenario::open(&url).await;
     let pending = store.pending_intents(s.name).await.unwrap();
-    assert!(pending.len() <= 1, "{ctx}: {pending:?}");
+    // Intents are journaled a batch at a time (every write of these plans fits in one batch).
+    assert!(pending.len() <= writes, "{ctx}: {pending:?}");
     let lease = format!("writer:{}", s.name);
     let held = store
         .try_lease(&lease, "crash-test-probe", Duration::ZERO, Utc::now())

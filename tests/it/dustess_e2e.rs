@@ -109,7 +109,10 @@ impl Env {
     fn state(&self) -> Vec<String> {
         self.sim
             .with_state(|a: &mut Account| {
-                a.live_groups()
+                // Highest order first: creates of different groups may land in either order.
+                let mut groups: Vec<_> = a.live_groups().into_iter().collect();
+                groups.sort_by_key(|g| std::cmp::Reverse(g.order));
+                groups
                     .iter()
                     .map(|g| {
                         let tags: Vec<String> = g

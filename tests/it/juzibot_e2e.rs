@@ -144,17 +144,21 @@ async fn bootstrap_then_no_op_cycle() {
     let d = desired(TWO_GROUPS);
     let r = e.apply(&d).await;
     assert!(r.converged(), "{r:?}");
+    // Two waves: the creates, then the orders of what they created (in flight together, so in
+    // any order within the wave).
+    let mut calls = e.calls();
+    calls[3..8].sort();
     assert_eq!(
-        e.calls(),
+        calls,
         [
             "GET tag/list",
             "POST tag/create",
             "POST tag/create",
+            "POST tag/edit",
+            "POST tag/edit",
+            "POST tag/edit",
             "POST tagGroup/edit",
-            "POST tag/edit",
-            "POST tag/edit",
             "POST tagGroup/edit",
-            "POST tag/edit",
             "GET tag/list",
         ]
     );
@@ -428,4 +432,83 @@ async fn every_spelling_of_a_groups_tags_converges() {
         assert!(!r.plan.has_changes(), "{key}: {:?}", r.plan);
         assert_eq!(e.calls(), ["GET tag/list"], "{key}");
     }
+}
+
+/// Pipelining keeps every dependency: in the simulator's call log, an edit of a new group or
+/// tag comes after its group's create, while independent steps go at once. (Freed names, rename
+/// chains and swaps: the unit and property tests of `planner::deps`.)
+#[tokio::test]
+async fn a_dependent_operation_is_never_sent_before_what_it_depends_on() {
+    let e = env(
+        r#"
+groups:
+  - id: g-a
+    name: 甲组
+    order: 300
+    tags:
+      - { id: t-1, name: 一, order: 500 }
+      - { id: t-2, name: 二, order: 400 }
+      - { id: t-3, name: 三, order: 300 }
+      - { id: t-gone, name: 旧, order: 200 }
+      - { id: t-4, name: 四, order: 100 }
+"#,
+        FaultSpec::default(),
+    )
+    .await;
+    // `旧` is pruned; a new group with three tags; `四` moves to the top (an independent order
+    // edit).
+    let d = desired(
+        r#"
+groups:
+  - name: 甲组
+    prune: true
+    tags:
+      - { name: 四, order: 900 }
+      - 一
+      - 二
+      - 三
+  - name: 新组
+    tags: [子, 丑, 寅]
+"#,
+    );
+    let r = e.apply(&d).await;
+    assert!(r.converged(), "{r:?}");
+    let calls = e.sim.calls();
+    let seq = |pred: &dyn Fn(&tagsync::sim::CallRecord) -> bool, what: &str| -> Vec<u64> {
+        let found: Vec<u64> = calls.iter().filter(|c| pred(c)).map(|c| c.seq).collect();
+        assert!(!found.is_empty(), "no call {what}: {calls:#?}");
+        found
+    };
+    let body = |c: &tagsync::sim::CallRecord, key: &str| {
+        c.body
+            .as_ref()
+            .and_then(|b| b.get(key))
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    };
+    let create = seq(&|c| c.path.ends_with("tag/create"), "the create")[0];
+    let new_group = e
+        .sim
+        .with_state(|a: &mut Account| {
+            let g = a.groups().iter().find(|g| g.name == "新组").unwrap();
+            (
+                g.id.clone(),
+                g.tags.iter().map(|t| t.id.clone()).collect::<Vec<_>>(),
+            )
+        })
+        .unwrap();
+    for id in std::iter::once(&new_group.0).chain(&new_group.1) {
+        for c in calls
+            .iter()
+            .filter(|c| c.path.ends_with("edit") && body(c, "id").contains(id.as_str()))
+        {
+            assert!(
+                c.seq > create,
+                "{id} edited before its group's create: {calls:#?}"
+            );
+        }
+    }
+    // The plan's independent steps were not sent one by one: some were in one wave.
+    let waves = tagsync::planner::deps::waves(&r.plan.ops);
+    assert!(waves.len() < r.plan.ops.len(), "{waves:?}");
 }

@@ -57,8 +57,10 @@ impl LogCapture {
     }
 }
 
-/// A platform's settings for tests: enforce mode, no rate limit, a 400 ms request timeout (the
-/// simulators answer in microseconds; timeouts must trip fast). Override fields with `..`.
+/// A platform's settings for tests: enforce mode, a rate limit far above what the simulators
+/// answer (so the kind's default rate does not slow tests) with the kind's default concurrency
+/// (apply pipelines as it does for users), a 400 ms request timeout (the simulators answer in
+/// microseconds; timeouts must trip fast). Override fields with `..`.
 pub fn settings(
     name: &str,
     config: tagsync::settings::KindSettings,
@@ -69,7 +71,7 @@ pub fn settings(
         kind: config.kind(),
         base_url: base_url.parse().expect("a simulator URL"),
         mode: tagsync::settings::Mode::Enforce,
-        rate_limit: None,
+        rate_limit: Some(UNTHROTTLED),
         schedule: None,
         // Tests hand the secret to `platforms::connect` directly.
         secret: tagsync::settings::SecretSource::Env("UNUSED".into()),
@@ -77,6 +79,13 @@ pub fn settings(
         timeout: std::time::Duration::from_millis(400),
     }
 }
+
+/// A rate limit the simulators never reach, with the kind's default concurrency.
+pub const UNTHROTTLED: tagsync::settings::RateLimit = tagsync::settings::RateLimit {
+    per_second: 100_000,
+    burst: 1_000,
+    concurrency: None,
+};
 
 /// A fresh SQLite mirror in `dir` with `platform` (of `kind`) recorded, as apply expects.
 pub async fn mirror(dir: &std::path::Path, platform: &str, kind: &str) -> tagsync::store::Store {

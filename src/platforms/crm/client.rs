@@ -81,8 +81,9 @@ pub(super) fn classify<T>(status: StatusCode, env: wire::Envelope<T>) -> Verdict
         Some(c) if matches!(c / 100, 401 | 403) => {
             Verdict::CredentialExpired(format!("{} (errmsg {c})", message()))
         }
+        // Too many requests, or busy: slow down.
         Some(c) if matches!(c / 100, 429 | 503) => {
-            Verdict::Refused(format!("{} (errmsg {c})", message()))
+            Verdict::Throttled(format!("{} (errmsg {c})", message()))
         }
         Some(c) if (50000..60000).contains(&c) => {
             Verdict::Unknown(format!("{} (errmsg {c})", message()))
@@ -216,5 +217,9 @@ impl Platform for WechatCrm {
 
     fn api_calls(&self) -> u64 {
         self.http.api_calls()
+    }
+
+    fn concurrency(&self) -> usize {
+        self.http.concurrency()
     }
 }

@@ -48,7 +48,7 @@ pub use client::WechatCrm;
 use std::sync::Arc;
 
 use crate::model::{Batch, Capabilities, MarkStyle};
-use crate::platforms::registry::{Connect, Descriptor};
+use crate::platforms::registry::{Connect, Descriptor, Limits};
 
 /// What the CRM's API allows (PLATFORMS.md, capability table): reading, nothing else.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -81,6 +81,8 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     capabilities: &CAPABILITIES,
     example_base_url: "the API address your CRM vendor gives you",
     fields: &[],
+    // No published limit: conservative (README, "Rate limits").
+    limits: Limits::UNPUBLISHED,
 };
 
 /// Builds the client. Makes no call.

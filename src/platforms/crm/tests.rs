@@ -235,7 +235,7 @@ fn envelopes_are_classified() {
         let v = classify(StatusCode::from_u16(status).unwrap(), env);
         let kind = match &v {
             Verdict::Ok(_) => "ok",
-            Verdict::Refused(_) => "refused",
+            Verdict::Refused(_) | Verdict::Throttled(_) => "refused",
             Verdict::Unknown(_) => "unknown",
             Verdict::CredentialExpired(_) => "credential",
             Verdict::NotOurs { .. } => "not ours",

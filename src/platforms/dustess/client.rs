@@ -186,7 +186,11 @@ pub(super) fn classify(status: StatusCode, env: wire::Envelope) -> Verdict<wire:
     let message = format!("{}{trace}", data.errmsg);
     match data.errcode {
         0 => {}
-        -1 | 6000 | 45009 | 45033 => {
+        // WeCom's frequency errors and "system busy", relayed: slow down.
+        -1 | 45009 | 45033 => {
+            return Verdict::Throttled(format!("WeCom errcode {}: {message}", data.errcode));
+        }
+        6000 => {
             return Verdict::Refused(format!("WeCom errcode {}: {message}", data.errcode));
         }
         // WeCom's object-level no-privilege codes (81011 on a tag, 60011 on a member, department
@@ -325,5 +329,9 @@ impl Platform for Dustess {
 
     fn api_calls(&self) -> u64 {
         self.http.api_calls()
+    }
+
+    fn concurrency(&self) -> usize {
+        self.http.concurrency()
     }
 }

@@ -58,7 +58,7 @@ pub use client::Dustess;
 use std::sync::Arc;
 
 use crate::model::{Batch, Capabilities, MarkStyle};
-use crate::platforms::registry::{Connect, Descriptor};
+use crate::platforms::registry::{Connect, Descriptor, Limits};
 
 /// What seed 003 allows (PLATFORMS.md, capability table): create a group with its tags and add
 /// tags to a group, at most 100 per call, orders included; nothing else, not even a list.
@@ -91,6 +91,12 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     capabilities: &CAPABILITIES,
     example_base_url: "https://qw-openapi-tx.dustess.com",
     fields: &[],
+    // No published limit: conservative (README, "Rate limits"). One operation at a time: without
+    // a list call a lost create is repeated by name from the mirror, and its tests pin the order.
+    limits: Limits {
+        concurrency: 1,
+        ..Limits::UNPUBLISHED
+    },
 };
 
 /// Builds the client. Makes no call.

@@ -157,7 +157,10 @@ fn relayed_wecom_busy_codes_are_refusals_and_81011_is_not_ours() {
     };
     for busy in [-1, 6000, 45009, 45033] {
         assert!(
-            matches!(classify(StatusCode::OK, wecom(busy)), Verdict::Refused(_)),
+            matches!(
+                classify(StatusCode::OK, wecom(busy)),
+                Verdict::Refused(_) | Verdict::Throttled(_)
+            ),
             "{busy}"
         );
     }

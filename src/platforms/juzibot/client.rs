@@ -279,4 +279,8 @@ impl Platform for Juzibot {
     fn api_calls(&self) -> u64 {
         self.http.api_calls()
     }
+
+    fn concurrency(&self) -> usize {
+        self.http.concurrency()
+    }
 }

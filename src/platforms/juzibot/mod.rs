@@ -28,7 +28,7 @@ pub use client::Juzibot;
 use std::sync::Arc;
 
 use crate::model::{Batch, Capabilities, MarkStyle};
-use crate::platforms::registry::{Connect, Descriptor};
+use crate::platforms::registry::{Connect, Descriptor, Limits};
 
 /// What the hub's API allows (PLATFORMS.md, capability table).
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -64,6 +64,8 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     capabilities: &CAPABILITIES,
     example_base_url: "https://hub.juzibot.com",
     fields: &[],
+    // No published limit: conservative (README, "Rate limits").
+    limits: Limits::UNPUBLISHED,
 };
 
 /// Builds the client. Makes no call.

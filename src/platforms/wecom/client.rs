@@ -370,9 +370,9 @@ pub(super) fn status<T>(http: StatusCode, r: wire::Response<T>) -> Verdict<T> {
     }
     match r.errcode {
         0 => Verdict::Ok(r.body),
-        -1 | 6000 | 45009 | 45033 => {
-            Verdict::Refused(format!("{} (errcode {})", r.errmsg, r.errcode))
-        }
+        // Too many calls (45009 per period, 45033 at once) and "system busy": slow down.
+        -1 | 45009 | 45033 => Verdict::Throttled(format!("{} (errcode {})", r.errmsg, r.errcode)),
+        6000 => Verdict::Refused(format!("{} (errcode {})", r.errmsg, r.errcode)),
         40014 | 41001 | 42001 => {
             Verdict::CredentialExpired(format!("{} (errcode {})", r.errmsg, r.errcode))
         }
@@ -453,6 +453,7 @@ fn retype<T, U>(v: Verdict<T>) -> Verdict<U> {
     match v {
         Verdict::Ok(_) => Verdict::Protocol("unexpected success".into()),
         Verdict::Refused(s) => Verdict::Refused(s),
+        Verdict::Throttled(s) => Verdict::Throttled(s),
         Verdict::Unknown(s) => Verdict::Unknown(s),
         Verdict::CredentialExpired(s) => Verdict::CredentialExpired(s),
         Verdict::NotOurs { errcode, message } => Verdict::NotOurs { errcode, message },
@@ -643,5 +644,9 @@ impl Platform for Wecom {
 
     fn api_calls(&self) -> u64 {
         self.http.api_calls()
+    }
+
+    fn concurrency(&self) -> usize {
+        self.http.concurrency()
     }
 }

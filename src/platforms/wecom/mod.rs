@@ -59,7 +59,7 @@ pub use client::{REFRESH_MARGIN, Wecom};
 use std::sync::Arc;
 
 use crate::model::{Batch, Capabilities, MarkStyle};
-use crate::platforms::registry::{Connect, Descriptor, Field};
+use crate::platforms::registry::{Connect, Descriptor, Field, Limits};
 
 /// What WeCom's tag API allows (PLATFORMS.md, capability table), for strategy and corp tags alike.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -110,6 +110,13 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
             hint: "",
         },
     ],
+    // About 10,000 calls per minute per API per corp (≈166/s): 100/s stays below it even when
+    // every call goes to one API, and leaves room for the corp's other clients.
+    limits: Limits {
+        per_second: 100,
+        burst: 10,
+        concurrency: 8,
+    },
 };
 
 /// Builds the client. Makes no call.

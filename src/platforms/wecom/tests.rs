@@ -82,7 +82,7 @@ fn ok<T>(v: Verdict<T>) -> T {
 fn describe<T>(v: &Verdict<T>) -> String {
     match v {
         Verdict::Ok(_) => "ok".into(),
-        Verdict::Refused(s) => format!("refused: {s}"),
+        Verdict::Refused(s) | Verdict::Throttled(s) => format!("refused: {s}"),
         Verdict::Unknown(s) => format!("unknown: {s}"),
         Verdict::CredentialExpired(s) => format!("credential: {s}"),
         Verdict::NotOurs { errcode, .. } => format!("not ours {errcode}"),

@@ -369,4 +369,8 @@ impl Platform for Yzj {
     fn api_calls(&self) -> u64 {
         self.http.api_calls()
     }
+
+    fn concurrency(&self) -> usize {
+        self.http.concurrency()
+    }
 }

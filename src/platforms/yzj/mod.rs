@@ -53,7 +53,7 @@ pub use client::Yzj;
 use std::sync::Arc;
 
 use crate::model::{Batch, Capabilities, MarkStyle};
-use crate::platforms::registry::{Connect, Descriptor, Field};
+use crate::platforms::registry::{Connect, Descriptor, Field, Limits};
 
 /// What Miaokol's API allows (PLATFORMS.md, capability table).
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -96,6 +96,8 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
         example: "44n2AsVZArKefJbuaE",
         hint: "add `app_id:`, the app ID the Miaokol (yzj) open platform issued",
     }],
+    // No published limit: conservative (README, "Rate limits").
+    limits: Limits::UNPUBLISHED,
 };
 
 /// Builds the client. Makes no call.
