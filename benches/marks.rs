@@ -46,6 +46,7 @@ fn settings(name: &str, config: KindSettings, url: &str) -> PlatformSettings {
         rate_limit: Some(RateLimit {
             per_second: LIMIT,
             burst: 1,
+            concurrency: None,
         }),
         schedule: None,
         secret: SecretSource::Env("UNUSED".into()),
