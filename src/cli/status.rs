@@ -268,26 +268,7 @@ mod tests {
     }
 
     fn engine_never_run() -> PlatformStatus {
-        PlatformStatus {
-            name: "juzi-main".into(),
-            kind: "juzibot".into(),
-            mode: "observe".into(),
-            last_pull_at: None,
-            last_run: None,
-            last_apply: None,
-            drift_counts: Default::default(),
-            drift: Vec::new(),
-            not_ours: Vec::new(),
-            failed_operations: Vec::new(),
-            unresolved_intents: 0,
-            mark_queue: 0,
-            oldest_mark_at: None,
-            marks_failed: 0,
-            lease_holder: None,
-            lease_expires_at: None,
-            last_error: None,
-            console_changes: Vec::new(),
-        }
+        crate::engine::never_run("juzi-main", "juzibot", "observe")
     }
 
     #[test]

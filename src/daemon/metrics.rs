@@ -23,7 +23,7 @@ pub const API_CALLS: &str = "tagsync_api_calls_total";
 /// Retried API calls, by `platform` and `error_class`: `refused` (the platform did not process
 /// the call: rate limited, busy) or `unknown` (5xx, timeout, reset: an idempotent call repeated).
 /// Counted by the HTTP layer (`platforms/http.rs`) at each retry, whoever runs the client.
-pub const API_RETRIES: &str = "tagsync_api_retries_total";
+pub use crate::platforms::http::API_RETRIES;
 /// Differences left after the last cycle, by `platform`.
 pub const DRIFT: &str = "tagsync_drift";
 /// When the platform's last successful cycle ended (Unix seconds), by `platform`.

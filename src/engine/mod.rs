@@ -90,7 +90,7 @@ pub use marks::{DrainReport, MarkError, MarkInput, MarkRefusal};
 pub use progress::{Progress, ProgressEvent};
 pub use report::{CycleReport, Error, ErrorClass, Outcome, Problem, changes_to_send};
 pub use saved::{check_accounts, judge_deletes};
-pub use status::{StatusReport, configured, status};
+pub use status::{StatusReport, configured, never_run, status};
 
 /// What started a run, as `sync_runs.trigger` stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

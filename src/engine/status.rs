@@ -51,7 +51,8 @@ pub async fn status(
     })
 }
 
-fn never_run(name: &str, kind: &str, mode: &str) -> PlatformStatus {
+/// A platform the mirror knows of but that has never run (also the base of tests' fixtures).
+pub fn never_run(name: &str, kind: &str, mode: &str) -> PlatformStatus {
     PlatformStatus {
         name: name.to_owned(),
         kind: kind.to_owned(),

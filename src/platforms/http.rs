@@ -8,6 +8,9 @@
 //! - the outcome is unknown (timeout after sending, 5xx, reset): retry only idempotent requests; a
 //!   create gets [`Error::Indeterminate`] and the caller re-reads the platform instead.
 
+/// The retries counter, counted here where each retry happens (the daemon exports it).
+pub const API_RETRIES: &str = "tagsync_api_retries_total";
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -294,7 +297,7 @@ impl Http {
                     Attempt::Unknown(s) => (s.as_str(), "unknown"),
                     Attempt::Final(_) => ("", "final"),
                 };
-                metrics::counter!(crate::daemon::metrics::API_RETRIES, "platform" => self.platform.clone(), "error_class" => class).increment(1);
+                metrics::counter!(API_RETRIES, "platform" => self.platform.clone(), "error_class" => class).increment(1);
                 first_cause
                     .lock()
                     .expect("never poisoned")
