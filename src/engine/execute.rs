@@ -25,6 +25,10 @@ use super::report::{CycleReport, Error, ErrorClass, Problem};
 /// leaves few intents unsent.
 const BATCH: usize = 100;
 
+/// A flush of the [`Book`] in progress.
+type Flush<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send + 'a>>;
+
 /// One operation's call in flight: its index in the batch and, unless it was held back, its
 /// result.
 type Call<'a> = std::pin::Pin<
@@ -74,6 +78,62 @@ struct Book {
 }
 
 impl Book {
+    fn is_empty(&self) -> bool {
+        self.outcomes.is_empty()
+            && self.binds.is_empty()
+            && self.applied.is_empty()
+            && self.not_ours.is_empty()
+    }
+
+    /// Notes an operation's answer for the mirror: its outcome, and after a success the
+    /// bindings of what it created and the change itself.
+    fn note(
+        &mut self,
+        action: &Action,
+        id: OperationId,
+        result: Option<&Result<Vec<Applied>, platforms::Error>>,
+    ) {
+        let applied = match result {
+            None => {
+                let why = "not sent: a call of its batch failed; the round re-reads";
+                self.outcomes
+                    .push((id, OpStatus::Skipped, 0, Some(why.into())));
+                return;
+            }
+            Some(Err(e)) => {
+                let status = if matches!(e, platforms::Error::NotOurs { .. }) {
+                    OpStatus::NotOurs
+                } else {
+                    OpStatus::Failed
+                };
+                self.outcomes.push((id, status, 1, Some(e.to_string())));
+                return;
+            }
+            Some(Ok(applied)) => applied,
+        };
+        self.outcomes.push((id, OpStatus::Succeeded, 1, None));
+        let group_key = action.group_key();
+        for change in applied {
+            let tags = match change {
+                Applied::GroupCreated(g) if g.id.is_empty() => continue,
+                Applied::GroupCreated(g) => {
+                    self.binds.push((group_key.to_owned(), None, g.id.clone()));
+                    Some(&g.tags)
+                }
+                Applied::TagsCreated { tags, .. } => Some(tags),
+                _ => None,
+            };
+            for (tag_key, tag_id) in tags.map(|t| new_tag_ids(action, t)).unwrap_or_default() {
+                self.binds.push((
+                    group_key.to_owned(),
+                    Some(tag_key.to_owned()),
+                    tag_id.to_owned(),
+                ));
+            }
+            self.applied.push(change.clone());
+        }
+    }
+
     async fn flush(self, ctx: &Ctx<'_>) -> Result<(), Error> {
         let now = ctx.clock.now();
         if !self.outcomes.is_empty() {
@@ -100,11 +160,9 @@ impl Book {
                 .collect();
             ctx.store.bind_many(ctx.name, &binds, now).await?;
         }
-        for change in &self.applied {
-            ctx.store
-                .record_applied(ctx.name, change, Some(ctx.run), now)
-                .await?;
-        }
+        ctx.store
+            .record_applied_many(ctx.name, &self.applied, Some(ctx.run), now)
+            .await?;
         for id in &self.not_ours {
             ctx.store.mark_not_ours(ctx.name, id, now).await?;
         }
@@ -184,31 +242,50 @@ pub(super) async fn execute(
                     .instrument(span),
                 ));
             }
-            let sends = futures_util::stream::iter(calls)
-                .buffer_unordered(concurrency)
-                .collect::<Vec<_>>();
-            let (mut results, flushed) = tokio::join!(sends, std::mem::take(&mut book).flush(ctx));
-            flushed?;
+            // Outcomes, bindings and changes are recorded as the answers come in, in one
+            // transaction per flush while the calls go on: what was left of the previous batch
+            // first, then whatever arrived meanwhile (a group commit), so that little is left to
+            // record when the last call returns.
+            let mut sends = futures_util::stream::iter(calls).buffer_unordered(concurrency);
+            let mut flushing: Option<Flush<'_>> =
+                Some(Box::pin(std::mem::take(&mut book).flush(ctx)));
+            let mut results = Vec::with_capacity(batch.len());
+            loop {
+                tokio::select! {
+                    next = sends.next() => match next {
+                        Some((k, result)) => {
+                            book.note(&batch[k].action, ids[k], result.as_ref());
+                            results.push((k, result));
+                        }
+                        None => break,
+                    },
+                    flushed = async { flushing.as_mut().expect("polled only when set").await },
+                        if flushing.is_some() =>
+                    {
+                        flushed?;
+                        flushing = None;
+                    }
+                }
+                if flushing.is_none() && !book.is_empty() {
+                    flushing = Some(Box::pin(std::mem::take(&mut book).flush(ctx)));
+                }
+            }
+            drop(sends);
+            if let Some(f) = flushing {
+                f.await?;
+            }
             results.sort_by_key(|(k, _)| *k);
             let mut reread = false;
             let mut split: Vec<Cow<'_, Op>> = Vec::new();
-            for ((_, result), (op, id)) in results.into_iter().zip(batch.iter().zip(ids)) {
+            for (k, result) in results {
+                let op = &batch[k];
                 let group_key = op.action.group_key();
                 let e = match result {
-                    None => {
-                        book.outcomes.push((
-                            id,
-                            OpStatus::Skipped,
-                            0,
-                            Some("not sent: a call of its batch failed; the round re-reads".into()),
-                        ));
-                        continue;
-                    }
+                    None => continue,
                     Some(Ok(applied)) => {
-                        book.outcomes.push((id, OpStatus::Succeeded, 1, None));
                         report.succeeded += 1;
                         reached.insert(group_key.to_owned());
-                        if !note_applied(op, applied, &mut created, &mut book) {
+                        if !note_created(op, applied, &mut created) {
                             // Until the list that ends the round finds it, nothing can address
                             // it: its later steps wait for that round.
                             blocked.insert(group_key.to_owned());
@@ -218,13 +295,6 @@ pub(super) async fn execute(
                     Some(Err(e)) => e,
                 };
                 let journal = op.journal();
-                let not_ours = matches!(e, platforms::Error::NotOurs { .. });
-                let status = if not_ours {
-                    OpStatus::NotOurs
-                } else {
-                    OpStatus::Failed
-                };
-                book.outcomes.push((id, status, 1, Some(e.to_string())));
                 tracing::warn!(message = "An operation failed.", platform = %ctx.name, operation = %journal.kind, target = %journal.target, error = %e);
                 match ErrorClass::of(&e) {
                     ErrorClass::NotOurs => {
@@ -301,56 +371,50 @@ async fn journal_intents(
         .await?)
 }
 
-/// Notes what a successful operation changed: the ids of what it created (bound to their keys
-/// in memory at once, in the mirror with the batch's record) and the change itself. Returns
-/// whether what it made can be addressed now: a create that answers no id (Miaokol's
-/// `batchAddTag`) is bound by name from the list that ends the round, and recorded from it.
-fn note_applied(op: &Op, applied: Vec<Applied>, created: &mut Created, book: &mut Book) -> bool {
+/// Notes in memory what a successful operation created, so that later operations of the plan
+/// can address it. Returns whether what it made can be addressed now: a create that answers no
+/// id (Miaokol's `batchAddTag`) is bound by name from the list that ends the round, and recorded
+/// from it.
+fn note_created(op: &Op, applied: Vec<Applied>, created: &mut Created) -> bool {
     let group_key = op.action.group_key();
     let mut addressable = true;
     for change in applied {
-        match &change {
+        let tags = match &change {
             Applied::GroupCreated(g) if g.id.is_empty() => {
                 addressable = false;
                 continue;
             }
             Applied::GroupCreated(g) => {
                 created.groups.insert(group_key.to_owned(), g.id.clone());
-                book.binds.push((group_key.to_owned(), None, g.id.clone()));
-                bind_new_tags(&op.action, &g.tags, created, book);
+                &g.tags
             }
-            Applied::TagsCreated { tags, .. } => {
-                bind_new_tags(&op.action, tags, created, book);
-            }
-            _ => {}
+            Applied::TagsCreated { tags, .. } => tags,
+            _ => continue,
+        };
+        for (tag_key, id) in new_tag_ids(&op.action, tags) {
+            created
+                .tags
+                .insert((group_key.to_owned(), tag_key.to_owned()), id.to_owned());
         }
-        book.applied.push(change);
     }
     addressable
 }
 
-fn bind_new_tags(action: &Action, returned: &[RemoteTag], created: &mut Created, book: &mut Book) {
-    let (group_key, wanted) = match action {
-        Action::CreateGroup {
-            group_key, tags, ..
-        }
-        | Action::AddTags {
-            group_key, tags, ..
-        } => (group_key, tags),
-        _ => return,
+/// The declared tags of a create, by key, with the ids the platform answered (matched by name).
+fn new_tag_ids<'a>(action: &'a Action, returned: &'a [RemoteTag]) -> Vec<(&'a str, &'a str)> {
+    let wanted = match action {
+        Action::CreateGroup { tags, .. } | Action::AddTags { tags, .. } => tags,
+        _ => return Vec::new(),
     };
-    for t in wanted {
-        if let Some(r) = returned
-            .iter()
-            .find(|r| r.name == t.name && !r.id.is_empty())
-        {
-            created
-                .tags
-                .insert((group_key.clone(), t.key.clone()), r.id.clone());
-            book.binds
-                .push((group_key.clone(), Some(t.key.clone()), r.id.clone()));
-        }
-    }
+    wanted
+        .iter()
+        .filter_map(|t| {
+            returned
+                .iter()
+                .find(|r| r.name == t.name && !r.id.is_empty())
+                .map(|r| (t.key.as_str(), r.id.as_str()))
+        })
+        .collect()
 }
 
 /// Makes the call(s) of one operation and says what changed.

@@ -24,23 +24,26 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .ctx(WHAT)?;
-            for row in rows {
-                sqlx::query(
+            for chunk in rows.chunks(BATCH) {
+                let sql = format!(
                     "INSERT INTO desired_state (platform, group_key, tag_key, group_name, tag_name,
                          status, detail, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(platform)
-                .bind(&row.group_key)
-                .bind(row.tag_key.as_deref().unwrap_or(""))
-                .bind(&row.group_name)
-                .bind(&row.tag_name)
-                .bind(&row.status)
-                .bind(&row.detail)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .ctx(WHAT)?;
+                     VALUES {}",
+                    placeholders(chunk.len(), 8)
+                );
+                let mut query = sqlx::query(&sql);
+                for row in chunk {
+                    query = query
+                        .bind(platform)
+                        .bind(&row.group_key)
+                        .bind(row.tag_key.as_deref().unwrap_or(""))
+                        .bind(&row.group_name)
+                        .bind(&row.tag_name)
+                        .bind(&row.status)
+                        .bind(&row.detail)
+                        .bind(now);
+                }
+                query.execute(&mut *tx).await.ctx(WHAT)?;
             }
         });
         Ok(())

@@ -428,6 +428,7 @@ fn last_by_id<'a, T: Copy>(items: impl Iterator<Item = (&'a str, T)>) -> Vec<T> 
 }
 
 // After the macros, which they use.
+mod applied;
 mod bindings;
 mod daemon;
 mod desired;

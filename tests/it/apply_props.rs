@@ -516,13 +516,8 @@ impl Env {
             kind,
             base_url: sim.base_url().parse().unwrap(),
             mode: Mode::Enforce,
-            // One operation in flight: with pipelining on, these properties found cases to
-            // analyse (idempotent edits retried after a lost answer count twice against the
-            // budget; call order changes which fault each call draws). See docs/BENCHMARKS.md.
-            rate_limit: Some(tagsync::settings::RateLimit {
-                concurrency: Some(1),
-                ..crate::support::UNTHROTTLED
-            }),
+            // Pipelining on: the kind's default concurrency, no rate limit.
+            rate_limit: Some(crate::support::UNTHROTTLED),
             schedule: None,
             secret: SecretSource::Env("UNUSED".into()),
             config: match p {
@@ -699,7 +694,10 @@ fn show_state(state: &[SGroup]) -> String {
 // ---------------------------------------------------------------------------------------------
 // The call log.
 
-/// A write request: consecutive attempts with the same path and body (the HTTP layer's repeats).
+/// A write request: every attempt with the same path and body within one apply (the HTTP
+/// layer's repeats). With operations in flight together, a repeat need not follow its first
+/// attempt directly: other operations' calls come in between. Two operations of one plan never
+/// make the same request (each names its own object or change), so equal requests are repeats.
 #[derive(Debug)]
 struct WriteRequest<'a> {
     first: &'a CallRecord,
@@ -710,12 +708,15 @@ struct WriteRequest<'a> {
 fn write_requests(calls: &[CallRecord]) -> Vec<WriteRequest<'_>> {
     let mut out: Vec<WriteRequest> = Vec::new();
     for c in calls.iter().filter(|c| c.write) {
-        match out.last_mut() {
-            Some(last) if last.first.path == c.path && last.first.body == c.body => {
-                last.attempts += 1;
-                last.applied += usize::from(c.applied);
+        match out
+            .iter_mut()
+            .find(|w| w.first.path == c.path && w.first.body == c.body)
+        {
+            Some(same) => {
+                same.attempts += 1;
+                same.applied += usize::from(c.applied);
             }
-            _ => out.push(WriteRequest {
+            None => out.push(WriteRequest {
                 first: c,
                 attempts: 1,
                 applied: usize::from(c.applied),
