@@ -15,7 +15,7 @@ use tracing::Instrument;
 use crate::model::{RemoteGroup, RemoteTag};
 use crate::planner::{Action, Op, PlatformPlan, deps};
 use crate::platforms;
-use crate::store::{Applied, Intent, Object, OpStatus, OperationId, OutcomeRow};
+use crate::store::{Applied, DesiredStateRow, Intent, Object, OpStatus, OperationId, OutcomeRow};
 
 use super::Ctx;
 use super::report::{CycleReport, Error, ErrorClass, Problem};
@@ -75,6 +75,8 @@ struct Book {
     binds: Vec<(String, Option<String>, String)>,
     applied: Vec<Applied>,
     not_ours: Vec<String>,
+    /// The plan's `desired_state` rows, written with the first flush.
+    desired_state: Option<Vec<DesiredStateRow>>,
 }
 
 impl Book {
@@ -83,6 +85,7 @@ impl Book {
             && self.binds.is_empty()
             && self.applied.is_empty()
             && self.not_ours.is_empty()
+            && self.desired_state.is_none()
     }
 
     /// Notes an operation's answer for the mirror: its outcome, and after a success the
@@ -166,6 +169,9 @@ impl Book {
         for id in &self.not_ours {
             ctx.store.mark_not_ours(ctx.name, id, now).await?;
         }
+        if let Some(rows) = &self.desired_state {
+            ctx.store.replace_desired_state(ctx.name, rows, now).await?;
+        }
         Ok(())
     }
 }
@@ -176,6 +182,17 @@ pub(super) async fn execute(
     plan: &PlatformPlan,
     report: &mut CycleReport,
 ) -> Result<Stop, Error> {
+    execute_deferring(ctx, plan, report, None).await
+}
+
+/// [`execute`], writing `desired_state` (how the plan's objects stand) while the first calls
+/// are in flight instead of before them.
+pub(super) async fn execute_deferring(
+    ctx: &Ctx<'_>,
+    plan: &PlatformPlan,
+    report: &mut CycleReport,
+    desired_state: Option<Vec<DesiredStateRow>>,
+) -> Result<Stop, Error> {
     let mut created = Created::default();
     // Groups whose creation failed or that refused us: later steps on them are skipped.
     let mut blocked: BTreeSet<String> = BTreeSet::new();
@@ -184,7 +201,10 @@ pub(super) async fn execute(
     // once and its later steps are skipped, as one operation at a time would.
     let mut reached: BTreeSet<String> = BTreeSet::new();
     let mut stop = Stop::Finished;
-    let mut book = Book::default();
+    let mut book = Book {
+        desired_state,
+        ..Book::default()
+    };
     let concurrency = ctx.platform.concurrency().max(1);
     ctx.progress(|platform| super::ProgressEvent::Sending {
         platform,

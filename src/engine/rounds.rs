@@ -10,7 +10,7 @@ use crate::planner::{self, PlanInput, PlatformPlan};
 use crate::store;
 
 use super::Ctx;
-use super::execute::{Stop, execute};
+use super::execute::{Stop, execute_deferring};
 use super::recovery;
 use super::report::{CycleReport, Error, ErrorClass, Problem};
 
@@ -35,22 +35,27 @@ pub(super) async fn rounds(
         if round == 1 && ctx.lease.is_some() {
             recovery::recover(ctx, &snapshot).await?;
         }
-        record_plan(ctx, &plan).await?;
+        record_binds(ctx, &plan).await?;
         if round == 1 {
             // The verdict is shown with the plan, dry runs included.
             plan.judge_deletes(max_deletes);
             report.plan = plan.clone();
             report.basis = Basis::new(&snapshot, &with_binds(bindings, &plan.bind), &not_ours);
             if plan.refused_by_guard() && !dry_run {
+                record_desired(ctx, &plan).await?;
                 return Err(Error::too_many_deletes(ctx.name, plan));
             }
         }
         let done = dry_run || !plan.has_changes() || !ctx.caps.writable();
         report.remaining = plan.clone();
         if done {
+            record_desired(ctx, &plan).await?;
             return Ok(());
         }
-        let stop = execute(ctx, &plan, report).await?;
+        // How the plan's objects stand is written while its first calls are in flight: only
+        // the bindings must be durable before a call (a rename through a temporary name must
+        // find its object again after a crash).
+        let stop = execute_deferring(ctx, &plan, report, Some(status_rows(&plan))).await?;
         if stop == Stop::Permanent {
             // Re-read once so the mirror shows what did happen, but do not send again.
             report.remaining = pull_and_plan(ctx, desired).await?.plan;
@@ -107,6 +112,12 @@ async fn pull_and_plan(ctx: &Ctx<'_>, desired: &Desired) -> Result<Planned, Erro
 /// Records what a plan found without a call: the bindings of objects matched by name or `was`, and
 /// how every declared object stands (`v_drift`), as each round does for its plan.
 pub(super) async fn record_plan(ctx: &Ctx<'_>, plan: &PlatformPlan) -> Result<(), Error> {
+    record_binds(ctx, plan).await?;
+    record_desired(ctx, plan).await
+}
+
+/// Records the bindings of the objects a plan matched by name or `was`, in one transaction.
+async fn record_binds(ctx: &Ctx<'_>, plan: &PlatformPlan) -> Result<(), Error> {
     let (store, name, now) = (ctx.store, ctx.name, ctx.clock.now());
     let binds: Vec<(store::Object, &str, &str, &str)> = plan
         .bind
@@ -127,8 +138,14 @@ pub(super) async fn record_plan(ctx: &Ctx<'_>, plan: &PlatformPlan) -> Result<()
         })
         .collect();
     store.bind_many(name, &binds, now).await?;
-    store
-        .replace_desired_state(name, &status_rows(plan), now)
+    Ok(())
+}
+
+/// Records how every declared object stands (`v_drift`).
+async fn record_desired(ctx: &Ctx<'_>, plan: &PlatformPlan) -> Result<(), Error> {
+    let now = ctx.clock.now();
+    ctx.store
+        .replace_desired_state(ctx.name, &status_rows(plan), now)
         .await?;
     Ok(())
 }
@@ -149,7 +166,7 @@ pub(super) async fn pull(ctx: &Ctx<'_>) -> Result<Snapshot, Error> {
     Ok(snapshot)
 }
 
-fn status_rows(plan: &PlatformPlan) -> Vec<store::DesiredStateRow> {
+pub(super) fn status_rows(plan: &PlatformPlan) -> Vec<store::DesiredStateRow> {
     plan.status
         .iter()
         .map(|s| store::DesiredStateRow {

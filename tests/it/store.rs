@@ -55,6 +55,7 @@ stories!(
     rename_reorder_vanish_reappear,
     incomplete_listing_never_deletes,
     bindings_round_trip,
+    bind_many_is_binding_one_after_another,
     runs_operations_and_intents,
     apply_events_and_run_ids,
     applied_changes_update_the_mirror,
@@ -644,6 +645,57 @@ async fn bindings_round_trip(db: &TestDb) {
         matches!(err, Error::UnknownPlatform { ref platform } if platform == "other"),
         "{err:?}"
     );
+}
+
+/// A batch of bindings (what one batch of apply created) ends as binding them one after
+/// another would: a key rebound within the batch keeps its last id, an id taken by a later key
+/// leaves the earlier key unbound, keys already bound to their id keep their `bound_at`.
+async fn bind_many_is_binding_one_after_another(db: &TestDb) {
+    use tagsync::store::Object::{Group, Tag};
+    platform(db, "a").await;
+    platform(db, "b").await;
+    let before = [
+        (Group, "level", "", "g1"),
+        (Tag, "level", "vip", "t1"),
+        (Tag, "level", "old", "t2"),
+        (Tag, "level", "gone", "t7"),
+    ];
+    let batch = [
+        (Tag, "level", "vip", "t1"),
+        (Tag, "level", "new", "t2"),
+        (Tag, "level", "x", "t3"),
+        (Tag, "level", "x", "t4"),
+        (Tag, "level", "gone", "t5"),
+        (Tag, "level", "y", "t5"),
+        (Group, "source", "", "g2"),
+    ];
+    db.store.bind_many("a", &before, t(1)).await.unwrap();
+    db.store.bind_many("a", &batch, t(2)).await.unwrap();
+    // The same, one binding at a time, on another platform.
+    for (object, g, k, id) in before.iter().chain(&batch) {
+        match object {
+            Group => db.store.bind_group("b", g, id, t(2)).await.unwrap(),
+            Tag => db.store.bind_tag("b", g, k, id, t(2)).await.unwrap(),
+        }
+    }
+    let (a, b) = (
+        db.store.bindings("a").await.unwrap(),
+        db.store.bindings("b").await.unwrap(),
+    );
+    assert_eq!(a, b);
+    assert_eq!(a.tags.len(), 4, "{a:?}");
+    assert!(
+        !a.tags.contains_key(&("level".into(), "gone".into())),
+        "{a:?}"
+    );
+    let bound_at: Vec<(String, DateTime<Utc>)> = raw!(
+        db,
+        (String, DateTime<Utc>),
+        "SELECT remote_id, bound_at FROM bindings WHERE platform = $1 AND remote_id IN ('t1', 't2')
+         ORDER BY remote_id",
+        "a"
+    );
+    assert_eq!(bound_at, [("t1".into(), t(1)), ("t2".into(), t(2))]);
 }
 
 async fn runs_operations_and_intents(db: &TestDb) {
