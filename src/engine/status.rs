@@ -67,7 +67,7 @@ pub fn never_run(name: &str, kind: &str, mode: &str) -> PlatformStatus {
         unresolved_intents: 0,
         mark_queue: 0,
         oldest_mark_at: None,
-        marks_failed: 0,
+        marks_dead: 0,
         lease_holder: None,
         lease_expires_at: None,
         last_error: None,
