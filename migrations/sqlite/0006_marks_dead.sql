@@ -32,3 +32,5 @@ ALTER TABLE mark_requests_new RENAME TO mark_requests;
 CREATE INDEX mark_requests_pending ON mark_requests (platform, status, next_attempt_at);
 CREATE INDEX mark_requests_contact ON mark_requests (platform, contact, user_id, id);
 CREATE INDEX mark_requests_platform_status ON mark_requests (platform, status, created_at);
+-- The delivery rate of `status` (delivered in the last hour).
+CREATE INDEX mark_requests_finished ON mark_requests (platform, status, finished_at);

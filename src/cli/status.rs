@@ -163,6 +163,13 @@ fn lines(p: &PlatformStatus, now: DateTime<Utc>, colour: bool) -> Vec<(&'static 
         if p.marks_dead > 0 {
             let _ = write!(m, "; {}", bad(format!("{} dead", p.marks_dead)));
         }
+        if p.marks_delivered_last_hour > 0 {
+            let _ = write!(
+                m,
+                "; {} delivered in the last hour",
+                p.marks_delivered_last_hour
+            );
+        }
         m
     };
     let lease = match (&p.lease_holder, p.lease_expires_at) {
@@ -254,6 +261,7 @@ mod tests {
             mark_queue: 2,
             oldest_mark_at: Some(now - chrono::Duration::hours(50)),
             marks_dead: 1,
+            marks_delivered_last_hour: 0,
             lease_holder: Some("host-a:4242:0000beef".into()),
             lease_expires_at: Some(now + chrono::Duration::seconds(90)),
             last_error: None,

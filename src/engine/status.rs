@@ -68,6 +68,7 @@ pub fn never_run(name: &str, kind: &str, mode: &str) -> PlatformStatus {
         mark_queue: 0,
         oldest_mark_at: None,
         marks_dead: 0,
+        marks_delivered_last_hour: 0,
         lease_holder: None,
         lease_expires_at: None,
         last_error: None,

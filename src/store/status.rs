@@ -81,6 +81,8 @@ pub struct PlatformStatus {
     pub oldest_mark_at: Option<DateTime<Utc>>,
     /// Marks given up on (status `dead`).
     pub marks_dead: i64,
+    /// Marks delivered in the hour before `now` (the delivery rate).
+    pub marks_delivered_last_hour: i64,
     /// The writer lease's holder, while it runs.
     pub lease_holder: Option<String>,
     pub lease_expires_at: Option<DateTime<Utc>>,
@@ -235,6 +237,15 @@ impl Store {
             .fetch_one(pool)
             .await
             .ctx(WHAT)?;
+            let delivered: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM mark_requests
+                 WHERE platform = $1 AND status = 'succeeded' AND finished_at >= $2",
+            )
+            .bind(platform)
+            .bind(now - chrono::Duration::hours(1))
+            .fetch_one(pool)
+            .await
+            .ctx(WHAT)?;
             let oldest_mark: Option<DateTime<Utc>> = sqlx::query_scalar(
                 "SELECT created_at FROM mark_requests
                  WHERE platform = $1 AND status IN ('queued', 'claimed')
@@ -300,6 +311,7 @@ impl Store {
                 mark_queue: marks.0,
                 oldest_mark_at: oldest_mark,
                 marks_dead: marks.1,
+                marks_delivered_last_hour: delivered,
                 lease_holder: lease.as_ref().map(|l| l.0.clone()),
                 lease_expires_at: lease.map(|l| l.1),
                 last_error,
