@@ -130,7 +130,7 @@ pub async fn run(config: &std::path::Path, args: MarkArgs) -> Result<Success, Fa
             print(&row, args.format, "delivered: the platform has it");
             Ok(Success::Done)
         }
-        MarkStatus::Failed => {
+        MarkStatus::Dead => {
             print(&row, args.format, "refused");
             Err(anyhow::anyhow!(
                 "{}; the request is dead (`tagsync mark --retry-dead` requeues it)",

@@ -37,12 +37,12 @@ pub async fn run(config: &std::path::Path) -> Result<Success, Failure> {
     let clock = engine.clock().clone();
     let max_deletes = settings.max_deletes as usize;
     // Mark workers share the cycles' clients: one rate limiter per platform.
-    let marks = daemon::marks::spawn(
+    let marks = Arc::new(daemon::marks::spawn(
         engine.clone(),
         targets.clone(),
         loader(&settings),
         desired.clone(),
-    );
+    ));
     let runner = Arc::new(runner::EngineRunner::new(engine, targets, max_deletes));
     let options = daemon::Options {
         listen: settings.listen,
@@ -66,7 +66,7 @@ pub async fn run(config: &std::path::Path) -> Result<Success, Failure> {
             engine::configured(&settings),
             clock,
         )),
-        reconfigure: reconfigure(config.to_owned(), settings, runner),
+        reconfigure: reconfigure(config.to_owned(), settings, runner, marks.clone()),
     };
     let ended = daemon::run(options, parts).await;
     marks.stop(SHUTDOWN_GRACE).await;
@@ -102,11 +102,13 @@ fn reconfigure(
     config: std::path::PathBuf,
     running: Settings,
     runner: Arc<runner::EngineRunner>,
+    marks: Arc<daemon::marks::Workers>,
 ) -> daemon::Reconfigure {
     let running = Arc::new(std::sync::Mutex::new(running));
     Box::new(move || {
         let (config, running, runner) = (config.clone(), running.clone(), runner.clone());
-        Box::pin(async move { prepare(&config, running, runner).await })
+        let marks = marks.clone();
+        Box::pin(async move { prepare(&config, running, runner, marks).await })
     })
 }
 
@@ -114,6 +116,7 @@ async fn prepare(
     config: &std::path::Path,
     running: Arc<std::sync::Mutex<Settings>>,
     runner: Arc<runner::EngineRunner>,
+    marks: Arc<daemon::marks::Workers>,
 ) -> Result<Option<daemon::Reconfig>, String> {
     let new = settings::load(config).map_err(|d| d.to_string())?;
     let current = running
@@ -172,10 +175,13 @@ async fn prepare(
         removed = %removed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
     );
     let max_deletes = new.max_deletes as usize;
+    let mark_loader = loader(&new);
     let reconfig = daemon::Reconfig {
         schedules: scheduler::schedules(&new),
         load_desired: loader(&new),
         commit: Box::new(move || {
+            // Mark workers follow the platforms: the new ones start on their new clients.
+            marks.reconfigure(&names, connected.clone(), mark_loader);
             runner.reconfigure(&names, connected, max_deletes);
             *running
                 .lock()

@@ -160,8 +160,15 @@ fn lines(p: &PlatformStatus, now: DateTime<Utc>, colour: bool) -> Vec<(&'static 
         if let Some(oldest) = p.oldest_mark_at {
             let _ = write!(m, ", oldest {}", age(oldest, now));
         }
-        if p.marks_failed > 0 {
-            let _ = write!(m, "; {}", bad(format!("{} given up", p.marks_failed)));
+        if p.marks_dead > 0 {
+            let _ = write!(m, "; {}", bad(format!("{} dead", p.marks_dead)));
+        }
+        if p.marks_delivered_last_hour > 0 {
+            let _ = write!(
+                m,
+                "; {} delivered in the last hour",
+                p.marks_delivered_last_hour
+            );
         }
         m
     };
@@ -253,7 +260,8 @@ mod tests {
             unresolved_intents: 1,
             mark_queue: 2,
             oldest_mark_at: Some(now - chrono::Duration::hours(50)),
-            marks_failed: 1,
+            marks_dead: 1,
+            marks_delivered_last_hour: 0,
             lease_holder: Some("host-a:4242:0000beef".into()),
             lease_expires_at: Some(now + chrono::Duration::seconds(90)),
             last_error: None,
@@ -281,7 +289,7 @@ mod tests {
               drift       missing 1, not ours 2
               not ours    1 group(s): 售后
               failed ops  2 in run 6; 1 without an outcome
-              marks       2 queued, oldest 2d; 1 given up
+              marks       2 queued, oldest 2d; 1 dead
               lease       held by host-a:4242:0000beef for 1m
               last error  none
 

@@ -2,13 +2,15 @@
 //! [`POLL`] to deliver what is due (the engine claims, delivers and records; this file only
 //! schedules and reports). Clients are the cycles' own, so a platform's marks and cycles share
 //! one rate limiter. Across replicas the claims keep each request with one worker
-//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time).
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time). A SIGHUP that adds,
+//! changes or removes a platform starts, restarts or stops its worker ([`Workers::reconfigure`]).
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::task::JoinHandle;
 
 use super::desired::Loader;
 use super::metrics;
@@ -22,41 +24,139 @@ pub const POLL: Duration = Duration::from_secs(1);
 /// valid state, as for cycles).
 const RELOAD: Duration = Duration::from_secs(30);
 
-/// The running workers.
-pub struct Workers {
+/// The tag files' reader in force (replaced on SIGHUP).
+type SharedLoader = Arc<RwLock<Arc<Loader>>>;
+
+/// One platform's worker.
+struct Worker {
     stop: watch::Sender<bool>,
-    tasks: JoinSet<()>,
+    task: JoinHandle<()>,
+}
+
+/// The running workers, by platform.
+pub struct Workers {
+    engine: Engine,
+    load: SharedLoader,
+    initial: Desired,
+    running: Mutex<BTreeMap<String, Worker>>,
+    /// Workers told to stop by a SIGHUP, finishing the calls they have in flight.
+    stopping: Mutex<Vec<Worker>>,
 }
 
 /// Starts one worker per target that can mark.
 pub fn spawn(engine: Engine, targets: Vec<Target>, load: Loader, initial: Desired) -> Workers {
-    let (stop, stopped) = watch::channel(false);
-    let load: Arc<Loader> = Arc::new(load);
-    let mut tasks = JoinSet::new();
-    for target in targets
-        .into_iter()
-        .filter(|t| t.client.capabilities().mark != MarkStyle::No)
-    {
-        tracing::info!(message = "Mark worker started.", platform = %target.name);
-        tasks.spawn(work(
-            engine.clone(),
-            target,
-            load.clone(),
-            initial.clone(),
-            stopped.clone(),
-        ));
+    let workers = Workers {
+        engine,
+        load: Arc::new(RwLock::new(Arc::new(load))),
+        initial,
+        running: Mutex::new(BTreeMap::new()),
+        stopping: Mutex::new(Vec::new()),
+    };
+    for target in targets {
+        workers.start(target);
     }
-    Workers { stop, tasks }
+    workers
 }
 
 impl Workers {
-    /// Lets each worker finish its pass (up to `grace`), then stops them. A pass cut short leaves
-    /// claims that the next start takes back at once (this process is gone by then).
-    pub async fn stop(mut self, grace: Duration) {
-        let _ = self.stop.send(true);
-        let all = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(grace, all).await.is_err() {
-            self.tasks.abort_all();
+    fn start(&self, target: Target) {
+        if target.client.capabilities().mark == MarkStyle::No {
+            return;
+        }
+        tracing::info!(message = "Mark worker started.", platform = %target.name);
+        let (stop, stopped) = watch::channel(false);
+        let name = target.name.clone();
+        let task = tokio::spawn(work(
+            self.engine.clone(),
+            target,
+            self.load.clone(),
+            self.initial.clone(),
+            stopped,
+        ));
+        let old = self
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name, Worker { stop, task });
+        if let Some(old) = old {
+            self.retire(old);
+        }
+    }
+
+    fn retire(&self, worker: Worker) {
+        let _ = worker.stop.send(true);
+        let mut stopping = self.stopping.lock().unwrap_or_else(PoisonError::into_inner);
+        stopping.retain(|w| !w.task.is_finished());
+        stopping.push(worker);
+    }
+
+    /// A new configuration (SIGHUP): the platforms are now `names`; `connected` are the ones
+    /// added or changed, newly connected. A removed platform's worker stops (its calls in flight
+    /// finish and are recorded); an added one's starts; a changed one's restarts on its new
+    /// client. `load` reads the tag files under the new configuration.
+    pub fn reconfigure(&self, names: &[String], connected: Vec<Target>, load: Loader) {
+        *self.load.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(load);
+        let removed: Vec<Worker> = {
+            let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+            let gone: Vec<String> = running
+                .keys()
+                .filter(|n| !names.contains(n))
+                .cloned()
+                .collect();
+            gone.iter().filter_map(|n| running.remove(n)).collect()
+        };
+        for worker in removed {
+            self.retire(worker);
+        }
+        for target in connected {
+            let name = target.name.clone();
+            if target.client.capabilities().mark == MarkStyle::No {
+                if let Some(old) = self
+                    .running
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&name)
+                {
+                    self.retire(old);
+                }
+                continue;
+            }
+            self.start(target);
+        }
+    }
+
+    /// The platforms with a running worker.
+    pub fn platforms(&self) -> Vec<String> {
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Lets each worker finish the calls it has in flight (up to `grace`), then stops them. A
+    /// drain cut short leaves claims that the next start takes back at once (this process is
+    /// gone by then).
+    pub async fn stop(&self, grace: Duration) {
+        let mut all: Vec<Worker> =
+            std::mem::take(&mut *self.running.lock().unwrap_or_else(PoisonError::into_inner))
+                .into_values()
+                .collect();
+        all.append(&mut self.stopping.lock().unwrap_or_else(PoisonError::into_inner));
+        for w in &all {
+            let _ = w.stop.send(true);
+        }
+        let aborts: Vec<_> = all.iter().map(|w| w.task.abort_handle()).collect();
+        let joined = async {
+            for w in all {
+                let _ = w.task.await;
+            }
+        };
+        if tokio::time::timeout(grace, joined).await.is_err() {
+            for a in aborts {
+                a.abort();
+            }
         }
     }
 }
@@ -64,13 +164,15 @@ impl Workers {
 async fn work(
     engine: Engine,
     target: Target,
-    load: Arc<Loader>,
+    load: SharedLoader,
     mut desired: Desired,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let mut loaded = tokio::time::Instant::now();
+    // A worker started by a SIGHUP reads the tag files at once.
+    let mut loaded: Option<tokio::time::Instant> = None;
     loop {
-        if loaded.elapsed() >= RELOAD {
+        if loaded.is_none_or(|t| t.elapsed() >= RELOAD) {
+            let load = load.read().unwrap_or_else(PoisonError::into_inner).clone();
             match load() {
                 Ok(d) => desired = d,
                 Err(error) => tracing::warn!(
@@ -78,9 +180,9 @@ async fn work(
                     %error
                 ),
             }
-            loaded = tokio::time::Instant::now();
+            loaded = Some(tokio::time::Instant::now());
         }
-        match engine.drain_marks(&target, &desired).await {
+        match engine.drain_marks_until(&target, &desired, &stopped).await {
             Ok(report) => {
                 if report.succeeded + report.retried + report.dead > 0 {
                     tracing::info!(
@@ -105,11 +207,16 @@ async fn work(
                 tracing::warn!(message = "The mark drain failed; trying again.", platform = %target.name, %error)
             }
         }
+        if *stopped.borrow() {
+            tracing::info!(message = "Mark worker stopped.", platform = %target.name);
+            return;
+        }
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
-            _ = stopped.changed() => return,
+            _ = stopped.changed() => {}
         }
         if *stopped.borrow() {
+            tracing::info!(message = "Mark worker stopped.", platform = %target.name);
             return;
         }
     }

@@ -141,7 +141,7 @@ const EN: Words = Words {
             s.push_str(&format!(", the oldest for {o}"));
         }
         if failed > 0 {
-            s.push_str(&format!("; {failed} given up"));
+            s.push_str(&format!("; {failed} dead"));
         }
         s
     },
@@ -362,8 +362,8 @@ fn platform(p: &PlatformStatus, now: DateTime<Utc>, lang: Lang) -> Markup {
                     dt { (w.lease) } dd { (holder) }
                 }
                 dt { (w.marks) }
-                dd class=(if p.marks_failed > 0 { "bad" } else { "" }) {
-                    ((w.marks_line)(p.mark_queue, p.oldest_mark_at.map(|t| age(t, now, lang)), p.marks_failed))
+                dd class=(if p.marks_dead > 0 { "bad" } else { "" }) {
+                    ((w.marks_line)(p.mark_queue, p.oldest_mark_at.map(|t| age(t, now, lang)), p.marks_dead))
                 }
             }
             h3 { (w.drift) }

@@ -109,6 +109,10 @@ macro_rules! mark_columns {
     };
 }
 
+/// Customers claimed (and ids recorded) per statement: well under either backend's limit of
+/// bound parameters.
+const CLAIM_CHUNK: usize = 500;
+
 /// One customer of a platform (a missing staff member is `''`, as `mark_contacts` keys it).
 const SAME_CUSTOMER: &str = "platform = $1 AND contact = $2 AND COALESCE(user_id, '') = $3";
 
@@ -135,9 +139,9 @@ impl Store {
         only: Option<(&str, Option<&str>)>,
     ) -> Result<Vec<ClaimedContact>, Error> {
         const WHAT: &str = "claim due marks";
-        let (lock, lock_all) = match self.backend {
-            Backend::Postgres(_) => (" FOR UPDATE SKIP LOCKED", " FOR UPDATE"),
-            Backend::Sqlite(_) => ("", ""),
+        let lock = match self.backend {
+            Backend::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite(_) => "",
         };
         let heads_sql = format!(
             "SELECT m.contact, m.user_id FROM mark_requests m
@@ -151,20 +155,6 @@ impl Store {
                      AND COALESCE(e.user_id, '') = COALESCE(m.user_id, '')
                      AND e.id < m.id AND e.status IN ('queued', 'claimed'))
              ORDER BY m.id LIMIT $3{lock}"
-        );
-        let chain_sql = format!(
-            concat!(
-                "SELECT ",
-                mark_columns!(),
-                " FROM mark_requests WHERE {} AND status IN ('queued', 'claimed')
-                 ORDER BY id LIMIT $4{}"
-            ),
-            SAME_CUSTOMER, lock_all
-        );
-        let take_sql = format!(
-            "UPDATE mark_requests
-             SET status = 'claimed', claimed_by = $4, claimed_until = $5, updated_at = $6
-             WHERE {SAME_CUSTOMER} AND status IN ('queued', 'claimed') AND id <= $7"
         );
         let (now, until) = (ts(now), ts(until));
         let (only_contact, only_user) = only.map_or((String::new(), String::new()), |(c, u)| {
@@ -180,37 +170,63 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await
                 .ctx(WHAT)?;
-            let mut claimed = Vec::with_capacity(heads.len());
-            for (contact, user_id) in heads {
-                let user = user_id.clone().unwrap_or_default();
-                let rows: Vec<rows::Mark> = sqlx::query_as(&chain_sql)
+            let mut rows: Vec<MarkRow> = Vec::new();
+            // Each customer's first `per_customer` unfinished requests, claimed and read back in
+            // one statement per chunk of customers (row values and window functions: both
+            // backends; the UPDATE locks the rows on PostgreSQL).
+            for chunk in heads.chunks(CLAIM_CHUNK) {
+                let customers = (0..chunk.len())
+                    .map(|i| format!("(${}, ${})", 6 + 2 * i, 7 + 2 * i))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    concat!(
+                        "UPDATE mark_requests
+                         SET status = 'claimed', claimed_by = $2, claimed_until = $3,
+                             updated_at = $4
+                         WHERE id IN (
+                             SELECT id FROM (
+                                 SELECT id, ROW_NUMBER() OVER (
+                                     PARTITION BY contact, COALESCE(user_id, '') ORDER BY id) AS n
+                                 FROM mark_requests
+                                 WHERE platform = $1 AND status IN ('queued', 'claimed')
+                                   AND (contact, COALESCE(user_id, '')) IN (VALUES {})
+                             ) chain WHERE n <= $5)
+                         RETURNING ",
+                        mark_columns!()
+                    ),
+                    customers
+                );
+                let mut query = sqlx::query_as(&sql)
                     .bind(platform)
-                    .bind(&contact)
-                    .bind(&user)
-                    .bind(per_customer)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .ctx(WHAT)?;
-                let requests = rows
-                    .into_iter()
-                    .map(MarkRow::try_from)
-                    .collect::<Result<Vec<_>, _>>()?;
-                let Some(last) = requests.last() else {
-                    continue;
-                };
-                sqlx::query(&take_sql)
-                    .bind(platform)
-                    .bind(&contact)
-                    .bind(&user)
                     .bind(holder)
                     .bind(until)
                     .bind(now)
-                    .bind(last.id)
-                    .execute(&mut *tx)
-                    .await
-                    .ctx(WHAT)?;
+                    .bind(per_customer);
+                for (contact, user_id) in chunk {
+                    query = query
+                        .bind(contact)
+                        .bind(user_id.as_deref().unwrap_or_default());
+                }
+                let taken: Vec<rows::Mark> = query.fetch_all(&mut *tx).await.ctx(WHAT)?;
+                for r in taken {
+                    rows.push(MarkRow::try_from(r)?);
+                }
+            }
+            let mut chains: BTreeMap<(String, String), Vec<MarkRow>> = BTreeMap::new();
+            for r in rows {
+                let key = (r.contact.clone(), r.user_id.clone().unwrap_or_default());
+                chains.entry(key).or_default().push(r);
+            }
+            let mut claimed = Vec::with_capacity(heads.len());
+            for (contact, user_id) in heads {
+                let key = (contact, user_id.clone().unwrap_or_default());
+                let Some(mut requests) = chains.remove(&key) else {
+                    continue;
+                };
+                requests.sort_by_key(|r| r.id);
                 claimed.push(ClaimedContact {
-                    contact,
+                    contact: key.0,
                     user_id,
                     requests,
                 });
@@ -231,42 +247,54 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<u64, Error> {
         const WHAT: &str = "record mark outcomes";
-        let sql = "UPDATE mark_requests
-                   SET status = $3, last_error = COALESCE($4, last_error), attempts = attempts + 1,
-                       next_attempt_at = COALESCE($5, next_attempt_at), finished_at = $6,
-                       claimed_by = NULL, claimed_until = NULL, updated_at = $7
-                   WHERE id = $1 AND claimed_by = $2 AND status = 'claimed'";
         let now = ts(now);
+        // Requests that ended alike are recorded by one statement (a delivered batch is one).
+        type Ending<'a> = (MarkStatus, Option<&'a str>, Option<DateTime<Utc>>, bool);
+        let mut alike: BTreeMap<Ending<'_>, Vec<MarkId>> = BTreeMap::new();
+        for (id, outcome) in outcomes {
+            let ending = match outcome {
+                MarkOutcome::Succeeded => (MarkStatus::Succeeded, None, None, true),
+                MarkOutcome::Retry {
+                    error,
+                    next_attempt_at,
+                } => (
+                    MarkStatus::Queued,
+                    Some(error.as_str()),
+                    Some(ts(*next_attempt_at)),
+                    false,
+                ),
+                MarkOutcome::Dead { error } => (MarkStatus::Dead, Some(error.as_str()), None, true),
+            };
+            alike.entry(ending).or_default().push(*id);
+        }
         let done = in_tx!(self, WHAT, |tx| {
             let mut done = 0;
-            for (id, outcome) in outcomes {
-                let (status, error, next, finished) = match outcome {
-                    MarkOutcome::Succeeded => (MarkStatus::Succeeded, None, None, Some(now)),
-                    MarkOutcome::Retry {
-                        error,
-                        next_attempt_at,
-                    } => (
-                        MarkStatus::Queued,
-                        Some(error.as_str()),
-                        Some(ts(*next_attempt_at)),
-                        None,
-                    ),
-                    MarkOutcome::Failed { error } => {
-                        (MarkStatus::Failed, Some(error.as_str()), None, Some(now))
+            for ((status, error, next, finished), ids) in &alike {
+                for chunk in ids.chunks(CLAIM_CHUNK) {
+                    let list = (0..chunk.len())
+                        .map(|i| format!("${}", 7 + i))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let sql = format!(
+                        "UPDATE mark_requests
+                         SET status = $2, last_error = COALESCE($3, last_error),
+                             attempts = attempts + 1,
+                             next_attempt_at = COALESCE($4, next_attempt_at), finished_at = $5,
+                             claimed_by = NULL, claimed_until = NULL, updated_at = $6
+                         WHERE claimed_by = $1 AND status = 'claimed' AND id IN ({list})"
+                    );
+                    let mut query = sqlx::query(&sql)
+                        .bind(holder)
+                        .bind(status.as_str())
+                        .bind(*error)
+                        .bind(*next)
+                        .bind(finished.then_some(now))
+                        .bind(now);
+                    for id in chunk {
+                        query = query.bind(*id);
                     }
-                };
-                done += sqlx::query(sql)
-                    .bind(id)
-                    .bind(holder)
-                    .bind(status.as_str())
-                    .bind(error)
-                    .bind(next)
-                    .bind(finished)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .ctx(WHAT)?
-                    .rows_affected();
+                    done += query.execute(&mut *tx).await.ctx(WHAT)?.rows_affected();
+                }
             }
             done
         });
@@ -320,7 +348,7 @@ impl Store {
         let sql = "UPDATE mark_requests
                    SET status = 'queued', attempts = 0, next_attempt_at = $2, finished_at = NULL,
                        updated_at = $2
-                   WHERE status = 'failed' AND ($1 = '' OR platform = $1)";
+                   WHERE status = 'dead' AND ($1 = '' OR platform = $1)";
         let now = ts(now);
         on_pool!(self, |pool| {
             sqlx::query(sql)
@@ -370,7 +398,7 @@ impl Store {
                     };
                 }
                 MarkStatus::Succeeded => stats.succeeded = n,
-                MarkStatus::Failed => stats.dead = n,
+                MarkStatus::Dead => stats.dead = n,
             }
         }
         Ok(stats)

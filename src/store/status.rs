@@ -79,8 +79,10 @@ pub struct PlatformStatus {
     /// Marks waiting to be delivered.
     pub mark_queue: i64,
     pub oldest_mark_at: Option<DateTime<Utc>>,
-    /// Marks given up on.
-    pub marks_failed: i64,
+    /// Marks given up on (status `dead`).
+    pub marks_dead: i64,
+    /// Marks delivered in the hour before `now` (the delivery rate).
+    pub marks_delivered_last_hour: i64,
     /// The writer lease's holder, while it runs.
     pub lease_holder: Option<String>,
     pub lease_expires_at: Option<DateTime<Utc>>,
@@ -227,16 +229,26 @@ impl Store {
             .await
             .ctx(WHAT)?;
             let marks: (i64, i64) = sqlx::query_as(
-                "SELECT COUNT(CASE WHEN status = 'queued' THEN 1 END),
-                        COUNT(CASE WHEN status = 'failed' THEN 1 END)
+                "SELECT COUNT(CASE WHEN status IN ('queued', 'claimed') THEN 1 END),
+                        COUNT(CASE WHEN status = 'dead' THEN 1 END)
                  FROM mark_requests WHERE platform = $1",
             )
             .bind(platform)
             .fetch_one(pool)
             .await
             .ctx(WHAT)?;
+            let delivered: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM mark_requests
+                 WHERE platform = $1 AND status = 'succeeded' AND finished_at >= $2",
+            )
+            .bind(platform)
+            .bind(now - chrono::Duration::hours(1))
+            .fetch_one(pool)
+            .await
+            .ctx(WHAT)?;
             let oldest_mark: Option<DateTime<Utc>> = sqlx::query_scalar(
-                "SELECT created_at FROM mark_requests WHERE platform = $1 AND status = 'queued'
+                "SELECT created_at FROM mark_requests
+                 WHERE platform = $1 AND status IN ('queued', 'claimed')
                  ORDER BY created_at LIMIT 1",
             )
             .bind(platform)
@@ -298,7 +310,8 @@ impl Store {
                 unresolved_intents: intents,
                 mark_queue: marks.0,
                 oldest_mark_at: oldest_mark,
-                marks_failed: marks.1,
+                marks_dead: marks.1,
+                marks_delivered_last_hour: delivered,
                 lease_holder: lease.as_ref().map(|l| l.0.clone()),
                 lease_expires_at: lease.map(|l| l.1),
                 last_error,

@@ -116,8 +116,9 @@ text_enum! {
         /// Taken by a worker (`claimed_by`, until `claimed_until`), being sent.
         Claimed = "claimed",
         Succeeded = "succeeded",
-        /// Dead: given up on, the reason in `last_error` (`tagsync mark --retry-dead` requeues).
-        Failed = "failed",
+        /// Dead: given up on (retries exhausted, or refused for good), the reason in
+        /// `last_error` (`tagsync mark --retry-dead` requeues). Before migration 0006 `failed`.
+        Dead = "dead",
     }
 }
 
@@ -277,7 +278,7 @@ pub enum MarkOutcome {
         next_attempt_at: DateTime<Utc>,
     },
     /// Dead: given up on.
-    Failed {
+    Dead {
         error: String,
     },
 }
@@ -289,7 +290,7 @@ pub struct MarkQueueStats {
     pub queued: i64,
     /// Of which claimed by a worker now.
     pub claimed: i64,
-    /// Dead (status `failed`).
+    /// Dead (status `dead`).
     pub dead: i64,
     pub succeeded: i64,
     /// When the oldest unfinished request was enqueued.

@@ -19,6 +19,7 @@ mod juzibot_adapter;
 mod juzibot_e2e;
 mod marks;
 mod marks_chaos;
+mod marks_daemon;
 mod readme;
 mod reporting;
 mod saved_plans;

@@ -755,14 +755,14 @@ async fn the_readme_insert_enqueues_on_both_backends() {
             [
                 ("succeeded", None),
                 (
-                    "failed",
+                    "dead",
                     Some(
                         "`客户级别/不存在` is not a declared tag (GROUP/TAG) of platform \"juzi\""
                     )
                 ),
                 ("succeeded", None),
                 (
-                    "failed",
+                    "dead",
                     Some("nothing to mark: add_tags and remove_tags are both empty")
                 ),
             ],

@@ -184,7 +184,7 @@ async fn chaos(db: Db) {
     }
 
     assert_eq!(count(&db, "succeeded").await, total, "{backend}: none lost");
-    assert_eq!(count(&db, "failed").await, 0, "{backend}: none dead");
+    assert_eq!(count(&db, "dead").await, 0, "{backend}: none dead");
     for ((k, reqs), sim) in kinds.iter().zip(&plans).zip(&sims) {
         let mut replay: BTreeMap<usize, BTreeSet<String>> = (0..CONTACTS)
             .map(|c| (c, BTreeSet::from([k.id("others")])))

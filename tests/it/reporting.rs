@@ -598,7 +598,7 @@ pub(crate) async fn fill(store: &Store) {
         .unwrap();
     let gone = Some("contact not found");
     store
-        .record_mark_attempt(m, MarkStatus::Failed, gone, None, ago(29))
+        .record_mark_attempt(m, MarkStatus::Dead, gone, None, ago(29))
         .await
         .unwrap();
 }

@@ -1448,19 +1448,13 @@ async fn marks_queue_and_retry(db: &TestDb) {
         .await
         .unwrap();
     db.store
-        .record_mark_attempt(
-            second,
-            MarkStatus::Failed,
-            Some("not a contact"),
-            None,
-            t(11),
-        )
+        .record_mark_attempt(second, MarkStatus::Dead, Some("not a contact"), None, t(11))
         .await
         .unwrap();
     assert!(db.store.due_marks(p, t(20), 10).await.unwrap().is_empty());
     let err = db
         .store
-        .record_mark_attempt(9999, MarkStatus::Failed, None, None, t(12))
+        .record_mark_attempt(9999, MarkStatus::Dead, None, None, t(12))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::UnknownMark { mark: 9999 }), "{err:?}");

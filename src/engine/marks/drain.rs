@@ -1,11 +1,18 @@
 //! The outbox worker: claim what is due, fold each customer's requests, deliver in the fewest
 //! calls, record every outcome.
+//!
+//! Pipelined: up to [`CALLS_AT_ONCE`] calls are in flight, each its own task; whenever some
+//! finish, their outcomes are recorded in one batch and, once fewer than [`REFILL_BELOW`] are
+//! left, more customers are claimed, while the others keep the platform's limiter busy. Order
+//! holds because a customer with an unrecorded outcome is still claimed, and a claim skips it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use backon::BackoffBuilder as _;
 use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use super::fold::{self, Resolved, TagIndex, Unresolved};
 use crate::engine::{Engine, Target, lease};
@@ -17,13 +24,18 @@ use crate::store::{self, ClaimedContact, MarkId, MarkOutcome, MarkRow};
 /// two hours after the first.
 pub const MAX_ATTEMPTS: i64 = 12;
 
-/// How long a claim lasts: longer than one pass can take (each call gives up within the HTTP
-/// layer's one-minute budget, and a pass sends its calls at once), so a live worker's claim never
-/// runs out under it; a dead worker's claim is taken back after this at the latest.
+/// How long a claim lasts: longer than a claimed call can take (each call gives up within the HTTP
+/// layer's one-minute budget, and at most [`CALLS_AT_ONCE`] wait on the limiter), so a live
+/// worker's claim never runs out under it; a dead worker's claim is taken back after this at the
+/// latest.
 const CLAIM_TTL: Duration = Duration::from_secs(300);
 
-/// Calls one pass sends at once (each customer is in at most one of them, so order holds).
+/// Calls kept in flight (each customer is in at most one of them, so order holds): enough that
+/// the platform's limiter never waits on the mirror while outcomes are recorded and more claimed.
 const CALLS_AT_ONCE: usize = 64;
+
+/// More customers are claimed when fewer calls than this are in flight.
+const REFILL_BELOW: usize = CALLS_AT_ONCE / 2;
 
 /// Requests of one customer folded into one call at most.
 const PER_CUSTOMER: i64 = 100;
@@ -74,7 +86,22 @@ impl Engine {
         target: &Target,
         desired: &Desired,
     ) -> Result<DrainReport, store::Error> {
-        self.drain(target, desired, None).await
+        self.drain(target, desired, None, None).await
+    }
+
+    /// [`Engine::drain_marks`] until `stop` turns true: then no more is claimed, the calls in
+    /// flight finish and their outcomes are recorded (the daemon's workers, stopped at shutdown
+    /// or when a SIGHUP removes the platform).
+    ///
+    /// # Errors
+    /// The mirror's.
+    pub async fn drain_marks_until(
+        &self,
+        target: &Target,
+        desired: &Desired,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<DrainReport, store::Error> {
+        self.drain(target, desired, None, Some(stop)).await
     }
 
     /// Delivers one customer's due marks (what `tagsync mark` just queued, behind any earlier
@@ -89,7 +116,8 @@ impl Engine {
         contact: &str,
         user: Option<&str>,
     ) -> Result<DrainReport, store::Error> {
-        self.drain(target, desired, Some((contact, user))).await
+        self.drain(target, desired, Some((contact, user)), None)
+            .await
     }
 
     async fn drain(
@@ -97,13 +125,145 @@ impl Engine {
         target: &Target,
         desired: &Desired,
         only: Option<(&str, Option<&str>)>,
+        stop: Option<&watch::Receiver<bool>>,
     ) -> Result<DrainReport, store::Error> {
         let mut report = DrainReport {
             released: self.release_dead_claims(&target.name).await?,
             ..DrainReport::default()
         };
-        while self.drain_pass(target, desired, only, &mut report).await? {}
+        let client = &target.client;
+        let per_call = client.marks_per_call().max(1);
+        let mut flight: JoinSet<Sent> = JoinSet::new();
+        // Whether a claim may find work: it found some last time, or an outcome recorded since
+        // may have freed a customer's next request.
+        let mut more = true;
+        loop {
+            let stopped = stop.is_some_and(|s| *s.borrow());
+            if more && !stopped && flight.len() < REFILL_BELOW {
+                let calls = CALLS_AT_ONCE - flight.len();
+                let units = self
+                    .claim_units(target, desired, only, calls * per_call, &mut report)
+                    .await?;
+                more = units.is_some();
+                let mut units = units.unwrap_or_default().into_iter().peekable();
+                while units.peek().is_some() {
+                    let chunk: Vec<Unit> = units.by_ref().take(per_call).collect();
+                    flight.spawn(send(client.clone(), chunk));
+                }
+                if more {
+                    continue;
+                }
+            }
+            let Some(first) = flight.join_next().await else {
+                if more && !stopped {
+                    continue;
+                }
+                break;
+            };
+            // Everything else that finished meanwhile is recorded with it, in one transaction;
+            // the calls still in flight keep the limiter busy while it is written.
+            let mut done = vec![first.expect("a mark call never panics")];
+            while let Some(next) = flight.try_join_next() {
+                done.push(next.expect("a mark call never panics"));
+            }
+            self.record_sent(target, done, &mut report).await?;
+            more = true;
+        }
         Ok(report)
+    }
+
+    /// Claims due customers for about `max` customers' worth of calls and folds each into a
+    /// unit; requests that cannot be sent are recorded dead at once. `None` when nothing was due.
+    async fn claim_units(
+        &self,
+        target: &Target,
+        desired: &Desired,
+        only: Option<(&str, Option<&str>)>,
+        max: usize,
+        report: &mut DrainReport,
+    ) -> Result<Option<Vec<Unit>>, store::Error> {
+        let style = target.client.capabilities().mark;
+        let store = self.store();
+        let holder = lease::process_holder();
+        let now = self.clock().now();
+        let until = now + CLAIM_TTL;
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        let claimed = store
+            .claim_marks(&target.name, holder, now, until, max, PER_CUSTOMER, only)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(None);
+        }
+        let index = TagIndex::new(desired, &target.name, &store.bindings(&target.name).await?);
+        let mut outcomes = Vec::new();
+        let mut units = Vec::new();
+        for c in claimed {
+            if let Some(unit) = self.unit(target, style, &index, c, &mut outcomes).await? {
+                units.push(unit);
+            }
+        }
+        if !outcomes.is_empty() {
+            self.finish(&target.name, &outcomes, report).await?;
+        }
+        Ok(Some(units))
+    }
+
+    /// Records what finished calls answered: a replaced set first (Miaokol), then every
+    /// request's outcome, all in one batch.
+    async fn record_sent(
+        &self,
+        target: &Target,
+        done: Vec<Sent>,
+        report: &mut DrainReport,
+    ) -> Result<(), store::Error> {
+        let now = self.clock().now();
+        let mut outcomes = Vec::new();
+        for (results, calls) in done {
+            report.calls += calls;
+            for (unit, result) in results {
+                if let (Ok(()), MarkChange::Replace(set)) = (&result, &unit.call.change) {
+                    self.store()
+                        .set_contact_tags(
+                            &target.name,
+                            &unit.call.contact,
+                            unit.user_id.as_deref(),
+                            set,
+                            now,
+                        )
+                        .await?;
+                }
+                for (id, attempts) in unit.requests {
+                    outcomes.push((id, outcome(&result, attempts, now)));
+                }
+            }
+        }
+        self.finish(&target.name, &outcomes, report).await
+    }
+
+    async fn finish(
+        &self,
+        platform: &str,
+        outcomes: &[(MarkId, MarkOutcome)],
+        report: &mut DrainReport,
+    ) -> Result<(), store::Error> {
+        for (_, o) in outcomes {
+            match o {
+                MarkOutcome::Succeeded => report.succeeded += 1,
+                MarkOutcome::Retry { .. } => report.retried += 1,
+                MarkOutcome::Dead { .. } => report.dead += 1,
+            }
+        }
+        let now = self.clock().now();
+        let holder = lease::process_holder();
+        let recorded = self.store().finish_marks(holder, outcomes, now).await?;
+        if recorded < outcomes.len() as u64 {
+            tracing::warn!(
+                message = "Some mark claims ran out before their outcome was recorded; their new holder records them.",
+                platform = %platform,
+                lost = outcomes.len() as u64 - recorded
+            );
+        }
+        Ok(())
     }
 
     /// Puts back the claims of workers of this host that are gone (killed, crashed).
@@ -123,75 +283,6 @@ impl Engine {
             }
         }
         Ok(released)
-    }
-
-    /// One pass; false when nothing was due.
-    async fn drain_pass(
-        &self,
-        target: &Target,
-        desired: &Desired,
-        only: Option<(&str, Option<&str>)>,
-        report: &mut DrainReport,
-    ) -> Result<bool, store::Error> {
-        let client = &target.client;
-        let style = client.capabilities().mark;
-        let per_call = client.marks_per_call().max(1);
-        let store = self.store();
-        let holder = lease::process_holder();
-        let now = self.clock().now();
-        let until = now + CLAIM_TTL;
-        let max = i64::try_from(per_call * CALLS_AT_ONCE).unwrap_or(i64::MAX);
-        let claimed = store
-            .claim_marks(&target.name, holder, now, until, max, PER_CUSTOMER, only)
-            .await?;
-        if claimed.is_empty() {
-            return Ok(false);
-        }
-        let index = TagIndex::new(desired, &target.name, &store.bindings(&target.name).await?);
-        let mut outcomes = Vec::new();
-        let mut units = Vec::new();
-        for c in claimed {
-            if let Some(unit) = self.unit(target, style, &index, c, &mut outcomes).await? {
-                units.push(unit);
-            }
-        }
-        let results = send(client, units, per_call).await;
-        report.calls += results.iter().map(|(_, calls)| calls).sum::<usize>();
-        let now = self.clock().now();
-        for (done, _) in results {
-            for (unit, result) in done {
-                if let (Ok(()), MarkChange::Replace(set)) = (&result, &unit.call.change) {
-                    store
-                        .set_contact_tags(
-                            &target.name,
-                            &unit.call.contact,
-                            unit.user_id.as_deref(),
-                            set,
-                            now,
-                        )
-                        .await?;
-                }
-                for (id, attempts) in unit.requests {
-                    outcomes.push((id, outcome(&result, attempts, now)));
-                }
-            }
-        }
-        for (_, o) in &outcomes {
-            match o {
-                MarkOutcome::Succeeded => report.succeeded += 1,
-                MarkOutcome::Retry { .. } => report.retried += 1,
-                MarkOutcome::Failed { .. } => report.dead += 1,
-            }
-        }
-        let recorded = store.finish_marks(holder, &outcomes, now).await?;
-        if recorded < outcomes.len() as u64 {
-            tracing::warn!(
-                message = "Some mark claims ran out before their outcome was recorded; their new holder records them.",
-                platform = %target.name,
-                lost = outcomes.len() as u64 - recorded
-            );
-        }
-        Ok(true)
     }
 
     /// A claimed customer's requests folded into one call; requests that cannot be sent are
@@ -214,7 +305,7 @@ impl Engine {
                 };
                 outcomes.extend(c.requests.iter().map(|r| {
                     let error = error.clone();
-                    (r.id, MarkOutcome::Failed { error })
+                    (r.id, MarkOutcome::Dead { error })
                 }));
                 return Ok(None);
             }
@@ -223,7 +314,7 @@ impl Engine {
         for r in &c.requests {
             match resolve(index, &target.name, r) {
                 Ok(res) => resolved.push(((r.id, r.attempts), res)),
-                Err(error) => outcomes.push((r.id, MarkOutcome::Failed { error })),
+                Err(error) => outcomes.push((r.id, MarkOutcome::Dead { error })),
             }
         }
         if resolved.is_empty() {
@@ -242,7 +333,7 @@ impl Engine {
             outcomes.extend(resolved.iter().map(|((id, _), _)| {
                 (
                     *id,
-                    MarkOutcome::Failed {
+                    MarkOutcome::Dead {
                         error: error.clone(),
                     },
                 )
@@ -302,11 +393,11 @@ fn outcome(result: &Result<(), Failed>, attempts: i64, now: DateTime<Utc>) -> Ma
             ..
         })
     ) {
-        return MarkOutcome::Failed { error: e.clone() };
+        return MarkOutcome::Dead { error: e.clone() };
     }
     let attempts = attempts + 1;
     if attempts >= MAX_ATTEMPTS {
-        return MarkOutcome::Failed {
+        return MarkOutcome::Dead {
             error: format!("gave up after {attempts} attempts: {e}"),
         };
     }
@@ -347,33 +438,20 @@ impl From<platforms::Error> for Failed {
 /// What one call (or its split) answered, per customer, and how many calls it took.
 type Sent = (Vec<(Unit, Result<(), Failed>)>, usize);
 
-/// Sends the units in calls of `per_call` customers, all calls at once. A call refused for good
-/// is split into one call per customer, so one bad customer does not sink the others.
-async fn send(client: &Arc<dyn Platform>, units: Vec<Unit>, per_call: usize) -> Vec<Sent> {
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut units = units.into_iter().peekable();
-    while units.peek().is_some() {
-        let chunk: Vec<Unit> = units.by_ref().take(per_call).collect();
-        let client = client.clone();
-        tasks.spawn(async move {
-            let calls: Vec<MarkCall> = chunk.iter().map(|u| u.call.clone()).collect();
-            match client.mark(&calls).await.map_err(Failed::from) {
-                Err(e) if e.permanent && chunk.len() > 1 => {
-                    let mut out = Vec::with_capacity(chunk.len());
-                    for u in chunk {
-                        let r = client.mark(std::slice::from_ref(&u.call)).await;
-                        out.push((u, r.map_err(Failed::from)));
-                    }
-                    let n = out.len() + 1;
-                    (out, n)
-                }
-                r => (chunk.into_iter().map(|u| (u, r.clone())).collect(), 1),
+/// Sends one call of up to `marks_per_call` customers. A call refused for good is split into one
+/// call per customer, so one bad customer does not sink the others.
+async fn send(client: Arc<dyn Platform>, chunk: Vec<Unit>) -> Sent {
+    let calls: Vec<MarkCall> = chunk.iter().map(|u| u.call.clone()).collect();
+    match client.mark(&calls).await.map_err(Failed::from) {
+        Err(e) if e.permanent && chunk.len() > 1 => {
+            let mut out = Vec::with_capacity(chunk.len());
+            for u in chunk {
+                let r = client.mark(std::slice::from_ref(&u.call)).await;
+                out.push((u, r.map_err(Failed::from)));
             }
-        });
+            let n = out.len() + 1;
+            (out, n)
+        }
+        r => (chunk.into_iter().map(|u| (u, r.clone())).collect(), 1),
     }
-    let mut results = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        results.push(done.expect("a mark call never panics"));
-    }
-    results
 }

@@ -14,7 +14,7 @@
 //! - Per-customer order: a customer's later request is never sent before an earlier one has an
 //!   outcome; a customer's consecutive requests are folded into one call with the same effect.
 //! - Retries with backoff per request (`attempts`, `next_attempt_at`, `last_error`); after
-//!   [`MAX_ATTEMPTS`], or on a permanent refusal, the request is dead (`failed`) with the reason.
+//!   [`MAX_ATTEMPTS`], or on a permanent refusal, the request is dead (status `dead`) with the reason.
 //!   Dead requests never block the queue: the customer's next request goes on.
 
 mod drain;
