@@ -74,6 +74,8 @@ pub async fn run(config: &Path, args: ImportArgs) -> Result<Success, Failure> {
     let engine = Engine::open(&settings, crate::clock::system())
         .await
         .context("cannot open the mirror")?;
+    // On stderr, cleared before the file is written: `--out -` stays clean.
+    super::progress::attach(&engine, true);
     let schema = schema_path(&out);
     let result = engine.import(&targets[0], &existing, &schema).await;
     engine.store().close().await;

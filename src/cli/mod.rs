@@ -95,6 +95,9 @@ pub enum Failure {
     Invalid(String),
     /// A platform or the database failed. Exit 1.
     Runtime(anyhow::Error),
+    /// The host refused what the input asks (an address in use, no permission): exit 1, rendered
+    /// with its hint as an input error is.
+    Environment(render::UserError),
 }
 
 impl From<Diagnostics> for Failure {

@@ -5,8 +5,10 @@
 use std::fmt;
 
 use super::Failure;
+use crate::daemon;
 use crate::engine::ConnectError;
 use crate::model::Diagnostics;
+use crate::settings::SecretError;
 
 impl Failure {
     /// What `main` prints on standard error.
@@ -14,6 +16,7 @@ impl Failure {
         match self {
             Failure::Invalid(text) => text.clone(),
             Failure::Runtime(e) => format!("error: {e:#}"),
+            Failure::Environment(e) => e.to_string(),
         }
     }
 
@@ -21,7 +24,7 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Invalid(_) => 2,
-            Failure::Runtime(_) => 1,
+            Failure::Runtime(_) | Failure::Environment(_) => 1,
         }
     }
 }
@@ -101,6 +104,50 @@ impl From<ConnectError> for UserError {
     }
 }
 
+/// How the daemon failed to start or stopped: a `listen` address that is not this host's and a
+/// schedule the scheduler refuses are the input's (exit 2); an address in use or a port that needs
+/// privileges is the host's (exit 1), with the same hint.
+impl From<daemon::Error> for Failure {
+    fn from(e: daemon::Error) -> Self {
+        match e {
+            daemon::Error::Bind(b) => {
+                let input = b.is_input();
+                let e = UserError::new(b.to_string()).hint(b.hint());
+                if input {
+                    e.into()
+                } else {
+                    Failure::Environment(e)
+                }
+            }
+            e @ daemon::Error::Schedule { .. } => UserError::new(e.to_string()).into(),
+            e => Failure::Runtime(anyhow::Error::new(e)),
+        }
+    }
+}
+
+impl UserError {
+    /// The daemon's HTTP token (`http_token_env`/`http_token_file`) could not be read.
+    pub fn http_token(e: &SecretError) -> Self {
+        let what = match e {
+            SecretError::MissingEnv { var, .. } => {
+                format!("`http_token_env` names {var}, which is not set")
+            }
+            SecretError::EmptyEnv { var, .. } => {
+                format!("`http_token_env` names {var}, which is empty")
+            }
+            SecretError::File { path, reason, .. } => {
+                format!("cannot read `http_token_file` {path}: {reason}")
+            }
+            SecretError::EmptyFile { path, .. } => format!("`http_token_file` {path} is empty"),
+            SecretError::MultiLine {
+                source_name, lines, ..
+            } => format!("the HTTP token in {source_name} has {lines} lines; a token is one line"),
+        };
+        UserError::new(what)
+            .hint("the token guards /metrics off loopback; set it, or listen on 127.0.0.1")
+    }
+}
+
 /// An error and its sources on one line.
 pub fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
@@ -128,6 +175,51 @@ mod tests {
         assert_eq!(
             UserError::at("plan.json:3:1", "not a saved plan").to_string(),
             "error: plan.json:3:1: not a saved plan"
+        );
+    }
+
+    fn bind(kind: std::io::ErrorKind) -> Failure {
+        daemon::Error::Bind(daemon::http::BindError {
+            addr: "127.0.0.1:9187".parse().unwrap(),
+            source: std::io::Error::from(kind),
+        })
+        .into()
+    }
+
+    #[test]
+    fn a_listen_address_is_the_inputs_or_the_hosts_fault_with_one_hint() {
+        let not_here = bind(std::io::ErrorKind::AddrNotAvailable);
+        assert_eq!(not_here.exit_code(), 2);
+        let in_use = bind(std::io::ErrorKind::AddrInUse);
+        assert_eq!(in_use.exit_code(), 1);
+        for f in [not_here, in_use] {
+            let text = f.render();
+            assert!(
+                text.starts_with("error: cannot listen on 127.0.0.1:9187: "),
+                "{text}"
+            );
+            assert_eq!(text.matches("error:").count(), 1, "said once: {text}");
+            assert_eq!(text.matches("\n  hint: ").count(), 1, "{text}");
+        }
+        let schedule: Failure = daemon::Error::Schedule {
+            platform: "wecom".into(),
+            message: "bad".into(),
+        }
+        .into();
+        assert_eq!(schedule.exit_code(), 2);
+        assert_eq!(schedule.render(), "error: platform \"wecom\": bad");
+    }
+
+    #[test]
+    fn the_http_tokens_errors_name_its_key() {
+        let e = UserError::http_token(&SecretError::MultiLine {
+            platform: "http".into(),
+            source_name: "token.txt".into(),
+            lines: 2,
+        });
+        assert_eq!(
+            e.to_string(),
+            "error: the HTTP token in token.txt has 2 lines; a token is one line\n  hint: the token guards /metrics off loopback; set it, or listen on 127.0.0.1"
         );
     }
 }

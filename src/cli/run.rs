@@ -11,7 +11,7 @@ use super::{Failure, Success, load_inputs};
 use crate::daemon::{self, http, runner, scheduler};
 use crate::engine::{self, Engine, Policy};
 use crate::platforms::RetryPolicy;
-use crate::settings::{self, SecretError, SecretSource, Settings};
+use crate::settings::{self, SecretSource, Settings};
 
 /// How long cycles in flight may run on after SIGTERM (systemd's default stop timeout is 90 s).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -70,19 +70,7 @@ pub async fn run(config: &std::path::Path) -> Result<Success, Failure> {
     };
     let ended = daemon::run(options, parts).await;
     marks.stop(SHUTDOWN_GRACE).await;
-    match ended {
-        Ok(()) => Ok(Success::Done),
-        Err(daemon::Error::Bind(e)) => {
-            let message = format!("error: {e}\n  hint: {}", e.hint());
-            if e.is_input() {
-                Err(Failure::Invalid(message))
-            } else {
-                Err(Failure::Runtime(anyhow::anyhow!(message)))
-            }
-        }
-        Err(e @ daemon::Error::Schedule { .. }) => Err(Failure::Invalid(format!("error: {e}"))),
-        Err(e) => Err(Failure::Runtime(anyhow::Error::new(e))),
-    }
+    ended.map(|()| Success::Done).map_err(Failure::from)
 }
 
 /// Reads the tag files the way `validate` does; an error keeps its file:line:column.
@@ -192,24 +180,7 @@ async fn prepare(
 }
 
 fn read_token(source: &SecretSource) -> Result<secrecy::SecretString, Failure> {
-    source.read("http").map_err(|e| {
-        let what = match e {
-            SecretError::MissingEnv { var, .. } => {
-                format!("`http_token_env` names {var}, which is not set")
-            }
-            SecretError::EmptyEnv { var, .. } => {
-                format!("`http_token_env` names {var}, which is empty")
-            }
-            SecretError::File { path, reason, .. } => {
-                format!("cannot read `http_token_file` {path}: {reason}")
-            }
-            SecretError::EmptyFile { path, .. } => format!("`http_token_file` {path} is empty"),
-            SecretError::MultiLine {
-                source_name, lines, ..
-            } => format!("the HTTP token in {source_name} has {lines} lines; a token is one line"),
-        };
-        Failure::Invalid(format!(
-            "error: {what}\n  hint: the token guards /metrics off loopback; set it, or listen on 127.0.0.1"
-        ))
-    })
+    source
+        .read("http")
+        .map_err(|e| UserError::http_token(&e).into())
 }

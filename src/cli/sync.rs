@@ -126,14 +126,19 @@ fn check_out(path: &std::path::Path) -> Result<(), UserError> {
     }
 }
 
-/// Connects the selected platforms (every secret read first) and opens the mirror.
-async fn start(settings: &Settings, names: &[String]) -> Result<(Engine, Vec<Target>), Failure> {
+/// Connects the selected platforms (every secret read first) and opens the mirror; progress is
+/// drawn `for_a_person` (text output) on a terminal.
+async fn start(
+    settings: &Settings,
+    names: &[String],
+    for_a_person: bool,
+) -> Result<(Engine, Vec<Target>), Failure> {
     let targets =
         engine::connect(settings, names, RetryPolicy::default()).map_err(UserError::from)?;
     let engine = Engine::open(settings, clock::system())
         .await
         .context("cannot open the mirror")?;
-    super::progress::attach(&engine);
+    super::progress::attach(&engine, for_a_person);
     Ok((engine, targets))
 }
 
@@ -152,7 +157,7 @@ pub async fn plan(config: &std::path::Path, args: PlanArgs) -> Result<Success, F
     if let Some(path) = &args.out {
         check_out(path)?;
     }
-    let (engine, targets) = start(&settings, &args.platforms).await?;
+    let (engine, targets) = start(&settings, &args.platforms, args.format == Format::Text).await?;
     let max_deletes = settings.max_deletes as usize;
     let results = engine
         .cycle_all(
@@ -276,7 +281,7 @@ async fn apply_saved_file(
     let max_deletes = args.allow_deletes.unwrap_or(settings.max_deletes as usize);
     engine::judge_deletes(&mut saved, max_deletes);
     let names: Vec<String> = saved.platforms.iter().map(|p| p.platform.clone()).collect();
-    let (engine, targets) = start(&settings, &names).await?;
+    let (engine, targets) = start(&settings, &names, true).await?;
     engine::check_accounts(&saved.platforms, &targets).map_err(|e| {
         UserError::new(e.to_string()).hint(format!(
             "make a new plan for this account with `tagsync plan --out {}`",
@@ -343,7 +348,7 @@ pub async fn apply(config: &std::path::Path, args: ApplyArgs) -> Result<Success,
     let super::Inputs {
         settings, desired, ..
     } = load_inputs(config)?;
-    let (engine, targets) = start(&settings, &args.platforms).await?;
+    let (engine, targets) = start(&settings, &args.platforms, true).await?;
     let max_deletes = args.allow_deletes.unwrap_or(settings.max_deletes as usize);
     if !args.yes {
         let preview = engine

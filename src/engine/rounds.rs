@@ -11,6 +11,7 @@ use crate::store;
 
 use super::Ctx;
 use super::execute::{Stop, execute_deferring};
+use super::progress::{PULL_TICK, ProgressEvent};
 use super::recovery;
 use super::report::{CycleReport, Error, ErrorClass, Problem};
 
@@ -156,13 +157,49 @@ pub(super) async fn pull(ctx: &Ctx<'_>) -> Result<Snapshot, Error> {
     if !ctx.caps.list {
         return Ok(ctx.store.mirror_snapshot(ctx.name).await?);
     }
-    let snapshot = ctx.platform.list().await.map_err(|source| Error::Pull {
+    let snapshot = listed(ctx).await.map_err(|source| Error::Pull {
         platform: ctx.name.to_owned(),
         source,
     })?;
     ctx.store
         .record_snapshot(ctx.name, &snapshot, true, Some(ctx.run), ctx.clock.now())
         .await?;
+    Ok(snapshot)
+}
+
+/// The platform's list, its progress reported while it runs: a paged list of a large account
+/// takes many requests, and the platform's own call counter is the only measure of them.
+async fn listed(ctx: &Ctx<'_>) -> Result<Snapshot, crate::platforms::Error> {
+    if ctx.progress.is_none() {
+        return ctx.platform.list().await;
+    }
+    let before = ctx.platform.api_calls();
+    let mut shown = 0;
+    ctx.progress(|platform| ProgressEvent::Pulling {
+        platform,
+        requests: 0,
+    });
+    let list = ctx.platform.list();
+    tokio::pin!(list);
+    let mut tick = tokio::time::interval(PULL_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let snapshot = loop {
+        tokio::select! {
+            listed = &mut list => break listed?,
+            _ = tick.tick() => {
+                let requests = ctx.platform.api_calls().saturating_sub(before);
+                if requests != shown {
+                    shown = requests;
+                    ctx.progress(|platform| ProgressEvent::Pulling { platform, requests });
+                }
+            }
+        }
+    };
+    ctx.progress(|platform| ProgressEvent::Pulled {
+        platform,
+        groups: snapshot.groups.len(),
+        tags: snapshot.groups.iter().map(|g| g.tags.len()).sum(),
+    });
     Ok(snapshot)
 }
 

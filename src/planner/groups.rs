@@ -5,12 +5,10 @@ use super::*;
 
 /// A group rename waiting to be sequenced with the others.
 #[derive(Debug, Clone)]
-pub(super) struct PendingRename {
-    id: String,
-    from: String,
-    to: String,
+pub(super) struct PendingRename<'a> {
+    remote: &'a RemoteGroup,
+    group: &'a DesiredGroup,
     reason: Reason,
-    group_key: String,
     order: Option<Change<u32>>,
 }
 
@@ -134,11 +132,11 @@ impl<'a> Planner<'a> {
     /// Plans a matched group; returns its rename, if any, for sequencing across groups.
     pub(super) fn plan_existing_group(
         &mut self,
-        g: &DesiredGroup,
-        remote: &RemoteGroup,
+        g: &'a DesiredGroup,
+        remote: &'a RemoteGroup,
         how: How,
         target_order: u32,
-    ) -> Option<PendingRename> {
+    ) -> Option<PendingRename<'a>> {
         let caps = *self.input.caps;
         let not_ours = self.input.not_ours.contains(&remote.id);
         let mut group_state = State::Present;
@@ -163,11 +161,9 @@ impl<'a> Planner<'a> {
                 group_state = State::NotSupported;
             } else {
                 rename = Some(PendingRename {
-                    id: remote.id.clone(),
-                    from: remote.name.clone(),
-                    to: g.name.clone(),
+                    remote,
+                    group: g,
                     reason,
-                    group_key: g.key.clone(),
                     order: None,
                 });
                 group_state = State::Renamed;
@@ -223,30 +219,39 @@ impl<'a> Planner<'a> {
         })
     }
 
+    /// Sequences the account's group renames; `groups` is every group the platform holds.
     pub(super) fn sequence_group_renames(
         &mut self,
-        renames: Vec<PendingRename>,
-        occupied: &BTreeMap<String, String>,
+        renames: Vec<PendingRename<'a>>,
+        groups: &[RemoteGroup],
         caps: Capabilities,
     ) {
+        if renames.is_empty() {
+            return;
+        }
+        let occupied: HashMap<&str, &str> = groups
+            .iter()
+            .map(|r| (r.name.as_str(), r.id.as_str()))
+            .collect();
         let items: Vec<sequence::Rename> = renames
             .iter()
             .map(|r| sequence::Rename {
-                id: r.id.clone(),
-                from: r.from.clone(),
-                to: r.to.clone(),
+                id: &r.remote.id,
+                from: &r.remote.name,
+                to: &r.group.name,
             })
             .collect();
-        for step in sequence::order(&items, occupied, caps.unique_names) {
+        for step in sequence::order(&items, &occupied, caps.unique_names) {
             let r = &renames[step.index];
+            let (from, to) = (&r.remote.name, &r.group.name);
             match step.kind {
                 sequence::StepKind::Conflict { holder } => self.drift(
-                    &r.to,
+                    to,
                     None,
                     format!(
                         "cannot rename {} → {}: another group ({holder}) already has that name",
-                        q(&r.from),
-                        q(&r.to)
+                        q(from),
+                        q(to)
                     ),
                     DriftCause::Conflict,
                 ),
@@ -258,8 +263,8 @@ impl<'a> Planner<'a> {
                 } => self.push(
                     Phase::GroupEdit,
                     Action::EditGroup {
-                        group_key: r.group_key.clone(),
-                        group_id: Some(r.id.clone()),
+                        group_key: r.group.key.clone(),
+                        group_id: Some(r.remote.id.clone()),
                         group_name: from.clone(),
                         name: Some(Change {
                             from: Some(from),

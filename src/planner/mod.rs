@@ -30,7 +30,7 @@ mod sequence;
 mod tags;
 mod types;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 
 use crate::model::{Capabilities, DesiredGroup, RemoteGroup, RemoteTag};
 
@@ -81,12 +81,13 @@ impl<'a> Planner<'a> {
         let Matching {
             found: matched,
             ambiguous,
+            ..
         } = match_objects(
             &groups,
             &self.input.snapshot.groups,
             |g| self.input.bindings.groups.get(&g.key).map(String::as_str),
-            |g| (&g.name, &g.was),
-            |r| (&r.id, &r.name),
+            |g| (g.name.as_str(), g.was.as_slice()),
+            |r| (r.id.as_str(), r.name.as_str()),
         );
         // Group orders: by position among this platform's declared groups, or explicit.
         let group_orders = order_targets(
@@ -132,14 +133,8 @@ impl<'a> Planner<'a> {
                 }
             }
         }
-        let occupied: BTreeMap<String, String> = self
-            .input
-            .snapshot
-            .groups
-            .iter()
-            .map(|r| (r.name.clone(), r.id.clone()))
-            .collect();
-        self.sequence_group_renames(renames, &occupied, caps);
+        let input = self.input;
+        self.sequence_group_renames(renames, &input.snapshot.groups, caps);
         let mut steps = std::mem::take(&mut self.steps);
         // A stable sort: within a phase, declaration order.
         steps.sort_by_key(|(phase, _)| *phase);

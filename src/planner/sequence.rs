@@ -5,14 +5,15 @@
 //! costs one extra call per cycle — the fewest possible. A rename onto a name held by an object
 //! that is not moving is a conflict a person must resolve; it is reported, never sent.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-/// A wanted rename of one remote object.
+/// A wanted rename of one remote object (borrowed from the snapshot and the desired state).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rename {
-    pub id: String,
-    pub from: String,
-    pub to: String,
+pub struct Rename<'a> {
+    pub id: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
 }
 
 /// One step, referring to `items[index]`.
@@ -37,44 +38,41 @@ pub enum StepKind {
 
 /// Orders `items`. `occupied` maps every name in the scope (a group's tags, or an account's
 /// groups) to the id holding it, after planned deletes.
-pub fn order(items: &[Rename], occupied: &BTreeMap<String, String>, unique: bool) -> Vec<Step> {
+pub fn order(items: &[Rename<'_>], occupied: &HashMap<&str, &str>, unique: bool) -> Vec<Step> {
     let final_step = |i: usize, from: &str| Step {
         index: i,
         kind: StepKind::Rename {
             from: from.to_owned(),
-            to: items[i].to.clone(),
+            to: items[i].to.to_owned(),
             temporary: false,
             last: true,
         },
     };
     if !unique {
         return (0..items.len())
-            .map(|i| final_step(i, &items[i].from))
+            .map(|i| final_step(i, items[i].from))
             .collect();
     }
-    let moving_ids: BTreeMap<&str, usize> = items
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.id.as_str(), i))
-        .collect();
+    let moving_ids: HashMap<&str, usize> =
+        items.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
     // Conflicts, to a fixed point: a target held by an object that is not moving (or whose own
     // rename is itself in conflict) cannot be taken.
-    let mut conflict: BTreeMap<usize, String> = BTreeMap::new();
+    let mut conflict: BTreeMap<usize, &str> = BTreeMap::new();
     loop {
         let before = conflict.len();
         for (i, r) in items.iter().enumerate() {
             if conflict.contains_key(&i) {
                 continue;
             }
-            if let Some(holder) = occupied.get(&r.to)
-                && *holder != r.id
+            if let Some(&holder) = occupied.get(r.to)
+                && holder != r.id
             {
-                let stuck = match moving_ids.get(holder.as_str()) {
+                let stuck = match moving_ids.get(holder) {
                     None => true,
                     Some(j) => conflict.contains_key(j),
                 };
                 if stuck {
-                    conflict.insert(i, holder.clone());
+                    conflict.insert(i, holder);
                 }
             }
         }
@@ -87,65 +85,72 @@ pub fn order(items: &[Rename], occupied: &BTreeMap<String, String>, unique: bool
         .map(|(&i, holder)| Step {
             index: i,
             kind: StepKind::Conflict {
-                holder: holder.clone(),
+                holder: (*holder).to_owned(),
             },
         })
         .collect();
-    // Names held right now, by item index for moving items.
-    let mut held: BTreeMap<String, Option<usize>> = occupied
+    // Names held right now, by item index for moving items. Temporary names are the only owned
+    // strings.
+    let mut held: HashMap<Cow<'_, str>, Option<usize>> = occupied
         .iter()
-        .map(|(n, id)| (n.clone(), moving_ids.get(id.as_str()).copied()))
+        .map(|(n, id)| (Cow::Borrowed(*n), moving_ids.get(id).copied()))
         .collect();
-    let mut current: Vec<String> = items.iter().map(|r| r.from.clone()).collect();
+    let mut current: Vec<Cow<'_, str>> = items.iter().map(|r| Cow::Borrowed(r.from)).collect();
     let mut pending: BTreeSet<usize> = (0..items.len())
         .filter(|i| !conflict.contains_key(i))
         .collect();
-    let mut taken: BTreeSet<String> = occupied.keys().cloned().collect();
-    taken.extend(items.iter().map(|r| r.to.clone()));
+    // Every name held or to be held, for temporary names; made at the first cycle.
+    let mut taken: Option<HashSet<Cow<'_, str>>> = None;
     while !pending.is_empty() {
-        let ready: Vec<usize> = pending
+        let ready = pending
             .iter()
             .copied()
-            .filter(|&i| match held.get(&items[i].to) {
-                None | Some(None) => !occupied_by_other(&held, &items[i].to),
+            .find(|&i| match held.get(items[i].to) {
+                None | Some(None) => !occupied_by_other(&held, items[i].to),
                 Some(Some(j)) => *j == i,
-            })
-            .collect();
-        if let Some(&i) = ready.first() {
-            held.remove(&current[i]);
-            held.insert(items[i].to.clone(), Some(i));
+            });
+        if let Some(i) = ready {
+            held.remove(current[i].as_ref());
+            held.insert(Cow::Borrowed(items[i].to), Some(i));
             steps.push(final_step(i, &current[i]));
-            current[i] = items[i].to.clone();
+            current[i] = Cow::Borrowed(items[i].to);
             pending.remove(&i);
             continue;
         }
         // Every pending rename waits on another: a cycle. Move the first one aside.
         let i = *pending.first().expect("pending is not empty");
-        let temp = temporary_name(&items[i].from, &taken);
-        taken.insert(temp.clone());
-        held.remove(&current[i]);
-        held.insert(temp.clone(), Some(i));
+        let taken = taken.get_or_insert_with(|| {
+            occupied
+                .keys()
+                .map(|n| Cow::Borrowed(*n))
+                .chain(items.iter().map(|r| Cow::Borrowed(r.to)))
+                .collect()
+        });
+        let temp = temporary_name(items[i].from, |n| taken.contains(n));
+        taken.insert(Cow::Owned(temp.clone()));
+        held.remove(current[i].as_ref());
+        held.insert(Cow::Owned(temp.clone()), Some(i));
         steps.push(Step {
             index: i,
             kind: StepKind::Rename {
-                from: current[i].clone(),
+                from: current[i].to_string(),
                 to: temp.clone(),
                 temporary: true,
                 last: false,
             },
         });
-        current[i] = temp;
+        current[i] = Cow::Owned(temp);
     }
     steps
 }
 
 /// Whether `name` is held by a non-moving object (never true for names in `held` as `Some`).
-fn occupied_by_other(held: &BTreeMap<String, Option<usize>>, name: &str) -> bool {
+fn occupied_by_other(held: &HashMap<Cow<'_, str>, Option<usize>>, name: &str) -> bool {
     matches!(held.get(name), Some(None))
 }
 
 /// A name no object holds or will hold, at most 30 characters: the old name behind a marker.
-fn temporary_name(from: &str, taken: &BTreeSet<String>) -> String {
+fn temporary_name(from: &str, taken: impl Fn(&str) -> bool) -> String {
     for n in 0u32.. {
         let marker = if n == 0 {
             "~".to_owned()
@@ -155,7 +160,7 @@ fn temporary_name(from: &str, taken: &BTreeSet<String>) -> String {
         let room = crate::model::MAX_NAME_CHARS - marker.chars().count();
         let base: String = from.chars().take(room).collect();
         let candidate = format!("{marker}{base}");
-        if !taken.contains(&candidate) {
+        if !taken(&candidate) {
             return candidate;
         }
     }
@@ -166,19 +171,12 @@ fn temporary_name(from: &str, taken: &BTreeSet<String>) -> String {
 mod tests {
     use super::*;
 
-    fn r(id: &str, from: &str, to: &str) -> Rename {
-        Rename {
-            id: id.into(),
-            from: from.into(),
-            to: to.into(),
-        }
+    fn r<'a>(id: &'a str, from: &'a str, to: &'a str) -> Rename<'a> {
+        Rename { id, from, to }
     }
 
-    fn occ(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(n, id)| (n.to_string(), id.to_string()))
-            .collect()
+    fn occ<'a>(pairs: &[(&'a str, &'a str)]) -> HashMap<&'a str, &'a str> {
+        pairs.iter().copied().collect()
     }
 
     fn show(items: &[Rename], steps: &[Step]) -> Vec<String> {
@@ -241,7 +239,7 @@ mod tests {
     fn temporary_names_fit_the_limit_and_avoid_collisions() {
         let long = "一".repeat(30);
         let taken: BTreeSet<String> = [format!("~{}", "一".repeat(29))].into_iter().collect();
-        let t = temporary_name(&long, &taken);
+        let t = temporary_name(&long, |n| taken.contains(n));
         assert_eq!(t.chars().count(), 30);
         assert!(t.starts_with("~1~"));
     }

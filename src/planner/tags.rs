@@ -2,48 +2,53 @@
 //! renames sequenced so that every name is free when it is taken.
 
 use super::*;
+use crate::model::Bindings;
 
 /// A tag rename waiting to be sequenced with the others of its group.
 pub(super) struct TagRename<'r> {
     remote: &'r RemoteTag,
-    key: String,
-    to: String,
+    key: &'r str,
+    to: &'r str,
     /// Sent with the final rename where one call can carry both.
     order: Option<Change<u32>>,
     reason: Reason,
 }
 
 impl<'a> Planner<'a> {
-    pub(super) fn plan_tags(&mut self, g: &DesiredGroup, remote: &RemoteGroup, not_ours: bool) {
+    pub(super) fn plan_tags(
+        &mut self,
+        g: &'a DesiredGroup,
+        remote: &'a RemoteGroup,
+        not_ours: bool,
+    ) {
         let caps = *self.input.caps;
-        let bindings = self.input.bindings;
+        let bound = group_bindings(self.input.bindings, &g.key);
         let Matching {
             found: matched,
             ambiguous,
+            claimed,
         } = match_objects(
             &g.tags.iter().collect::<Vec<_>>(),
             &remote.tags,
             |t| {
-                bindings
-                    .tags
-                    .get(&(g.key.clone(), t.key.clone()))
-                    .map(String::as_str)
+                bound
+                    .binary_search_by(|(k, _)| (**k).cmp(t.key.as_str()))
+                    .ok()
+                    .map(|at| bound[at].1)
             },
-            |t| (&t.name, &t.was),
-            |r: &RemoteTag| (&r.id, &r.name),
+            |t| (t.name.as_str(), t.was.as_slice()),
+            |r: &RemoteTag| (r.id.as_str(), r.name.as_str()),
         );
         // Remote tags that an ambiguous declaration could be are neither matched nor pruned.
-        let claimed: BTreeSet<&str> = matched
-            .iter()
-            .flatten()
-            .map(|(r, _)| r.id.as_str())
-            .chain(ambiguous.values().flatten().map(|r| r.id.as_str()))
-            .collect();
         let extras: Vec<&RemoteTag> = remote
             .tags
             .iter()
-            .filter(|r| !claimed.contains(r.id.as_str()))
+            .zip(&claimed)
+            .filter(|(_, claimed)| !**claimed)
+            .map(|(r, _)| r)
             .collect();
+        // Undeclared tags are deleted under prune where the platform can, all or none.
+        let prunes = g.prune && !not_ours && caps.delete_tags.allowed();
         let orders = order_targets(
             g.tags
                 .iter()
@@ -164,8 +169,8 @@ impl<'a> Planner<'a> {
                     if name.is_some() && caps.edit_name_and_order_together {
                         renames.push(TagRename {
                             remote: r,
-                            key: t.key.clone(),
-                            to: t.name.clone(),
+                            key: &t.key,
+                            to: &t.name,
                             order,
                             reason,
                         });
@@ -173,8 +178,8 @@ impl<'a> Planner<'a> {
                         if name.is_some() {
                             renames.push(TagRename {
                                 remote: r,
-                                key: t.key.clone(),
-                                to: t.name.clone(),
+                                key: &t.key,
+                                to: &t.name,
                                 order: None,
                                 reason,
                             });
@@ -202,7 +207,7 @@ impl<'a> Planner<'a> {
         // Undeclared tags: deleted under prune, reported otherwise.
         let mut to_delete = Vec::new();
         for r in &extras {
-            if g.prune && !not_ours && caps.delete_tags.allowed() {
+            if prunes {
                 to_delete.push(TagRef {
                     group_key: g.key.clone(),
                     group_id: remote.id.clone(),
@@ -233,13 +238,17 @@ impl<'a> Planner<'a> {
                 self.status(g, Some((&r.name, &r.name)), State::Extra, None);
             }
         }
-        let occupied: BTreeMap<String, String> = remote
-            .tags
-            .iter()
-            .filter(|r| !to_delete.iter().any(|d| d.tag_id == r.id))
-            .map(|r| (r.name.clone(), r.id.clone()))
-            .collect();
-        self.sequence_tag_renames(g, &remote.id, renames, &occupied);
+        if !renames.is_empty() {
+            // The names held once the deletes are done: a deleted extra frees its name.
+            let occupied: HashMap<&str, &str> = remote
+                .tags
+                .iter()
+                .zip(&claimed)
+                .filter(|(_, claimed)| **claimed || !prunes)
+                .map(|(r, _)| (r.name.as_str(), r.id.as_str()))
+                .collect();
+            self.sequence_tag_renames(g, &remote.id, renames, &occupied);
+        }
         if !to_delete.is_empty() {
             self.push(
                 Phase::Delete,
@@ -300,14 +309,14 @@ impl<'a> Planner<'a> {
         g: &DesiredGroup,
         group_id: &str,
         renames: Vec<TagRename>,
-        occupied: &BTreeMap<String, String>,
+        occupied: &HashMap<&str, &str>,
     ) {
         let items: Vec<sequence::Rename> = renames
             .iter()
             .map(|r| sequence::Rename {
-                id: r.remote.id.clone(),
-                from: r.remote.name.clone(),
-                to: r.to.clone(),
+                id: &r.remote.id,
+                from: &r.remote.name,
+                to: r.to,
             })
             .collect();
         let steps = sequence::order(&items, occupied, self.input.caps.unique_names);
@@ -323,11 +332,11 @@ impl<'a> Planner<'a> {
                 sequence::StepKind::Conflict { holder } => {
                     self.drift(
                         &g.name,
-                        Some(&items[step.index].to),
+                        Some(items[step.index].to),
                         format!(
                             "cannot rename {} → {}: another tag of the group ({}) already has that name",
                             q(&r.name),
-                            q(&items[step.index].to),
+                            q(items[step.index].to),
                             holder
                         ),
                         DriftCause::Conflict,
@@ -345,7 +354,7 @@ impl<'a> Planner<'a> {
                             group_key: g.key.clone(),
                             group_id: Some(group_id.to_owned()),
                             group_name: g.name.clone(),
-                            tag_key: Some(key.clone()),
+                            tag_key: Some((*key).to_owned()),
                             tag_name: from.clone(),
                             tag_id: Some(r.id.clone()),
                             name: Some(Change {
@@ -364,4 +373,18 @@ impl<'a> Planner<'a> {
             }
         }
     }
+}
+
+/// The bindings of group `key`'s tags, sorted by tag key, borrowed: a look-up per tag without
+/// building an owned `(group, tag)` key for each.
+fn group_bindings<'b>(bindings: &'b Bindings, key: &str) -> Vec<(&'b str, &'b str)> {
+    if bindings.tags.is_empty() {
+        return Vec::new();
+    }
+    bindings
+        .tags
+        .range((key.to_owned(), String::new())..)
+        .take_while(|((group, _), _)| group == key)
+        .map(|((_, tag), id)| (tag.as_str(), id.as_str()))
+        .collect()
 }

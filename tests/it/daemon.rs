@@ -807,6 +807,7 @@ async fn a_listen_address_in_use_is_exit_1_before_any_cycle() {
         ),
         "{stderr}"
     );
+    assert_eq!(stderr.matches("error:").count(), 1, "said once: {stderr}");
     assert!(juzi.calls().is_empty(), "no call before the daemon is up");
 }
 

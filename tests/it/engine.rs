@@ -383,18 +383,22 @@ fn a_cycle_logs_inside_its_span() {
     );
 }
 
+/// Progress events, as the command line's sink receives them.
+#[derive(Default)]
+struct Events(std::sync::Mutex<Vec<tagsync::engine::ProgressEvent>>);
+
+impl tagsync::engine::Progress for Events {
+    fn event(&self, e: tagsync::engine::ProgressEvent) {
+        self.0.lock().unwrap().push(e);
+    }
+}
+
 /// The engine reports a cycle's progress to the sink a caller sets (the command line draws it):
-/// the round's operations, each one sent, and the end. It prints nothing itself.
+/// each pull (its requests so far, then what it read), the round's operations, each one sent,
+/// and the end. It prints nothing itself.
 #[tokio::test]
 async fn progress_counts_the_operations_sent() {
-    #[derive(Default)]
-    struct Events(std::sync::Mutex<Vec<tagsync::engine::ProgressEvent>>);
-    impl tagsync::engine::Progress for Events {
-        fn event(&self, e: tagsync::engine::ProgressEvent) {
-            self.0.lock().unwrap().push(e);
-        }
-    }
-    use tagsync::engine::ProgressEvent::{Finished, Sending, Sent};
+    use tagsync::engine::ProgressEvent::{Finished, Pulled, Pulling, Sending, Sent};
 
     let sim = juzibot("", Duration::ZERO).await;
     let dir = tempfile::tempdir().unwrap();
@@ -410,11 +414,91 @@ async fn progress_counts_the_operations_sent() {
     let n = r.plan.ops.len();
     assert!(n > 0);
     let a = || "a".to_owned();
+    let events = events.0.lock().unwrap().clone();
+    let sends: Vec<_> = events
+        .iter()
+        .filter(|e| !matches!(e, Pulling { .. } | Pulled { .. }))
+        .cloned()
+        .collect();
     let mut expected = vec![Sending {
         platform: a(),
         operations: n,
     }];
     expected.extend((0..n).map(|_| Sent { platform: a() }));
     expected.push(Finished { platform: a() });
-    assert_eq!(*events.0.lock().unwrap(), expected);
+    assert_eq!(sends, expected);
+    // Two pulls (the plan's, then the one that finds it in step), each ended before what follows.
+    let pulled: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e, Pulled { .. } | Sending { .. } | Finished { .. }))
+        .cloned()
+        .collect();
+    assert_eq!(
+        pulled,
+        [
+            Pulled {
+                platform: a(),
+                groups: 0,
+                tags: 0
+            },
+            expected[0].clone(),
+            Pulled {
+                platform: a(),
+                groups: 2,
+                tags: 4
+            },
+            Finished { platform: a() },
+        ]
+    );
+}
+
+/// A long pull (a large account's paged list) shows the requests it has made while it runs, not
+/// only when it ends: the listing is held back for a second here, long enough for the count to
+/// be looked at (every 100 ms) while it is in flight.
+#[tokio::test]
+async fn a_long_pull_reports_its_requests_while_it_runs() {
+    use tagsync::engine::ProgressEvent::{Finished, Pulled, Pulling};
+
+    let sim = juzibot(IN_STEP, Duration::from_secs(1)).await;
+    sim.fail_next("*", FaultKind::Delay, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::support::mirror(dir.path(), "a", "juzibot").await;
+    let engine = Engine::new(store);
+    let events = Arc::new(Events::default());
+    engine.report_progress(events.clone());
+    let plan = CycleRequest {
+        trigger: Trigger::Plan,
+        mode: RunMode::DryRun,
+        max_deletes: 0,
+    };
+    engine
+        .cycle(&target("a", &sim), &desired(&["a"]), &plan)
+        .await
+        .unwrap();
+    let events = events.0.lock().unwrap().clone();
+    let a = || "a".to_owned();
+    assert_eq!(
+        events.first(),
+        Some(&Pulling {
+            platform: a(),
+            requests: 0
+        })
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Pulling { requests, .. } if *requests > 0)),
+        "the request in flight is counted before the pull ends: {events:?}"
+    );
+    assert_eq!(
+        events[events.len() - 2..],
+        [
+            Pulled {
+                platform: a(),
+                groups: 2,
+                tags: 4
+            },
+            Finished { platform: a() }
+        ]
+    );
 }
