@@ -108,19 +108,28 @@ async fn pull_and_plan(ctx: &Ctx<'_>, desired: &Desired) -> Result<Planned, Erro
 /// how every declared object stands (`v_drift`), as each round does for its plan.
 pub(super) async fn record_plan(ctx: &Ctx<'_>, plan: &PlatformPlan) -> Result<(), Error> {
     let (store, name, now) = (ctx.store, ctx.name, ctx.clock.now());
-    for b in &plan.bind {
-        match &b.tag_key {
-            None => {
-                store
-                    .bind_group(name, &b.group_key, &b.remote_id, now)
-                    .await?
-            }
-            Some(t) => {
-                store
-                    .bind_tag(name, &b.group_key, t, &b.remote_id, now)
-                    .await?
-            }
-        }
+    // One transaction for all of them: a first cycle over an account of 10,000 tags matches them
+    // all by name, and 10,000 transactions of one platform starve the others' on SQLite.
+    if !plan.bind.is_empty() {
+        let binds: Vec<_> = plan
+            .bind
+            .iter()
+            .map(|b| match &b.tag_key {
+                None => (
+                    store::Object::Group,
+                    b.group_key.as_str(),
+                    "",
+                    b.remote_id.as_str(),
+                ),
+                Some(t) => (
+                    store::Object::Tag,
+                    b.group_key.as_str(),
+                    t.as_str(),
+                    b.remote_id.as_str(),
+                ),
+            })
+            .collect();
+        store.bind_many(name, &binds, now).await?;
     }
     store
         .replace_desired_state(name, &status_rows(plan), now)
