@@ -146,6 +146,9 @@ def main():
                 break
             time.sleep(0.1)
         os.makedirs(os.path.join(work, "tags"), exist_ok=True)
+        # `sim --write-config` also writes the demo's tag files: only the 10,000 tags are declared.
+        for name in os.listdir(os.path.join(work, "tags")):
+            os.remove(os.path.join(work, "tags", name))
         with open(os.path.join(work, "tags", "tags.yaml"), "w") as f:
             f.write(tag_file())
         port = free_port()
