@@ -146,6 +146,20 @@ macro_rules! on_pool {
     };
 }
 
+/// [`on_pool!`] for a single statement that writes: on SQLite it takes its turn among the
+/// process's writers ([`Store::writers`]) first, like [`in_tx!`].
+macro_rules! write_on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => {
+                let _turn = $store.writers.lock().await;
+                $body
+            }
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
 /// Runs `$body` inside a transaction `$tx` on either backend and commits it; an early return (`?`)
 /// drops the transaction, which rolls it back.
 macro_rules! in_tx {
