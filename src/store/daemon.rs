@@ -31,14 +31,14 @@ impl Store {
         const WHAT: &str = "record a tag-file error";
         let now = ts(now);
         match error {
-            None => on_pool!(self, |pool| {
+            None => write_on_pool!(self, |pool| {
                 sqlx::query("DELETE FROM tag_file_errors WHERE source = $1")
                     .bind(source)
                     .execute(pool)
                     .await
                     .ctx(WHAT)?;
             }),
-            Some(error) => on_pool!(self, |pool| {
+            Some(error) => write_on_pool!(self, |pool| {
                 sqlx::query(
                     "INSERT INTO tag_file_errors (source, error, reported_by, since, updated_at)
                      VALUES ($1, $2, $3, $4, $4)

@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, Utc};
+
 use crate::model::Snapshot;
 
 use super::{EventKind, NewEvent, Object, PullSummary};
@@ -16,6 +18,33 @@ pub(super) struct Known {
     pub live: bool,
     /// The remote id of a tag's group (`None` for a group).
     pub group: Option<String>,
+    /// `remote_created_at`, as stored.
+    pub created: Option<DateTime<Utc>>,
+}
+
+/// One object of a listing as its row would be written: what [`unchanged`] compares.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Listed<'a> {
+    pub name: &'a str,
+    pub order: Option<i64>,
+    /// A tag's group.
+    pub group: Option<&'a str>,
+    /// As stored (`ts`); `None` keeps the stored value.
+    pub created: Option<DateTime<Utc>>,
+}
+
+/// Whether writing `listed` over what the mirror holds would change nothing but `last_seen_at`:
+/// a live row with the same name, order and group, and a creation time that is unreported or the
+/// same. Such rows are not rewritten: an unchanged re-listing (every idle cycle of the daemon)
+/// then costs one `last_seen_at` update per table instead of rewriting every row.
+pub(super) fn unchanged(known: Option<&Known>, listed: &Listed) -> bool {
+    known.is_some_and(|k| {
+        k.live
+            && k.name == listed.name
+            && k.order == listed.order
+            && k.group.as_deref() == listed.group
+            && (listed.created.is_none() || listed.created == k.created)
+    })
 }
 
 /// The events a listing causes, in a deterministic order (listing order, each group followed by
@@ -139,6 +168,7 @@ fn observe(
             order,
             live: true,
             group: group.map(str::to_owned),
+            created: None,
         };
         known.insert(id.to_owned(), new);
         return;
@@ -228,6 +258,7 @@ mod tests {
                     order: *order,
                     live: *live,
                     group: None,
+                    created: None,
                 };
                 ((*id).into(), k)
             })
@@ -244,6 +275,61 @@ mod tests {
                 format!("{} {} {} {old} -> {new}", e.object, e.kind, e.remote_id)
             })
             .collect()
+    }
+
+    #[test]
+    fn only_a_live_row_with_the_same_values_is_unchanged() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let k = Known {
+            name: "重要".into(),
+            order: Some(3),
+            live: true,
+            group: Some("g1".into()),
+            created: Some(t("2026-01-01T00:00:00Z")),
+        };
+        let same = Listed {
+            name: "重要",
+            order: Some(3),
+            group: Some("g1"),
+            created: None,
+        };
+        assert!(unchanged(Some(&k), &same));
+        assert!(!unchanged(None, &same), "new");
+        let dead = Known {
+            live: false,
+            ..k.clone()
+        };
+        assert!(!unchanged(Some(&dead), &same), "back after a delete");
+        for changed in [
+            Listed {
+                name: "普通",
+                ..same
+            },
+            Listed {
+                order: None,
+                ..same
+            },
+            Listed {
+                group: Some("g2"),
+                ..same
+            },
+            Listed {
+                created: Some(t("2026-01-02T00:00:00Z")),
+                ..same
+            },
+        ] {
+            assert!(!unchanged(Some(&k), &changed));
+        }
+        let reported = Listed {
+            created: Some(t("2026-01-01T00:00:00Z")),
+            ..same
+        };
+        assert!(unchanged(Some(&k), &reported));
+        let unknown_created = Known { created: None, ..k };
+        assert!(
+            !unchanged(Some(&unknown_created), &reported),
+            "first report of it"
+        );
     }
 
     #[test]

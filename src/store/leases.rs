@@ -19,7 +19,7 @@ impl Store {
         const WHAT: &str = "take a lease";
         let until = ts(now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX));
         let now = ts(now);
-        let taken: Option<String> = on_pool!(self, |pool| {
+        let taken: Option<String> = write_on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
                  ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
@@ -52,7 +52,7 @@ impl Store {
     #[tracing::instrument(skip_all, fields(lease = %name))]
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), Error> {
         const WHAT: &str = "release a lease";
-        on_pool!(self, |pool| {
+        write_on_pool!(self, |pool| {
             sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
                 .bind(name)
                 .bind(holder)

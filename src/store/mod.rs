@@ -73,6 +73,12 @@ pub use types::{
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// SQLite has one writer at a time, and its busy handler is not a queue: a writer that keeps
+    /// losing the race to others (five platforms' first cycles at once) fails after the busy
+    /// timeout although the lock was free many times meanwhile. In one process, write
+    /// transactions on SQLite therefore wait their turn here, first come first served; the busy
+    /// timeout only arbitrates between processes. Unused on PostgreSQL.
+    writers: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Clone)]
@@ -140,12 +146,27 @@ macro_rules! on_pool {
     };
 }
 
+/// [`on_pool!`] for a single statement that writes: on SQLite it takes its turn among the
+/// process's writers ([`Store::writers`]) first, like [`in_tx!`].
+macro_rules! write_on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => {
+                let _turn = $store.writers.lock().await;
+                $body
+            }
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
 /// Runs `$body` inside a transaction `$tx` on either backend and commits it; an early return (`?`)
 /// drops the transaction, which rolls it back.
 macro_rules! in_tx {
     ($store:expr, $what:expr, |$tx:ident| $body:expr) => {
         match &$store.backend {
             Backend::Sqlite(pool) => {
+                let _turn = $store.writers.lock().await;
                 // IMMEDIATE takes the write lock now, so a transaction that reads before it writes
                 // waits on the busy timeout instead of failing when another writer got in first.
                 let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await.ctx($what)?;
@@ -248,45 +269,107 @@ macro_rules! insert_event {
 /// [`Store::record_snapshot`] and [`Store::record_applied`]. Evaluates to the [`PullSummary`].
 ///
 /// Rows go in multi-row statements of [`BATCH`] rows (a 10,000-tag pull is a few dozen
-/// statements, not 20,000), all inside the caller's one transaction.
+/// statements, not 20,000), all inside the caller's one transaction. Only rows that change are
+/// written ([`diff::unchanged`]); of a complete listing, the unchanged rows get their
+/// `last_seen_at` from one `UPDATE` per table after the deletions (every live row is then a listed
+/// one), so an unchanged re-listing writes two statements and no row twice. A partial listing
+/// (what apply created) reads only the mirror's rows of the tags it lists, and writes every row.
 macro_rules! record_listing {
     (
         $tx:ident, $platform:expr, $snapshot:expr, $complete:expr, $source:expr, $run:expr,
         $now:expr, $what:expr
     ) => {{
+        let complete: bool = $complete;
+        let snapshot: &Snapshot = $snapshot;
+        // Groups are few (at most a few hundred): always all of them, so that a moved tag's old
+        // group has its name. Tags: all of them for a complete listing, else the listed ones.
+        let listed_tags: Vec<&str> = if complete {
+            Vec::new()
+        } else {
+            snapshot
+                .groups
+                .iter()
+                .flat_map(|g| g.tags.iter().map(|t| t.id.as_str()))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        };
         let mut known = [BTreeMap::new(), BTreeMap::new()];
         for (table, known) in ["tag_groups", "tags"].into_iter().zip(&mut known) {
             let group = if table == "tags" { "group_remote_id" } else { "NULL" };
-            let sql = format!(
-                concat!(select_known!(), ", {} AS group_remote_id FROM {} WHERE platform = $1"),
+            let select = format!(
+                concat!(
+                    select_known!(),
+                    ", remote_created_at, {} AS group_remote_id FROM {} WHERE platform = $1"
+                ),
                 group, table
             );
-            let rows: Vec<rows::Known> = sqlx::query_as(&sql)
-                .bind($platform)
-                .fetch_all(&mut *$tx)
-                .await
-                .ctx($what)?;
+            let mut rows: Vec<rows::Known> = Vec::new();
+            if table == "tag_groups" || complete {
+                rows = sqlx::query_as(&select)
+                    .bind($platform)
+                    .fetch_all(&mut *$tx)
+                    .await
+                    .ctx($what)?;
+            } else {
+                for chunk in listed_tags.chunks(BATCH) {
+                    let sql = format!("{select} AND remote_id IN ({})", id_list(chunk.len(), 2));
+                    let mut query = sqlx::query_as(&sql).bind($platform);
+                    for id in chunk {
+                        query = query.bind(*id);
+                    }
+                    rows.extend(query.fetch_all(&mut *$tx).await.ctx($what)?);
+                }
+            }
             known.extend(rows.into_iter().map(|r| {
                 let k = diff::Known {
                     name: r.name,
                     order: r.sort_order,
                     live: r.deleted_at.is_none(),
                     group: r.group_remote_id,
+                    created: r.remote_created_at,
                 };
                 (r.remote_id, k)
             }));
         }
         let [groups, tags] = &known;
-        let diff = diff::diff(groups, tags, $snapshot, $complete);
+        let diff = diff::diff(groups, tags, snapshot, complete);
 
-        // One row per id, as listed last (a multi-row upsert may not touch a row twice).
-        let group_rows = last_by_id($snapshot.groups.iter().map(|g| (g.id.as_str(), g)));
-        let tag_rows = last_by_id(
-            $snapshot
+        // One row per id, as listed last (a multi-row upsert may not touch a row twice), and of
+        // a complete listing only the rows that change.
+        let keep = |known: &BTreeMap<String, diff::Known>, id: &str, listed: diff::Listed| {
+            !complete || !diff::unchanged(known.get(id), &listed)
+        };
+        let group_rows: Vec<&RemoteGroup> =
+            last_by_id(snapshot.groups.iter().map(|g| (g.id.as_str(), g)))
+                .into_iter()
+                .filter(|g| {
+                    let listed = diff::Listed {
+                        name: &g.name,
+                        order: g.order.map(i64::from),
+                        group: None,
+                        created: g.created_at.map(ts),
+                    };
+                    keep(groups, &g.id, listed)
+                })
+                .collect();
+        let tag_rows: Vec<(&RemoteGroup, &RemoteTag)> = last_by_id(
+            snapshot
                 .groups
                 .iter()
                 .flat_map(|g| g.tags.iter().map(move |t| (t.id.as_str(), (g, t)))),
-        );
+        )
+        .into_iter()
+        .filter(|(g, t)| {
+            let listed = diff::Listed {
+                name: &t.name,
+                order: t.order.map(i64::from),
+                group: Some(&g.id),
+                created: t.created_at.map(ts),
+            };
+            keep(tags, &t.id, listed)
+        })
+        .collect();
         for chunk in group_rows.chunks(BATCH) {
             let sql = format!(
                 "INSERT INTO tag_groups (platform, remote_id, name, sort_order,
@@ -348,17 +431,29 @@ macro_rules! record_listing {
                 .map(|e| e.remote_id.as_str())
                 .collect();
             for chunk in gone.chunks(BATCH) {
-                let ids: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
                 let sql = format!(
                     "UPDATE {table} SET deleted_at = $2
                      WHERE platform = $1 AND remote_id IN ({})",
-                    ids.join(", ")
+                    id_list(chunk.len(), 3)
                 );
                 let mut query = sqlx::query(&sql).bind($platform).bind($now);
                 for id in chunk {
                     query = query.bind(*id);
                 }
                 query.execute(&mut *$tx).await.ctx($what)?;
+            }
+            if complete {
+                // After the deletions, the live rows are exactly the listed ones.
+                let sql = format!(
+                    "UPDATE {table} SET last_seen_at = $2
+                     WHERE platform = $1 AND deleted_at IS NULL AND last_seen_at <> $2"
+                );
+                sqlx::query(&sql)
+                    .bind($platform)
+                    .bind($now)
+                    .execute(&mut *$tx)
+                    .await
+                    .ctx($what)?;
             }
         }
         for chunk in diff.events.chunks(BATCH) {
@@ -408,6 +503,14 @@ fn placeholders(rows: usize, cols: usize) -> String {
         out.push(')');
     }
     out
+}
+
+/// `$first, $first+1, …` for `n` ids.
+fn id_list(n: usize, first: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The items in listing order, each id once: where an id is listed twice, its last occurrence,
@@ -519,7 +622,10 @@ impl Store {
                 });
             }
         };
-        let store = Store { backend };
+        let store = Store {
+            backend,
+            writers: Default::default(),
+        };
         tracing::debug!(
             message = "Opened the mirror.",
             backend = store.backend_name()
@@ -587,6 +693,11 @@ mod tests {
             ts(t.to_utc()).to_rfc3339(),
             "2025-01-02T03:04:05.123456+00:00"
         );
+    }
+
+    #[test]
+    fn id_list_numbers_from_first() {
+        assert_eq!(id_list(3, 2), "$2, $3, $4");
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub(super) struct Known {
     /// A tag's group (NULL for a group).
     #[sqlx(default)]
     pub group_remote_id: Option<String>,
+    /// Read by `record_listing` only.
+    #[sqlx(default)]
+    pub remote_created_at: Option<DateTime<Utc>>,
 }
 
 /// A live group, for `mirror_snapshot`.

@@ -217,7 +217,7 @@ impl Store {
         let sql = "UPDATE operations SET status = $2, attempts = $3, error = $4, finished_at = $5
                    WHERE id = $1";
         let now = ts(now);
-        let updated = on_pool!(self, |pool| {
+        let updated = write_on_pool!(self, |pool| {
             let query = sqlx::query(sql)
                 .bind(op)
                 .bind(status.as_str())
