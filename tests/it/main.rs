@@ -29,6 +29,8 @@ mod sim_dustess;
 mod sim_juzibot;
 mod sim_wecom;
 mod sim_yzj;
+mod soak;
+mod soak_driver;
 mod status_page;
 mod store;
 mod support;
