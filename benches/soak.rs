@@ -1,4 +1,5 @@
-//! The long soak: `cargo bench --bench soak -- --minutes 60 [--seed N] [--kill-every 3-8]`.
+//! The long soak: `cargo bench --bench soak -- --minutes 60 [--seed N] [--kill-every 3-8]
+//! [--quiet-minutes 10]` (the last minutes without kills, for the RSS slope of one long life).
 //! The daemon (`target/release/tagsync`, a child process) against all five simulators under
 //! faults, SIGKILL and restart every few cycles, changing tag files and marks inserted by SQL; see
 //! `tests/it/soak_driver.rs`. PostgreSQL when `TAGSYNC_TEST_DATABASE_URL` is set, else SQLite.
@@ -13,6 +14,7 @@ fn main() {
     let mut minutes = 60.0_f64;
     let mut seed = 1_u64;
     let mut kill_every = (3, 8);
+    let mut quiet = 10.0_f64;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -23,6 +25,12 @@ fn main() {
                     .expect("--minutes N")
             }
             "--seed" => seed = args.next().and_then(|v| v.parse().ok()).expect("--seed N"),
+            "--quiet-minutes" => {
+                quiet = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--quiet-minutes N")
+            }
             "--kill-every" => {
                 let v = args.next().expect("--kill-every A-B");
                 let (a, b) = v.split_once('-').expect("--kill-every A-B");
@@ -46,6 +54,7 @@ fn main() {
         postgres,
         binary: env!("CARGO_BIN_EXE_tagsync").into(),
         kill_every,
+        quiet: Duration::from_secs_f64(quiet.min(minutes) * 60.0),
         marks_per_cycle: 20,
         contacts: 200,
         fault_rate: 0.05,

@@ -18,6 +18,7 @@ async fn the_daemon_survives_a_two_minute_soak_of_faults_kills_edits_and_marks()
         postgres,
         binary: env!("CARGO_BIN_EXE_tagsync").into(),
         kill_every: (2, 4),
+        quiet: Duration::from_secs(20),
         marks_per_cycle: 10,
         contacts: 40,
         fault_rate: 0.05,

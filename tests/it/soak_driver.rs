@@ -66,6 +66,9 @@ pub struct Options {
     pub binary: PathBuf,
     /// SIGKILL and restart after a number of soak cycles drawn from this range.
     pub kill_every: (u64, u64),
+    /// The last part of `duration` runs without kills: one long life, whose RSS slope says
+    /// whether memory stays flat.
+    pub quiet: Duration,
     /// Mark requests inserted per marking platform per soak cycle.
     pub marks_per_cycle: usize,
     /// Customers per marking platform.
@@ -129,21 +132,26 @@ impl Report {
         if sxx == 0.0 { 0.0 } else { sxy / sxx }
     }
 
-    /// RSS over the whole run (KiB per soak cycle), restarts included.
-    pub fn rss_slope_overall(&self) -> f64 {
-        let n = self.rss.len() as f64;
-        if n < 2.0 {
-            return 0.0;
-        }
-        let mx = self.rss.iter().map(|p| p.0 as f64).sum::<f64>() / n;
-        let my = self.rss.iter().map(|p| p.2 as f64).sum::<f64>() / n;
-        let sxy: f64 = self
+    /// RSS growth of the last life (the quiet part, when there is one), its first two samples
+    /// (warm-up) left out (KiB per soak cycle), and how many samples it rests on.
+    pub fn rss_slope_last_life(&self) -> (f64, usize) {
+        let Some(last) = self.rss.last().map(|r| r.1) else {
+            return (0.0, 0);
+        };
+        let points: Vec<(f64, f64)> = self
             .rss
             .iter()
-            .map(|p| (p.0 as f64 - mx) * (p.2 as f64 - my))
-            .sum();
-        let sxx: f64 = self.rss.iter().map(|p| (p.0 as f64 - mx).powi(2)).sum();
-        if sxx == 0.0 { 0.0 } else { sxy / sxx }
+            .filter(|r| r.1 == last)
+            .skip(2)
+            .map(|r| (r.0 as f64, r.2 as f64))
+            .collect();
+        (slope(&points), points.len())
+    }
+
+    /// RSS over the whole run (KiB per soak cycle), restarts included.
+    pub fn rss_slope_overall(&self) -> f64 {
+        let points: Vec<(f64, f64)> = self.rss.iter().map(|r| (r.0 as f64, r.2 as f64)).collect();
+        slope(&points)
     }
 
     /// A Markdown table for docs/BENCHMARKS.md.
@@ -201,8 +209,13 @@ impl Report {
             "RSS (KiB) min / max / samples",
             format!("{lo} / {hi} / {}", self.rss.len()),
         );
+        let (last, n) = self.rss_slope_last_life();
         row(
-            "RSS slope within a life / overall",
+            "RSS slope of the last life (no kills), warm-up left out",
+            format!("{last:+.1} KiB per soak cycle over {n} samples"),
+        );
+        row(
+            "RSS slope within a life (pooled) / overall",
             format!(
                 "{:+.1} / {:+.1} KiB per soak cycle",
                 self.rss_slope_within_lives(),
@@ -219,6 +232,19 @@ impl Report {
         );
         out
     }
+}
+
+/// The least-squares slope of `points`.
+fn slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    if n < 2.0 {
+        return 0.0;
+    }
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if sxx == 0.0 { 0.0 } else { sxy / sxx }
 }
 
 /// SplitMix64: the same seed gives the same soak (up to timing).
@@ -1058,7 +1084,8 @@ pub async fn run(opts: Options) -> Report {
         // Kill -9 now and then, at a random moment of whatever the daemon is doing.
         let baseline: BTreeMap<String, u64>;
         until_kill -= 1;
-        if until_kill == 0 {
+        let quiet = started.elapsed() + opts.quiet >= opts.duration;
+        if until_kill == 0 && !quiet {
             until_kill =
                 opts.kill_every.0 + rng.next() % (opts.kill_every.1 - opts.kill_every.0 + 1);
             tokio::time::sleep(Duration::from_millis(rng.next() % 2500)).await;
