@@ -7,6 +7,10 @@
 
 #[path = "../tests/it/soak_driver.rs"]
 mod soak_driver;
+#[path = "../tests/it/soak_report.rs"]
+mod soak_report;
+#[path = "../tests/it/soak_taxonomy.rs"]
+mod soak_taxonomy;
 
 use std::time::Duration;
 

@@ -31,6 +31,8 @@ mod sim_wecom;
 mod sim_yzj;
 mod soak;
 mod soak_driver;
+mod soak_report;
+mod soak_taxonomy;
 mod status_page;
 mod store;
 mod support;
