@@ -80,6 +80,14 @@ struct Daemon {
     life: u64,
 }
 
+/// A panicking driver leaves no daemon behind.
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -411,7 +419,7 @@ pub async fn run(opts: Options) -> Report {
         }
         // Kill -9 now and then, at a random moment of whatever the daemon is doing.
         let baseline: BTreeMap<String, u64>;
-        until_kill -= 1;
+        until_kill = until_kill.saturating_sub(1);
         let quiet = started.elapsed() + opts.quiet >= opts.duration;
         if until_kill == 0 && !quiet {
             until_kill =
