@@ -68,7 +68,7 @@ pub struct Report {
     /// The same, per replica and measured period.
     pub per_period: Vec<Vec<usize>>,
     /// Accounts whose lease the killed replica held when it died, and the seconds until another
-    /// replica finished a cycle of each.
+    /// replica started a (successful) cycle of each.
     pub held_at_kill: Vec<(String, f64)>,
     /// The longest any account waited, from the kill to its next successful cycle start.
     pub takeover_max_s: f64,
@@ -82,6 +82,11 @@ pub struct Report {
     pub rows: BTreeMap<String, i64>,
     pub db_bytes: i64,
     pub kill: bool,
+    /// Per replica, over the whole run: cycles that failed, ticks skipped because the
+    /// previous cycle still ran, ticks left to another replica.
+    pub failed: Vec<usize>,
+    pub skipped: Vec<usize>,
+    pub elsewhere: Vec<usize>,
 }
 
 impl Report {
@@ -184,6 +189,11 @@ impl Report {
                 .collect::<Vec<_>>(),
             cpu * 1000.0 / cycles.max(1) as f64,
             self.rss_mib.iter().map(|c| c.round()).collect::<Vec<_>>()
+        );
+        let _ = writeln!(
+            s,
+            "- per replica, whole run: failed cycles {:?}, ticks skipped (previous cycle still running) {:?}, ticks left to another replica {:?}",
+            self.failed, self.skipped, self.elsewhere
         );
         let per: Vec<String> = self
             .rows
@@ -402,6 +412,13 @@ fn logged_cycles(log: &Path) -> Vec<(String, DateTime<Utc>)> {
         .collect()
 }
 
+fn log_count(log: &Path, needle: &str) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .matches(needle)
+        .count()
+}
+
 fn panics(log: &Path) -> usize {
     std::fs::read_to_string(log)
         .unwrap_or_default()
@@ -593,11 +610,11 @@ pub async fn run(spec: &Spec) -> Report {
             }
         }
         for (n, wait) in &mut held_at_kill {
-            if let Some((_, _, f)) = all.iter().find(|(p, s, _)| p == n && *s > k) {
-                *wait = (*f - k).as_seconds_f64();
-            } else {
-                *wait = f64::INFINITY;
-            }
+            // Taken over: another replica's successful cycle of it started.
+            *wait = all
+                .iter()
+                .find(|(p, s, _)| p == n && *s > k)
+                .map_or(f64::INFINITY, |(_, s, _)| (*s - k).as_seconds_f64());
         }
     }
     let mut rows = BTreeMap::new();
@@ -652,5 +669,27 @@ pub async fn run(spec: &Spec) -> Report {
         rows,
         db_bytes: db_bytes.0,
         kill: killed_at.is_some(),
+        failed: replicas
+            .iter()
+            .map(|r| log_count(&r.log, "\"Cycle failed.\""))
+            .collect(),
+        skipped: replicas
+            .iter()
+            .map(|r| {
+                log_count(
+                    &r.log,
+                    "\"Skipped a tick: the previous cycle is still running.\"",
+                )
+            })
+            .collect(),
+        elsewhere: replicas
+            .iter()
+            .map(|r| {
+                log_count(
+                    &r.log,
+                    "\"Cycle skipped: another replica holds the platform.\"",
+                )
+            })
+            .collect(),
     }
 }

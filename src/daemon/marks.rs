@@ -4,6 +4,7 @@
 //! one rate limiter. Across replicas the claims keep each request with one worker
 //! (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +34,8 @@ pub fn spawn(engine: Engine, targets: Vec<Target>, load: Loader, initial: Desire
     let (stop, stopped) = watch::channel(false);
     let load: Arc<Loader> = Arc::new(load);
     let mut tasks = JoinSet::new();
+    let (due_tx, due) = watch::channel(BTreeSet::new());
+    tasks.spawn(gate(engine.clone(), due_tx, stopped.clone()));
     for target in targets
         .into_iter()
         .filter(|t| t.client.capabilities().mark != MarkStyle::No)
@@ -43,6 +46,7 @@ pub fn spawn(engine: Engine, targets: Vec<Target>, load: Loader, initial: Desire
             target,
             load.clone(),
             initial.clone(),
+            due.clone(),
             stopped.clone(),
         ));
     }
@@ -61,15 +65,64 @@ impl Workers {
     }
 }
 
+/// Every [`POLL`], asks the mirror once which platforms have marks queued or claimed, for the
+/// workers: with hundreds of accounts, a worker per platform asking on its own would be
+/// hundreds of statements a second against an idle queue.
+async fn gate(
+    engine: Engine,
+    due: watch::Sender<BTreeSet<String>>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        match engine.store().platforms_with_marks().await {
+            Ok(platforms) => {
+                due.send_replace(platforms.into_iter().collect());
+            }
+            Err(error) => {
+                // The workers try on their own until the mirror answers again.
+                due.send_replace(BTreeSet::from([String::from(ANY)]));
+                tracing::warn!(message = "Cannot read which platforms have marks.", %error);
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => {}
+            _ = stopped.changed() => return,
+        }
+        if *stopped.borrow() {
+            return;
+        }
+    }
+}
+
+/// In the gate's set: every platform.
+const ANY: &str = "*";
+
 async fn work(
     engine: Engine,
     target: Target,
     load: Arc<Loader>,
     mut desired: Desired,
+    due: watch::Receiver<BTreeSet<String>>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut loaded = tokio::time::Instant::now();
+    // The first pass always runs: it takes back the claims a dead worker left.
+    let mut first = true;
     loop {
+        let wanted = {
+            let due = due.borrow();
+            due.contains(&target.name) || due.contains(ANY)
+        };
+        if !std::mem::take(&mut first) && !wanted {
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = stopped.changed() => return,
+            }
+            if *stopped.borrow() {
+                return;
+            }
+            continue;
+        }
         if loaded.elapsed() >= RELOAD {
             match load() {
                 Ok(d) => desired = d,

@@ -18,7 +18,16 @@ pub struct EngineRunner {
     engine: Engine,
     targets: RwLock<BTreeMap<String, Target>>,
     max_deletes: AtomicUsize,
+    /// Bounds the cycles running at once ([`CYCLES_AT_ONCE`]).
+    running: tokio::sync::Semaphore,
 }
+
+/// The most cycles one replica runs at once. Hundreds of accounts ticking together would
+/// otherwise all queue for the mirror's connection pool at once, each holding its writer lease
+/// while it waits (a lease whose keeper cannot get a connection in time runs out under it). A
+/// cycle waits for its turn here *before* it takes its lease, so a replica that is behind leaves
+/// the tick to a less busy one.
+pub const CYCLES_AT_ONCE: usize = 8;
 
 impl EngineRunner {
     pub fn new(engine: Engine, targets: Vec<Target>, max_deletes: usize) -> Self {
@@ -27,6 +36,7 @@ impl EngineRunner {
             engine,
             targets: RwLock::new(targets),
             max_deletes: AtomicUsize::new(max_deletes),
+            running: tokio::sync::Semaphore::new(CYCLES_AT_ONCE),
         }
     }
 
@@ -138,6 +148,7 @@ impl EngineRunner {
         desired: &Desired,
         since: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<CycleReport, engine::Error> {
+        let _running = self.running.acquire().await.expect("never closed");
         let request = CycleRequest {
             trigger: engine::Trigger::Schedule,
             mode: RunMode::Enforce,

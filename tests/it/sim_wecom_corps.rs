@@ -116,15 +116,26 @@ async fn each_corp_has_its_own_tags_and_a_token_reaches_only_its_own_corp() {
         Some(1)
     );
 
-    // B's ids do not exist for A's token: 40068, nothing changed in B.
+    // Each corp counts its own ids (as WeCom's are per corp): B's third group has an id that A
+    // has not made. A's token cannot reach it (40068), and nothing changes in B.
+    for name in ["GB2", "GB3"] {
+        let made = post(
+            &h,
+            "add_corp_tag",
+            &b,
+            json!({"group_name": name, "tag": [{"name": "y"}]}),
+        )
+        .await;
+        assert_eq!(made["errcode"], 0, "{made}");
+    }
     let b_group = h
-        .with_state(|c: &mut Corps| c.corp("wwcorpb").unwrap().groups()[0].id.clone())
+        .with_state(|c: &mut Corps| c.corp("wwcorpb").unwrap().groups()[2].id.clone())
         .unwrap();
     let refused = post(&h, "del_corp_tag", &a, json!({"group_id": [b_group]})).await;
     assert_eq!(refused["errcode"], 40068, "{refused}");
     assert_eq!(
         h.with_state(|c: &mut Corps| c.corp("wwcorpb").unwrap().tag_count()),
-        Some(1)
+        Some(3)
     );
 
     // The fixture's corp is still what `with_state::<Corp>` reaches, as for a single corp.
