@@ -319,7 +319,7 @@ pub struct SimHandle {
     /// An `Arc<Mutex<P::State>>`, typed again by [`SimHandle::with_state`].
     state: Arc<dyn Any + Send + Sync>,
     /// Runs a function on the state's view (`server::Platform::view`), under its lock.
-    view: fn(&(dyn Any + Send + Sync), &mut dyn FnMut(&mut dyn Any)),
+    view: server::ViewFn,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<io::Result<()>>>,
 }

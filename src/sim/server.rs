@@ -82,6 +82,12 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// `Platform::tenant` over a simulator's state: (path, query) → the account's rate-limit key.
+type TenantOf = Box<dyn Fn(&str, &[(String, String)]) -> Option<String> + Send + Sync>;
+
+/// Runs a function on `Platform::view` of a type-erased state, under its lock.
+pub(crate) type ViewFn = fn(&(dyn Any + Send + Sync), &mut dyn FnMut(&mut dyn Any));
+
 /// Everything the layer needs, shared with the [`SimHandle`].
 pub(crate) struct Core {
     pub(crate) platform: SimPlatform,
@@ -91,7 +97,7 @@ pub(crate) struct Core {
     success_code: i64,
     refusal: fn(Refusal) -> Response,
     /// `Platform::tenant` over the simulator's state.
-    tenant: Box<dyn Fn(&str, &[(String, String)]) -> Option<String> + Send + Sync>,
+    tenant: TenantOf,
     pub(crate) faults: Mutex<Faults>,
     pub(crate) log: Mutex<Vec<CallRecord>>,
     stop: watch::Receiver<bool>,
