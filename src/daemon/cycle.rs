@@ -113,6 +113,14 @@ impl CycleOutcome {
 /// The future may be dropped at shutdown once the drain bound has passed: the runner must leave
 /// the platform in a state the next start recovers from (journal, lease expiry). The runner never
 /// panics for a platform error; it reports it in the outcome.
+/// A scheduled tick's period: from the tick (when the schedule said, not when the scheduler
+/// fired) to the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub start: chrono::DateTime<chrono::Utc>,
+    pub next: chrono::DateTime<chrono::Utc>,
+}
+
 #[async_trait::async_trait]
 pub trait CycleRunner: Send + Sync + 'static {
     async fn run_cycle(
@@ -121,4 +129,17 @@ pub trait CycleRunner: Send + Sync + 'static {
         trigger: Trigger,
         desired: Arc<Desired>,
     ) -> CycleOutcome;
+
+    /// The cycle of a scheduled tick, once per `period` across replicas sharing a mirror: by
+    /// default [`CycleRunner::run_cycle`].
+    async fn run_in_period(
+        &self,
+        platform: &str,
+        trigger: Trigger,
+        desired: Arc<Desired>,
+        period: Period,
+    ) -> CycleOutcome {
+        let _ = period;
+        self.run_cycle(platform, trigger, desired).await
+    }
 }

@@ -5,7 +5,7 @@
 //! (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time). A SIGHUP that adds,
 //! changes or removes a platform starts, restarts or stops its worker ([`Workers::reconfigure`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -39,14 +39,25 @@ pub struct Workers {
     load: SharedLoader,
     initial: Desired,
     running: Mutex<BTreeMap<String, Worker>>,
+    /// The platforms with marks waiting, read by [`gate`] for all workers.
+    due: watch::Receiver<BTreeSet<String>>,
+    gate: Worker,
     /// Workers told to stop by a SIGHUP, finishing the calls they have in flight.
     stopping: Mutex<Vec<Worker>>,
 }
 
 /// Starts one worker per target that can mark.
 pub fn spawn(engine: Engine, targets: Vec<Target>, load: Loader, initial: Desired) -> Workers {
+    let (due_tx, due) = watch::channel(BTreeSet::new());
+    let (gate_stop, gate_stopped) = watch::channel(false);
+    let gate = Worker {
+        stop: gate_stop,
+        task: tokio::spawn(gate(engine.clone(), due_tx, gate_stopped)),
+    };
     let workers = Workers {
         engine,
+        due,
+        gate,
         load: Arc::new(RwLock::new(Arc::new(load))),
         initial,
         running: Mutex::new(BTreeMap::new()),
@@ -71,6 +82,7 @@ impl Workers {
             target,
             self.load.clone(),
             self.initial.clone(),
+            self.due.clone(),
             stopped,
         ));
         let old = self
@@ -144,6 +156,8 @@ impl Workers {
                 .into_values()
                 .collect();
         all.append(&mut self.stopping.lock().unwrap_or_else(PoisonError::into_inner));
+        let _ = self.gate.stop.send(true);
+        self.gate.task.abort();
         for w in &all {
             let _ = w.stop.send(true);
         }
@@ -161,16 +175,66 @@ impl Workers {
     }
 }
 
+/// Every [`POLL`], asks the mirror once which platforms have marks queued or claimed, for the
+/// workers: with hundreds of accounts, a worker per platform asking on its own would be
+/// hundreds of statements a second against an idle queue.
+async fn gate(
+    engine: Engine,
+    due: watch::Sender<BTreeSet<String>>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        match engine.store().platforms_with_marks().await {
+            Ok(platforms) => {
+                due.send_replace(platforms.into_iter().collect());
+            }
+            Err(error) => {
+                // The workers try on their own until the mirror answers again.
+                due.send_replace(BTreeSet::from([String::from(ANY)]));
+                tracing::warn!(message = "Cannot read which platforms have marks.", %error);
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => {}
+            _ = stopped.changed() => return,
+        }
+        if *stopped.borrow() {
+            return;
+        }
+    }
+}
+
+/// In the gate's set: every platform.
+const ANY: &str = "*";
+
 async fn work(
     engine: Engine,
     target: Target,
     load: SharedLoader,
     mut desired: Desired,
+    due: watch::Receiver<BTreeSet<String>>,
     mut stopped: watch::Receiver<bool>,
 ) {
     // A worker started by a SIGHUP reads the tag files at once.
     let mut loaded: Option<tokio::time::Instant> = None;
+    // The first pass always runs: it takes back the claims a dead worker left.
+    let mut first = true;
     loop {
+        let wanted = {
+            let due = due.borrow();
+            due.contains(&target.name) || due.contains(ANY)
+        };
+        if !std::mem::take(&mut first) && !wanted {
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = stopped.changed() => {}
+            }
+            if *stopped.borrow() {
+                tracing::info!(message = "Mark worker stopped.", platform = %target.name);
+                return;
+            }
+            continue;
+        }
         if loaded.is_none_or(|t| t.elapsed() >= RELOAD) {
             let load = load.read().unwrap_or_else(PoisonError::into_inner).clone();
             match load() {

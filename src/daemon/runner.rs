@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use super::cycle::{CycleOutcome, CycleRunner, CycleStatus, OpTally, Trigger};
+use super::cycle::{CycleOutcome, CycleRunner, CycleStatus, OpTally, Period, Trigger};
 use super::health::Probe;
 use crate::engine::{self, CycleReport, CycleRequest, Engine, RunMode, Target};
 use crate::model::Desired;
@@ -18,7 +18,16 @@ pub struct EngineRunner {
     engine: Engine,
     targets: RwLock<BTreeMap<String, Target>>,
     max_deletes: AtomicUsize,
+    /// Bounds the cycles running at once ([`CYCLES_AT_ONCE`]).
+    running: tokio::sync::Semaphore,
 }
+
+/// The most cycles one replica runs at once. Hundreds of accounts ticking together would
+/// otherwise all queue for the mirror's connection pool at once, each holding its writer lease
+/// while it waits (a lease whose keeper cannot get a connection in time runs out under it). A
+/// cycle waits for its turn here *before* it takes its lease, so a replica that is behind leaves
+/// the tick to a less busy one.
+pub const CYCLES_AT_ONCE: usize = 8;
 
 impl EngineRunner {
     pub fn new(engine: Engine, targets: Vec<Target>, max_deletes: usize) -> Self {
@@ -27,6 +36,7 @@ impl EngineRunner {
             engine,
             targets: RwLock::new(targets),
             max_deletes: AtomicUsize::new(max_deletes),
+            running: tokio::sync::Semaphore::new(CYCLES_AT_ONCE),
         }
     }
 
@@ -62,29 +72,113 @@ impl CycleRunner for EngineRunner {
         _trigger: Trigger,
         desired: Arc<Desired>,
     ) -> CycleOutcome {
-        let target = self
-            .targets
+        self.cycle(platform, desired, None).await
+    }
+
+    /// Waits for this replica's turn in the period ([`engine::turn`], counted from the tick),
+    /// then cycles unless another replica already did in this period. A lease held elsewhere
+    /// that runs out before the period ends is asked for again when it does: the holder has
+    /// either finished (its run is found, nothing to do) or died, and then this replica takes
+    /// the platform over in the same period.
+    async fn run_in_period(
+        &self,
+        platform: &str,
+        _trigger: Trigger,
+        desired: Arc<Desired>,
+        period: Period,
+    ) -> CycleOutcome {
+        let Some(target) = self.target(platform) else {
+            return not_connected(platform);
+        };
+        let clock = self.engine.clock().clone();
+        let length = (period.next - period.start).to_std().unwrap_or_default();
+        let turn =
+            period.start + chrono::Duration::from_std(engine::turn(length)).unwrap_or_default();
+        tokio::time::sleep((turn - clock.now()).to_std().unwrap_or_default()).await;
+        loop {
+            let result = self.attempt(&target, &desired, Some(period.start)).await;
+            match &result {
+                Err(engine::Error::Busy { until, .. })
+                    if *until
+                        + chrono::Duration::from_std(RECHECK_AFTER_EXPIRY).unwrap_or_default()
+                        < period.next =>
+                {
+                    let wait = (*until - clock.now()).to_std().unwrap_or_default();
+                    tokio::time::sleep(wait + RECHECK_AFTER_EXPIRY).await;
+                }
+                _ => return self.outcome(result).await,
+            }
+        }
+    }
+}
+
+fn not_connected(platform: &str) -> CycleOutcome {
+    CycleOutcome::failed(format!("platform {platform:?} is not connected"))
+}
+
+/// How long after a lease's expiry a waiting replica asks again (clocks of replicas differ a
+/// little).
+const RECHECK_AFTER_EXPIRY: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl EngineRunner {
+    async fn cycle(
+        &self,
+        platform: &str,
+        desired: Arc<Desired>,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> CycleOutcome {
+        let Some(target) = self.target(platform) else {
+            return not_connected(platform);
+        };
+        let result = self.attempt(&target, &desired, since).await;
+        self.outcome(result).await
+    }
+
+    fn target(&self, platform: &str) -> Option<Target> {
+        self.targets
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(platform)
-            .cloned();
-        let Some(target) = target else {
-            return CycleOutcome::failed(format!("platform {platform:?} is not connected"));
-        };
+            .cloned()
+    }
+
+    async fn attempt(
+        &self,
+        target: &Target,
+        desired: &Desired,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<CycleReport, engine::Error> {
+        let _running = self.running.acquire().await.expect("never closed");
         let request = CycleRequest {
             trigger: engine::Trigger::Schedule,
             mode: RunMode::Enforce,
             max_deletes: self.max_deletes.load(Ordering::Relaxed),
         };
-        match self.engine.cycle(&target, &desired, &request).await {
+        match since {
+            Some(since) => {
+                self.engine
+                    .cycle_once_since(target, desired, &request, since)
+                    .await
+            }
+            None => self.engine.cycle(target, desired, &request).await,
+        }
+    }
+
+    async fn outcome(&self, result: Result<CycleReport, engine::Error>) -> CycleOutcome {
+        match result {
             Ok(report) => self.outcome_of(&report).await,
             Err(e) => {
                 let mut outcome = CycleOutcome::failed(e.to_string());
-                if let engine::Error::Busy { holder, .. }
-                | engine::Error::LeaseLost { holder, .. } = &e
-                {
-                    outcome.status = CycleStatus::Elsewhere;
-                    outcome.lease_holder = Some(replica_of(holder));
+                match &e {
+                    engine::Error::Busy { holder, .. }
+                    | engine::Error::LeaseLost { holder, .. } => {
+                        outcome.status = CycleStatus::Elsewhere;
+                        outcome.lease_holder = Some(replica_of(holder));
+                    }
+                    engine::Error::AlreadyCycled { .. } => {
+                        outcome.status = CycleStatus::Elsewhere;
+                    }
+                    _ => {}
                 }
                 outcome
             }

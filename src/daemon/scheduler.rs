@@ -16,7 +16,7 @@ use croner::Cron;
 use tokio::task::JoinSet;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 
-use super::cycle::{CycleRunner, CycleStatus, Trigger};
+use super::cycle::{CycleRunner, CycleStatus, Period, Trigger};
 use super::desired::DesiredSource;
 use super::health::Health;
 use super::metrics;
@@ -49,6 +49,14 @@ impl Schedule {
 
     pub fn expr(&self) -> &str {
         &self.expr
+    }
+
+    /// The period a tick fired at `now` belongs to: from the latest tick at or before `now` to
+    /// the next one. `None` if the schedule has no such ticks.
+    pub fn period_at(&self, now: DateTime<Utc>) -> Option<Period> {
+        let start = self.cron.find_previous_occurrence(&now, true).ok()?;
+        let next = self.nth_after(start, 1)?;
+        Some(Period { start, next })
     }
 
     /// The `n`-th tick strictly after `t` (`n` ≥ 1); `None` if the schedule stops firing.
@@ -134,6 +142,17 @@ impl Dispatcher {
 
     /// Starts the platform's cycle on its own task, unless the previous one still runs.
     pub fn tick(self: &Arc<Self>, platform: &str, trigger: Trigger) -> Tick {
+        self.start(platform, trigger, None)
+    }
+
+    /// A tick of `schedule`: the cycle runs once in the tick's period across replicas
+    /// ([`CycleRunner::run_in_period`]).
+    pub fn tick_scheduled(self: &Arc<Self>, platform: &str, schedule: &Schedule) -> Tick {
+        let period = schedule.period_at(self.health.now());
+        self.start(platform, Trigger::Schedule, period)
+    }
+
+    fn start(self: &Arc<Self>, platform: &str, trigger: Trigger, period: Option<Period>) -> Tick {
         let slot = self
             .slots
             .lock()
@@ -163,15 +182,22 @@ impl Dispatcher {
         let platform = platform.to_owned();
         tasks.spawn(async move {
             let _guard = guard;
-            this.run(&platform, trigger).await;
+            this.run(&platform, trigger, period).await;
         });
         Tick::Started
     }
 
-    async fn run(&self, platform: &str, trigger: Trigger) {
+    async fn run(&self, platform: &str, trigger: Trigger, period: Option<Period>) {
         let desired = self.desired.current();
         let started = tokio::time::Instant::now();
-        let outcome = self.runner.run_cycle(platform, trigger, desired).await;
+        let outcome = match period {
+            Some(period) => {
+                self.runner
+                    .run_in_period(platform, trigger, desired, period)
+                    .await
+            }
+            None => self.runner.run_cycle(platform, trigger, desired).await,
+        };
         let elapsed = started.elapsed();
         metrics::record_cycle(platform, &outcome, elapsed.as_secs_f64(), self.health.now());
         self.health
@@ -265,8 +291,13 @@ impl CronJobs {
         for (platform, expr) in schedules {
             let dispatcher = dispatcher.clone();
             let platform = platform.clone();
+            // Validated with the settings; an expression croner refuses still ticks, unperiodised.
+            let schedule = Schedule::parse(expr).ok();
             let job = Job::new_async_tz(expr.as_str(), Utc, move |_, _| {
-                dispatcher.tick(&platform, Trigger::Schedule);
+                match &schedule {
+                    Some(schedule) => dispatcher.tick_scheduled(&platform, schedule),
+                    None => dispatcher.tick(&platform, Trigger::Schedule),
+                };
                 Box::pin(async {})
             })?;
             scheduler.add(job).await?;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -35,15 +36,45 @@ impl Engine {
         desired: &Desired,
         request: &CycleRequest,
     ) -> Result<CycleReport, Error> {
+        self.cycle_unless_since(target, desired, request, None)
+            .await
+    }
+
+    /// [`Engine::cycle`] once per schedule period across replicas: when another replica already
+    /// started a cycle of the platform at or after `since` (the period's tick), this ends with
+    /// [`Error::AlreadyCycled`] without a run. A platform that is only planned (observe mode,
+    /// no write API) takes no lease and is always cycled.
+    ///
+    /// # Errors
+    /// As [`Engine::cycle`], and [`Error::AlreadyCycled`].
+    pub async fn cycle_once_since(
+        &self,
+        target: &Target,
+        desired: &Desired,
+        request: &CycleRequest,
+        since: DateTime<Utc>,
+    ) -> Result<CycleReport, Error> {
+        self.cycle_unless_since(target, desired, request, Some(since))
+            .await
+    }
+
+    async fn cycle_unless_since(
+        &self,
+        target: &Target,
+        desired: &Desired,
+        request: &CycleRequest,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<CycleReport, Error> {
         let observe = target.mode == Mode::Observe;
         let dry_run = request.mode == RunMode::DryRun || observe;
         let writes = !dry_run && target.client.capabilities().writable();
-        let mut report = lifecycle::run(
+        let mut report = lifecycle::run_unless_since(
             self,
             target,
             request.trigger,
             writes,
             None,
+            since,
             async |ctx, report| {
                 rounds::rounds(ctx, desired, dry_run, request.max_deletes, report).await
             },

@@ -28,6 +28,25 @@ use super::report::Error;
 /// at most this long.
 pub const LEASE_TTL: Duration = Duration::from_secs(120);
 
+/// The longest a replica waits into a schedule period before its turn ([`turn`]).
+pub const MAX_TURN: Duration = Duration::from_secs(60);
+
+/// When, into a schedule period of length `period`, this replica tries a platform's scheduled
+/// cycle: uniformly at random in the first quarter of the period (at most [`MAX_TURN`]).
+///
+/// Replicas sharing a mirror all tick every platform at the same instants. Trying at once would
+/// hand each tick to whichever replica's scheduler fires first (a process whose cron loop runs a
+/// few hundred milliseconds earlier would win every race and do all the work), and the rest would
+/// cycle again once its lease was free. Waiting a random turn measured from the tick itself, not
+/// from when the scheduler fired, makes every replica equally likely to go first, so the cycles
+/// spread evenly (and a fleet's cycles do not all start in the same second); the first to go
+/// cycles, the others find its run and skip (`Engine::cycle_once_since`). A dead replica takes
+/// no turns: its platforms go to the others at the next tick, or when its leases expire.
+pub fn turn(period: Duration) -> Duration {
+    let span = (period / 4).min(MAX_TURN);
+    span.mul_f64(rand::random::<f64>())
+}
+
 /// How often a waiting writer asks again.
 const POLL: Duration = Duration::from_millis(200);
 

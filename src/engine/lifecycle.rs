@@ -27,6 +27,23 @@ pub(super) async fn run(
     plan: Option<&PlatformPlan>,
     body: impl AsyncFnOnce(&Ctx<'_>, &mut CycleReport) -> Result<(), Error>,
 ) -> Result<CycleReport, Error> {
+    run_unless_since(engine, target, trigger, writes, plan, None, body).await
+}
+
+/// [`run`], except that with `since`, a writing run whose platform already has a finished run
+/// started at or after `since` (another replica's, in this schedule period) ends at once with
+/// [`Error::AlreadyCycled`], records nothing and gives the lease back. The check is made under
+/// the lease, after the other replica's run (opened and closed inside its lease) has ended: two
+/// replicas cannot both see "not yet".
+pub(super) async fn run_unless_since(
+    engine: &Engine,
+    target: &Target,
+    trigger: Trigger,
+    writes: bool,
+    plan: Option<&PlatformPlan>,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    body: impl AsyncFnOnce(&Ctx<'_>, &mut CycleReport) -> Result<(), Error>,
+) -> Result<CycleReport, Error> {
     let span = tracing::info_span!(
         "cycle",
         platform = %target.name,
@@ -61,6 +78,21 @@ pub(super) async fn run(
         } else {
             Ok(None)
         };
+        if let (Some(since), Ok(Some(_))) = (since, &lease)
+            && let Some(last) = inner.store.runs(&target.name, 1).await?.pop()
+            && last.started_at >= since
+            // A run left open by a replica that died under its lease is not a cycle done.
+            && last.finished_at.is_some()
+        {
+            if let Ok(Some(lease)) = lease {
+                lease.release().await;
+            }
+            tracing::debug!(message = "Skipped: already cycled this period.", at = %last.started_at);
+            return Err(Error::AlreadyCycled {
+                platform: target.name.clone(),
+                at: last.started_at,
+            });
+        }
         let started = clock.now();
         let run = inner
             .store

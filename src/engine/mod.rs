@@ -85,7 +85,7 @@ use crate::store::{self, RunId, Store};
 
 pub use connect::{ConnectError, Target, connect};
 pub use import::ImportError;
-pub use lease::{LEASE_TTL, process_holder};
+pub use lease::{LEASE_TTL, MAX_TURN, process_holder, turn};
 pub use marks::{DrainReport, MarkError, MarkInput, MarkRefusal};
 pub use progress::{Progress, ProgressEvent};
 pub use report::{CycleReport, Error, ErrorClass, Outcome, Problem, changes_to_send};

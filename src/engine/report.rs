@@ -182,6 +182,10 @@ pub enum Error {
         until: DateTime<Utc>,
         waited: Duration,
     },
+    /// Another replica already cycled this platform in the period asked about
+    /// ([`Engine::cycle_once_since`](super::Engine::cycle_once_since)): nothing to do until the next.
+    #[error("{platform}: already cycled this period, at {at} (by another replica)")]
+    AlreadyCycled { platform: String, at: DateTime<Utc> },
     /// This process's lease expired and another writer took it: stopped before writing more.
     #[error("{platform}: lost the writer lease to {holder}; stopped before sending more")]
     LeaseLost { platform: String, holder: String },
@@ -221,7 +225,9 @@ impl Error {
         match self {
             Error::Store(_) => ErrorClass::Database,
             Error::Pull { source, .. } => ErrorClass::of(source),
-            Error::Busy { .. } | Error::LeaseLost { .. } => ErrorClass::Busy,
+            Error::Busy { .. } | Error::LeaseLost { .. } | Error::AlreadyCycled { .. } => {
+                ErrorClass::Busy
+            }
             Error::Stale { .. } | Error::TooManyDeletes { .. } | Error::OtherAccount { .. } => {
                 ErrorClass::Refused
             }

@@ -1,7 +1,7 @@
 //! Deterministic faults and the request-rate limit: the [`FaultSpec`] that `tagsync sim --faults
 //! SPEC` parses, scripted faults, and the generator that makes them reproducible.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -293,6 +293,8 @@ pub(crate) struct Faults {
     seq: u64,
     scripts: Vec<Script>,
     admitted: VecDeque<Instant>,
+    /// The windows of a simulator's other accounts (`Platform::tenant`), each its own limit.
+    tenants: HashMap<String, VecDeque<Instant>>,
 }
 
 impl Faults {
@@ -303,6 +305,7 @@ impl Faults {
             seq: 0,
             scripts: Vec::new(),
             admitted: VecDeque::new(),
+            tenants: HashMap::new(),
         }
     }
 
@@ -320,13 +323,20 @@ impl Faults {
         });
     }
 
-    /// Decides the fate of the next call.
-    pub(crate) fn decide(&mut self, path: &str, write: bool, now: Instant) -> Decision {
+    /// Decides the fate of the next call, made for `tenant` (`None`: the simulator's one account,
+    /// or its primary one): each tenant has its own rate-limit window.
+    pub(crate) fn decide(
+        &mut self,
+        path: &str,
+        write: bool,
+        tenant: Option<&str>,
+        now: Instant,
+    ) -> Decision {
         self.seq += 1;
         // Always draw twice, so that the sequence depends only on the calls, not on their fates.
         let roll = self.rng.next_f64();
         let pick = self.rng.next_u64();
-        let rate_limited = !self.admit(now);
+        let rate_limited = !self.admit(tenant, now);
         let applicable = |k: &FaultKind| write || *k != FaultKind::Lost;
         let scripted = self.scripts.iter_mut().find(|s| {
             s.remaining > 0 && s.path.as_deref().is_none_or(|p| p == path) && applicable(&s.kind)
@@ -354,21 +364,24 @@ impl Faults {
 
     /// A sliding one-second window: admits the call if fewer than `rps` were admitted in the last
     /// second. Refused calls do not count.
-    fn admit(&mut self, now: Instant) -> bool {
+    fn admit(&mut self, tenant: Option<&str>, now: Instant) -> bool {
         let Some(rps) = self.spec.rps else {
             return true;
         };
-        while self
-            .admitted
+        let admitted = match tenant {
+            None => &mut self.admitted,
+            Some(t) => self.tenants.entry(t.to_owned()).or_default(),
+        };
+        while admitted
             .front()
             .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
         {
-            self.admitted.pop_front();
+            admitted.pop_front();
         }
-        if self.admitted.len() >= rps as usize {
+        if admitted.len() >= rps as usize {
             return false;
         }
-        self.admitted.push_back(now);
+        admitted.push_back(now);
         true
     }
 }
@@ -444,7 +457,30 @@ mod tests {
         spec.seed = 7;
         let mut faults = Faults::new(spec);
         let now = Instant::now();
-        assert_eq!(faults.decide("/r", false, now).fault, None);
-        assert_eq!(faults.decide("/w", true, now).fault, Some(FaultKind::Lost));
+        assert_eq!(faults.decide("/r", false, None, now).fault, None);
+        assert_eq!(
+            faults.decide("/w", true, None, now).fault,
+            Some(FaultKind::Lost)
+        );
+    }
+
+    #[test]
+    fn each_tenant_has_its_own_window() {
+        let spec: FaultSpec = "rps=2".parse().unwrap();
+        let mut faults = Faults::new(spec);
+        let now = Instant::now();
+        let limited = |f: &mut Faults, tenant| f.decide("/r", false, tenant, now).rate_limited;
+        assert!(!limited(&mut faults, None));
+        assert!(!limited(&mut faults, None));
+        assert!(
+            limited(&mut faults, None),
+            "the primary account's third call"
+        );
+        assert!(!limited(&mut faults, Some("b")));
+        assert!(!limited(&mut faults, Some("b")));
+        assert!(limited(&mut faults, Some("b")), "b's own third call");
+        assert!(!limited(&mut faults, Some("c")));
+        let later = now + Duration::from_secs(1);
+        assert!(!faults.decide("/r", false, Some("b"), later).rate_limited);
     }
 }

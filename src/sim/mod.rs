@@ -318,6 +318,8 @@ pub struct SimHandle {
     core: Arc<Core>,
     /// An `Arc<Mutex<P::State>>`, typed again by [`SimHandle::with_state`].
     state: Arc<dyn Any + Send + Sync>,
+    /// Runs a function on the state's view (`server::Platform::view`), under its lock.
+    view: server::ViewFn,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<io::Result<()>>>,
 }
@@ -356,9 +358,21 @@ impl SimHandle {
 
     /// Runs `f` on the platform's state (e.g. [`juzibot::Account`]) under its lock. `None` when `S`
     /// is not this simulator's state type.
+    ///
+    /// The WeCom simulator's state is [`wecom::Corps`], every corp it serves; `S` = [`wecom::Corp`]
+    /// is its fixture's corp.
     pub fn with_state<S: Send + 'static, R>(&self, f: impl FnOnce(&mut S) -> R) -> Option<R> {
-        let state = self.state.downcast_ref::<Mutex<S>>()?;
-        Some(f(&mut lock(state)))
+        if let Some(state) = self.state.downcast_ref::<Mutex<S>>() {
+            return Some(f(&mut lock(state)));
+        }
+        let mut f = Some(f);
+        let mut out = None;
+        (self.view)(&*self.state, &mut |view| {
+            if let (Some(view), Some(f)) = (view.downcast_mut::<S>(), f.take()) {
+                out = Some(f(view));
+            }
+        });
+        out
     }
 
     /// Every call so far, in arrival order.

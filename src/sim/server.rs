@@ -65,12 +65,28 @@ pub(crate) trait Platform {
     }
     /// The answer for a refused call.
     fn refusal(kind: Refusal) -> Response;
+    /// What `SimHandle::with_state` offers besides the whole state: by default the state
+    /// itself; a simulator of many accounts gives its primary one.
+    fn view(state: &mut Self::State) -> &mut dyn Any {
+        state
+    }
+    /// Which of the simulator's accounts a call is for, when each has its own rate limit;
+    /// `None` (the default) is the simulator's one limit.
+    fn tenant(_state: &Self::State, _path: &str, _query: &[(String, String)]) -> Option<String> {
+        None
+    }
 }
 
 /// Locks a mutex, ignoring poisoning: a panicking handler must not take the simulator down.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+/// `Platform::tenant` over a simulator's state: (path, query) → the account's rate-limit key.
+type TenantOf = Box<dyn Fn(&str, &[(String, String)]) -> Option<String> + Send + Sync>;
+
+/// Runs a function on `Platform::view` of a type-erased state, under its lock.
+pub(crate) type ViewFn = fn(&(dyn Any + Send + Sync), &mut dyn FnMut(&mut dyn Any));
 
 /// Everything the layer needs, shared with the [`SimHandle`].
 pub(crate) struct Core {
@@ -80,6 +96,8 @@ pub(crate) struct Core {
     errcode: fn(&Value) -> Option<i64>,
     success_code: i64,
     refusal: fn(Refusal) -> Response,
+    /// `Platform::tenant` over the simulator's state.
+    tenant: TenantOf,
     pub(crate) faults: Mutex<Faults>,
     pub(crate) log: Mutex<Vec<CallRecord>>,
     stop: watch::Receiver<bool>,
@@ -103,6 +121,12 @@ pub(crate) async fn start<P: Platform>(opts: SimOptions) -> Result<SimHandle, Si
         errcode: P::errcode,
         success_code: P::SUCCESS_CODE,
         refusal: P::refusal,
+        tenant: {
+            let state = state.clone();
+            Box::new(move |path: &str, query: &[(String, String)]| {
+                P::tenant(&lock(&state), path, query)
+            })
+        },
         faults: Mutex::new(Faults::new(opts.faults)),
         log: Mutex::new(Vec::new()),
         stop: stop_rx.clone(),
@@ -127,9 +151,17 @@ pub(crate) async fn start<P: Platform>(opts: SimOptions) -> Result<SimHandle, Si
         token: opts.fixture.token.clone(),
         core,
         state: state as Arc<dyn Any + Send + Sync>,
+        view: view::<P>,
         stop: stop_tx,
         task: Some(task),
     })
+}
+
+/// Runs `f` on `P::view` of the state (see `SimHandle::with_state`).
+fn view<P: Platform>(state: &(dyn Any + Send + Sync), f: &mut dyn FnMut(&mut dyn Any)) {
+    if let Some(state) = state.downcast_ref::<Mutex<P::State>>() {
+        f(P::view(&mut lock(state)));
+    }
 }
 
 /// The layer around every route: rate limit, faults, and the call log.
@@ -147,11 +179,12 @@ async fn intercept(State(core): State<Arc<Core>>, req: Request, next: Next) -> R
     let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
         .map(|q| q.0)
         .unwrap_or_default();
+    let tenant = (core.tenant)(&path, &query);
     let Decision {
         seq,
         rate_limited,
         fault,
-    } = lock(&core.faults).decide(&path, write, Instant::now());
+    } = lock(&core.faults).decide(&path, write, tenant.as_deref(), Instant::now());
     let mut log = LogOnDrop {
         core: core.clone(),
         record: Some(CallRecord {

@@ -128,6 +128,9 @@ use super::server::{
 };
 use super::{Clock, DuplicateAdd, Fixture, SimError, SimPlatform};
 
+mod corps;
+pub use corps::Corps;
+
 /// The corp ID a simulator accepts when its fixture names none.
 pub const DEFAULT_CORP_ID: &str = "wwsimcorp0000000001";
 
@@ -146,15 +149,23 @@ const BASE: &str = "/cgi-bin/externalcontact/";
 pub(crate) struct Wecom;
 
 impl Platform for Wecom {
-    type State = Corp;
+    type State = Corps;
     const PLATFORM: SimPlatform = SimPlatform::Wecom;
     const SECRET_KEYS: &'static [&'static str] = &["corpsecret", "access_token"];
 
-    fn build(fixture: &Fixture, clock: Arc<dyn Clock>) -> Result<Corp, SimError> {
-        Corp::from_fixture(fixture, clock)
+    fn build(fixture: &Fixture, clock: Arc<dyn Clock>) -> Result<Corps, SimError> {
+        Ok(Corps::new(Corp::from_fixture(fixture, clock)?))
     }
 
-    fn router(state: Arc<Mutex<Corp>>) -> Router {
+    fn view(state: &mut Corps) -> &mut dyn std::any::Any {
+        state.primary_mut()
+    }
+
+    fn tenant(state: &Corps, path: &str, query: &[(String, String)]) -> Option<String> {
+        state.tenant(path, query)
+    }
+
+    fn router(state: Arc<Mutex<Corps>>) -> Router {
         let api = |name: &str| format!("{BASE}{name}");
         Router::new()
             .route("/cgi-bin/gettoken", get(gettoken))
@@ -225,6 +236,9 @@ pub struct Corp {
     group_ids: IdGen,
     tag_ids: IdGen,
     token_ids: IdGen,
+    /// Put before every token this corp issues, so that tokens of a simulator's corps never
+    /// collide (empty for the fixture's corp: its tokens are spelt as they always were).
+    token_prefix: String,
 }
 
 #[derive(Debug, Clone)]
@@ -405,6 +419,7 @@ impl Corp {
             group_ids,
             tag_ids,
             token_ids: IdGen::new("simAccessToken", 10),
+            token_prefix: String::new(),
         })
     }
 
@@ -450,7 +465,7 @@ impl Corp {
                 expires_in: (t.expires_at_ms - now) / 1000,
             });
         }
-        let value = self.token_ids.next(|_| false);
+        let value = format!("{}{}", self.token_prefix, self.token_ids.next(|_| false));
         self.tokens.push(Token {
             value: value.clone(),
             expires_at_ms: now + i64::from(self.token_ttl) * 1000,
@@ -982,7 +997,7 @@ impl ApiError {
     }
 }
 
-type Shared = Arc<Mutex<Corp>>;
+type Shared = Arc<Mutex<Corps>>;
 type Params = Query<HashMap<String, String>>;
 
 /// Runs a scripted errcode check, the token check and `op` under the lock, and wraps the outcome
@@ -993,11 +1008,12 @@ fn answer<T: Serialize>(
     params: &HashMap<String, String>,
     op: impl FnOnce(&mut Corp) -> Result<T, ApiError>,
 ) -> Json<wire::Envelope<T>> {
-    let mut corp = lock(shared);
+    let mut corps = lock(shared);
+    let corp = corps.by_token(params.get("access_token"));
     let outcome = corp
         .scripted(api)
         .and_then(|()| corp.authorize(params.get("access_token")))
-        .and_then(|()| op(&mut corp));
+        .and_then(|()| op(corp));
     Json(match outcome {
         Ok(body) => wire::Envelope {
             errcode: 0,
@@ -1020,7 +1036,8 @@ async fn gettoken(
     State(s): State<Shared>,
     Query(q): Params,
 ) -> Json<wire::Envelope<wire::TokenBody>> {
-    let mut corp = lock(&s);
+    let mut corps = lock(&s);
+    let corp = corps.by_corp_id(q.get("corpid"));
     let outcome = corp.scripted("gettoken").and_then(|()| corp.gettoken(&q));
     Json(match outcome {
         Ok(body) => wire::Envelope {

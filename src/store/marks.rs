@@ -301,6 +301,15 @@ impl Store {
         Ok(done)
     }
 
+    /// The platforms that have marks queued or claimed, in one statement: the daemon's mark
+    /// workers drain only these, so that an idle fleet of accounts costs one query per poll.
+    pub async fn platforms_with_marks(&self) -> Result<Vec<String>, Error> {
+        let sql =
+            "SELECT DISTINCT platform FROM mark_requests WHERE status IN ('queued', 'claimed')";
+        on_pool!(self, |pool| sqlx::query_scalar(sql).fetch_all(pool).await)
+            .ctx("read the platforms with marks")
+    }
+
     /// The holders of the platform's claimed requests.
     pub async fn mark_claim_holders(&self, platform: &str) -> Result<Vec<String>, Error> {
         let sql = "SELECT DISTINCT claimed_by FROM mark_requests
