@@ -37,6 +37,21 @@ tagsync_postgres_setup() {
     done
 
     local psql=(psql --no-psqlrc --quiet --tuples-only --no-align --set ON_ERROR_STOP=1 --port "$port")
+    # The one test binary runs its PostgreSQL tests in parallel, and the fleet test adds three
+    # daemon replicas with their own pools: Debian's default of 100 connections is too few.
+    if (( $(tagsync_as_postgres "${psql[@]}" -c "SHOW max_connections") < 300 )); then
+        echo "postgres.sh: raising max_connections to 300 (restart)" >&2
+        tagsync_as_postgres "${psql[@]}" -c "ALTER SYSTEM SET max_connections = 300" || return 1
+        pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" restart || return 1
+        tries=0
+        until pg_isready --quiet --host 127.0.0.1 --port "$port"; do
+            if (( ++tries >= 60 )); then
+                echo "postgres.sh: PostgreSQL did not come back after its restart" >&2
+                return 1
+            fi
+            sleep 0.5
+        done
+    fi
     if [[ -z $(tagsync_as_postgres "${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname = '$role'") ]]; then
         tagsync_as_postgres "${psql[@]}" -c "CREATE ROLE $role LOGIN CREATEDB PASSWORD '$password'" || return 1
     else
