@@ -442,8 +442,8 @@ fn validate(
     // setting to fix.
     if check_paths && !tags.exists() {
         let message = match &raw.tags {
-            Some(t) => format!("`tags` names {t:?}, which does not exist"),
-            None => "`tags` is not set, and the default \"config/tags\" does not exist".into(),
+            Some(t) => format!("cannot read the tag files {t:?}: no such file"),
+            None => "cannot read the tag files \"config/tags\" (the default: `tags` is not set): no such file".into(),
         };
         diags.push(Diagnostic::new(at.value(&["tags"]), message).hint(
             "name a tag file or a directory of them; a relative path is taken from the \

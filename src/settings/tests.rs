@@ -483,7 +483,7 @@ fn load_checks_that_the_config_and_tags_exist() {
     assert_eq!(
         err.to_string(),
         format!(
-            "error: {}:1:7: `tags` names {:?}, which does not exist\n  hint: name a tag file or a directory of them; a relative path is taken from the directory tagsync runs in, not from the configuration file's",
+            "error: {}:1:7: cannot read the tag files {:?}: no such file\n  hint: name a tag file or a directory of them; a relative path is taken from the directory tagsync runs in, not from the configuration file's",
             config.display(),
             tags.display().to_string()
         )
