@@ -18,7 +18,6 @@ use tagsync::store::{OpStatus, Store};
 
 use super::scenario::{self, JUZIBOT};
 
-const PG_VAR: &str = "TAGSYNC_TEST_DATABASE_URL";
 const WAITING: &str = "Waiting for another writer of this platform.";
 
 /// A mirror for one test: a SQLite file in a temp dir, or a fresh schema of the test database.
@@ -41,16 +40,7 @@ impl Mirror {
 
     /// `None` (after saying why on stderr) when no PostgreSQL is configured outside CI.
     async fn postgres(test: &str) -> Option<Mirror> {
-        let base = match std::env::var(PG_VAR) {
-            Ok(url) if !url.is_empty() => url,
-            _ if std::env::var_os("CI").is_some() => {
-                panic!("CI is set but {PG_VAR} is not: source .ci/postgres.sh before the tests")
-            }
-            _ => {
-                eprintln!("skipping concurrency::{test}: {PG_VAR} is not set");
-                return None;
-            }
-        };
+        let base = crate::support::postgres_url(&format!("concurrency::{test}"))?;
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let schema = format!(
             "c_{test}_{}_{}",

@@ -989,20 +989,9 @@ fn every_metric_is_documented_and_on_the_dashboard() {
 
 // ---- two replicas on one mirror ---------------------------------------------------------------
 
-const PG_VAR: &str = "TAGSYNC_TEST_DATABASE_URL";
-
 /// A fresh schema of the test database for one test, or `None` when none is configured.
-async fn pg_schema(test: &str) -> Option<(sqlx::PgPool, String, String)> {
-    let base = match std::env::var(PG_VAR) {
-        Ok(url) if !url.is_empty() => url,
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but {PG_VAR} is not: source .ci/postgres.sh before the tests")
-        }
-        _ => {
-            eprintln!("skipping daemon::{test} on PostgreSQL: {PG_VAR} is not set");
-            return None;
-        }
-    };
+pub(crate) async fn pg_schema(test: &str) -> Option<(sqlx::PgPool, String, String)> {
+    let base = crate::support::postgres_url(&format!("daemon::{test}"))?;
     let schema = format!("d_{test}_{}", std::process::id());
     let admin = sqlx::PgPool::connect(&base).await.unwrap();
     sqlx::query(&format!("CREATE SCHEMA {schema}"))

@@ -7,33 +7,10 @@
 #[path = "../../benches/fleet/driver.rs"]
 mod driver;
 
-const PG_VAR: &str = "TAGSYNC_TEST_DATABASE_URL";
-
-/// A fresh schema of the test database, or `None` (skipped) when none is configured outside CI.
-async fn pg_schema() -> Option<String> {
-    let base = match std::env::var(PG_VAR) {
-        Ok(url) if !url.is_empty() => url,
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but {PG_VAR} is not: source .ci/postgres.sh before the tests")
-        }
-        _ => {
-            eprintln!("skipping fleet: {PG_VAR} is not set");
-            return None;
-        }
-    };
-    let schema = format!("fleet_{}", std::process::id());
-    let admin = sqlx::PgPool::connect(&base).await.unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_accounts_on_three_replicas_cycle_once_per_period_and_survive_a_kill() {
-    let Some(url) = pg_schema().await else {
+    // A fresh schema of the test database (skipped outside CI when none is configured).
+    let Some((_admin, _schema, url)) = crate::daemon::pg_schema("fleet").await else {
         return;
     };
     // FLEET_DIR keeps the configuration and the replicas' logs.

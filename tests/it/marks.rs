@@ -9,8 +9,6 @@ use tagsync::sim::{self, FaultSpec, Fixture, SimHandle, SimOptions, SimPlatform}
 
 use super::scenario::{self, SECRET, SECRET_VAR, describe, output, tagsync};
 
-pub const PG_VAR: &str = "TAGSYNC_TEST_DATABASE_URL";
-
 /// The tags every mark test declares (keys are the names).
 pub const TAGS: &str = r#"
 groups:
@@ -227,16 +225,7 @@ impl Db {
 
     /// `None` (saying why) when no PostgreSQL is configured outside CI.
     pub async fn postgres(test: &str) -> Option<Db> {
-        let base = match std::env::var(PG_VAR) {
-            Ok(url) if !url.is_empty() => url,
-            _ if std::env::var_os("CI").is_some() => {
-                panic!("CI is set but {PG_VAR} is not: source .ci/postgres.sh before the tests")
-            }
-            _ => {
-                eprintln!("skipping marks::{test} on PostgreSQL: {PG_VAR} is not set");
-                return None;
-            }
-        };
+        let base = crate::support::postgres_url(&format!("marks::{test}"))?;
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let schema = format!(
             "mk_{test}_{}_{}",

@@ -120,16 +120,7 @@ impl TestDb {
 
     /// `None` (after saying why on stderr) when no PostgreSQL is configured outside CI.
     pub(crate) async fn postgres(story: &str) -> Option<TestDb> {
-        let base = match std::env::var(PG_VAR) {
-            Ok(url) if !url.is_empty() => url,
-            _ if std::env::var_os("CI").is_some() => {
-                panic!("CI is set but {PG_VAR} is not: source .ci/postgres.sh before the tests")
-            }
-            _ => {
-                eprintln!("skipping the PostgreSQL run of {story}: {PG_VAR} is not set");
-                return None;
-            }
-        };
+        let base = crate::support::postgres_url(story)?;
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let story: String = story.chars().take(32).collect();
         let schema = format!(

@@ -141,3 +141,20 @@ pub async fn cycle(
         .cycle(&Target::new(name, client), desired, &request)
         .await
 }
+
+/// The test database's URL (`TAGSYNC_TEST_DATABASE_URL`), or `None` after saying on stderr that
+/// `what` skips its PostgreSQL run. Under CI the variable must be set: PostgreSQL tests never
+/// skip there.
+pub fn postgres_url(what: &str) -> Option<String> {
+    const PG_VAR: &str = "TAGSYNC_TEST_DATABASE_URL";
+    match std::env::var(PG_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("CI is set but {PG_VAR} is not: source .ci/postgres.sh before the tests")
+        }
+        _ => {
+            eprintln!("skipping the PostgreSQL run of {what}: {PG_VAR} is not set");
+            None
+        }
+    }
+}
