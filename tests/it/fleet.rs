@@ -8,7 +8,7 @@
 mod driver;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn thirty_accounts_on_three_replicas_cycle_once_per_period_and_survive_a_kill() {
+async fn thirty_accounts_on_three_replicas_cycle_every_period_and_survive_a_kill() {
     // A fresh schema of the test database (skipped outside CI when none is configured).
     let Some((_admin, _schema, url)) = crate::daemon::pg_schema("fleet").await else {
         return;
